@@ -1,0 +1,16 @@
+/**
+ * Entry point: global options, lazy Admin SDK initialisation, and the exported functions.
+ * Nothing here does I/O at import time (the CLI loads this module during deploy discovery).
+ */
+import { initializeApp } from "firebase-admin/app";
+import { onInit } from "firebase-functions";
+import { setGlobalOptions } from "firebase-functions/options";
+
+import { REGION } from "./params";
+
+setGlobalOptions({ region: REGION, maxInstances: 10 });
+onInit(() => {
+  initializeApp();
+});
+
+export * from "./triggers/http";

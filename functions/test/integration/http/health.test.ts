@@ -1,0 +1,164 @@
+import { createServer, type Server, type Socket } from "node:net";
+
+import axios from "axios";
+import { type App, deleteApp, initializeApp } from "firebase-admin/app";
+import { getFirestore } from "firebase-admin/firestore";
+
+import { checkHealth, type HealthDeps } from "../../../src/http/health";
+import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { listenOnLoopback, type RunningServer } from "../../harness/http";
+
+const env = {
+  INTEGRATIONS_CRON_SECRET: "cron-secret-for-health-tests",
+  NEXT_PUBLIC_APP_URL: "http://localhost:3000",
+  ADMIN_EMAILS: "admin@example.com",
+};
+
+interface HealthBody {
+  status: string;
+  timestamp: string;
+  uptime: number;
+  responseTime: number;
+  checks: {
+    firebase: { status: string; responseTime: number; error?: string };
+    stripe: { status: string; responseTime?: number };
+    environment: { status: string; missing?: string[]; invalid?: string[] };
+  };
+  version: string;
+}
+
+let firestore: TestFirestore;
+
+beforeAll(() => {
+  firestore = testFirestore("health");
+});
+afterAll(() => firestore.close());
+
+const deps = (overrides: Partial<HealthDeps> = {}): HealthDeps => ({
+  db: firestore.db,
+  http: axios.create(),
+  env,
+  now: Date.now,
+  uptimeSeconds: () => 42.4,
+  version: "9.9.9",
+  ...overrides,
+});
+
+describe("checkHealth", () => {
+  it("answers 200 with the guide's shape after a real Firestore round trip", async () => {
+    const response = await checkHealth(deps());
+    const body = response.body as HealthBody;
+    expect(response.status).toBe(200);
+    expect(body.status).toBe("healthy");
+    expect(new Date(body.timestamp).toISOString()).toBe(body.timestamp);
+    expect(body.uptime).toBe(42);
+    expect(typeof body.responseTime).toBe("number");
+    expect(body.checks.firebase.status).toBe("ok");
+    expect(body.checks.firebase.responseTime).toBeGreaterThanOrEqual(0);
+    expect(body.checks.stripe).toEqual({ status: "not_configured" });
+    expect(body.checks.environment).toEqual({ status: "ok" });
+    expect(body.version).toBe("9.9.9");
+  });
+
+  it("answers 503 naming missing and invalid variables, never their values", async () => {
+    const badThreshold = "not-a-number-xyz";
+    const response = await checkHealth(
+      deps({
+        env: {
+          NEXT_PUBLIC_APP_URL: env.NEXT_PUBLIC_APP_URL,
+          ADMIN_EMAILS: env.ADMIN_EMAILS,
+          SCHEDULER_ALERT_FAILURE_THRESHOLD: badThreshold,
+        },
+      }),
+    );
+    const body = response.body as HealthBody;
+    expect(response.status).toBe(503);
+    expect(body.status).toBe("unhealthy");
+    expect(body.checks.environment).toEqual({
+      status: "error",
+      missing: ["INTEGRATIONS_CRON_SECRET"],
+      invalid: ["SCHEDULER_ALERT_FAILURE_THRESHOLD"],
+    });
+    expect(JSON.stringify(body)).not.toContain(badThreshold);
+  });
+
+  describe("with Firestore unreachable", () => {
+    let blackHole: Server;
+    let app: App | undefined;
+    const sockets: Socket[] = [];
+
+    beforeAll(async () => {
+      // Accepts TCP connections and never answers: the worst case, a hang, not a refusal.
+      blackHole = createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
+    });
+    afterAll(async () => {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => blackHole.close(resolve));
+      if (app) {
+        await deleteApp(app);
+      }
+    });
+
+    it("answers 503 with checks.firebase failing within the timeout", async () => {
+      const address = blackHole.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      const saved = process.env.FIRESTORE_EMULATOR_HOST;
+      // The client reads the emulator host when it is constructed.
+      process.env.FIRESTORE_EMULATOR_HOST = `127.0.0.1:${port}`;
+      app = initializeApp({ projectId: "demo-unreachable" }, "unreachable");
+      const db = getFirestore(app);
+      process.env.FIRESTORE_EMULATOR_HOST = saved;
+
+      const started = Date.now();
+      const response = await checkHealth(
+        deps({ db, env: { ...env, HEALTH_CHECK_TIMEOUT_MS: "1500" } }),
+      );
+      const elapsed = Date.now() - started;
+      const body = response.body as HealthBody;
+      expect(response.status).toBe(503);
+      expect(body.status).toBe("unhealthy");
+      expect(body.checks.firebase.status).toBe("error");
+      expect(body.checks.firebase.error).toContain("timed out after 1500 ms");
+      expect(elapsed).toBeLessThan(5000);
+    });
+  });
+
+  describe("with Stripe configured", () => {
+    const stripeKey = "sk_test_health_0123456789abcdef";
+    let stripe: RunningServer;
+    let answer = 200;
+
+    beforeAll(async () => {
+      stripe = await listenOnLoopback((req, res) => {
+        const authorised = req.headers.authorization === `Bearer ${stripeKey}`;
+        res.statusCode = authorised ? answer : 401;
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify(authorised ? { object: "balance" } : { error: { type: "x" } }));
+      });
+    });
+    afterAll(() => stripe.close());
+
+    const stripeEnv = () => ({
+      ...env,
+      STRIPE_SECRET_KEY: stripeKey,
+      STRIPE_API_BASE_URL: stripe.url,
+    });
+
+    it("reports Stripe ok when it accepts the key", async () => {
+      answer = 200;
+      const body = (await checkHealth(deps({ env: stripeEnv() }))).body as HealthBody;
+      expect(body.checks.stripe.status).toBe("ok");
+      expect(body.status).toBe("healthy");
+    });
+
+    it("reports a Stripe failure without changing overall status or leaking the key", async () => {
+      answer = 500;
+      const response = await checkHealth(deps({ env: stripeEnv() }));
+      const body = response.body as HealthBody;
+      expect(body.checks.stripe.status).toBe("error");
+      expect(response.status).toBe(200);
+      expect(JSON.stringify(body)).not.toContain(stripeKey);
+    });
+  });
+});

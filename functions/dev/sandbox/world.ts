@@ -1,0 +1,232 @@
+/**
+ * The sandbox's state: demo ad accounts with deterministic synthetic metrics, the OAuth tokens
+ * it has issued, and per-platform fault knobs. Platform modules (`google.ts`, …) render this
+ * state in their platform's real formats.
+ */
+import { createHash, randomBytes } from "node:crypto";
+
+import type { ProviderId } from "../../src/providers/types";
+
+export interface SandboxAccount {
+  provider: ProviderId;
+  id: string;
+  name: string;
+  timeZone: string;
+  currency: string;
+  campaigns: number;
+}
+
+export interface SandboxCampaign {
+  id: string;
+  name: string;
+}
+
+/** One campaign-day as the sandbox generated it; money in integer micros, cents precision. */
+export interface SyntheticMetrics {
+  impressions: number;
+  clicks: number;
+  spendMicros: number;
+  /** Multiples of 0.5, so platforms with fractional conversions are exercised. */
+  conversions: number;
+  conversionValueMicros: number;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken?: string;
+  /** ms since the epoch; absent = long-lived. */
+  expiresAt?: number;
+}
+
+export interface FaultKnobs {
+  /** The next N reporting requests answer with the platform's rate-limit signal. */
+  rateLimit?: { count: number; retryAfterSeconds: number };
+  /** The next N reporting requests answer with a 5xx. */
+  serverErrors?: number;
+  /** Every response is delayed by this many ms. */
+  slowMs?: number;
+  /** The next N reporting responses are not JSON. */
+  malformed?: number;
+  /** The next N reporting responses are cut off mid-body. */
+  truncated?: number;
+  /** Refresh tokens are refused and access tokens rejected as revoked. */
+  revokeTokens?: boolean;
+  /** Account ids whose reporting requests fail with the platform's "no permission" error. */
+  forbiddenAccounts?: string[];
+}
+
+export interface TokenRecord extends IssuedTokens {
+  provider: ProviderId;
+  issuedAt: number;
+}
+
+export type TokenCheck = "valid" | "expired" | "revoked" | "unknown";
+
+function hashInt(...parts: string[]): number {
+  return createHash("sha256").update(parts.join("|")).digest().readUInt32BE(0);
+}
+
+export class SandboxWorld {
+  private readonly knobs = new Map<ProviderId, FaultKnobs>();
+  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly refreshTokens = new Map<string, TokenRecord>();
+  /** Start times of every request per platform, for rate measurements in tests. */
+  readonly requestLog: Array<{ provider: ProviderId; path: string; at: number }> = [];
+
+  constructor(
+    readonly accounts: readonly SandboxAccount[],
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  account(provider: ProviderId, id: string): SandboxAccount | undefined {
+    return this.accounts.find((account) => account.provider === provider && account.id === id);
+  }
+
+  campaigns(account: SandboxAccount): SandboxCampaign[] {
+    return Array.from({ length: account.campaigns }, (_, index) => ({
+      id: `${account.id.replace(/\D/g, "").slice(-6) || "1"}${String(index + 1).padStart(3, "0")}`,
+      name: `${account.name} · Campaign ${index + 1}`,
+    }));
+  }
+
+  /** Deterministic: the same inputs always give the same numbers. */
+  metrics(account: SandboxAccount, campaignId: string, date: string): SyntheticMetrics {
+    const seed = hashInt(account.provider, account.id, campaignId, date);
+    const impressions = 100 + (seed % 9_900);
+    const clicks = Math.floor(impressions / (8 + (seed % 17)));
+    const spendCents = clicks * (20 + (seed % 180));
+    const conversions = (seed % 7) / 2;
+    return {
+      impressions,
+      clicks,
+      spendMicros: spendCents * 10_000,
+      conversions,
+      conversionValueMicros: Math.round(conversions * 2) * (500 + (seed % 2_500)) * 10_000,
+    };
+  }
+
+  faults(provider: ProviderId): FaultKnobs {
+    let knobs = this.knobs.get(provider);
+    if (!knobs) {
+      knobs = {};
+      this.knobs.set(provider, knobs);
+    }
+    return knobs;
+  }
+
+  setFaults(provider: ProviderId, knobs: FaultKnobs): void {
+    this.knobs.set(provider, { ...knobs });
+  }
+
+  /** Consumes one unit of a counted fault; true when the fault applies to this request. */
+  take(provider: ProviderId, fault: "serverErrors" | "malformed" | "truncated"): boolean {
+    const knobs = this.faults(provider);
+    const left = knobs[fault] ?? 0;
+    if (left <= 0) {
+      return false;
+    }
+    knobs[fault] = left - 1;
+    return true;
+  }
+
+  takeRateLimit(provider: ProviderId): number | undefined {
+    const knobs = this.faults(provider);
+    if (!knobs.rateLimit || knobs.rateLimit.count <= 0) {
+      return undefined;
+    }
+    knobs.rateLimit = { ...knobs.rateLimit, count: knobs.rateLimit.count - 1 };
+    return knobs.rateLimit.retryAfterSeconds;
+  }
+
+  /** Issues tokens; `lifetimeMs` undefined = long-lived, `refreshable` adds a refresh token. */
+  issueTokens(
+    provider: ProviderId,
+    options: { lifetimeMs?: number; refreshable?: boolean; accessToken?: string } = {},
+  ): IssuedTokens {
+    const accessToken = options.accessToken ?? `${provider}-at-${randomBytes(12).toString("hex")}`;
+    const record: TokenRecord = {
+      provider,
+      issuedAt: this.now(),
+      accessToken,
+      ...(options.lifetimeMs === undefined ? {} : { expiresAt: this.now() + options.lifetimeMs }),
+      ...(options.refreshable
+        ? { refreshToken: `${provider}-rt-${randomBytes(12).toString("hex")}` }
+        : {}),
+    };
+    this.tokens.set(accessToken, record);
+    if (record.refreshToken) {
+      this.refreshTokens.set(record.refreshToken, record);
+    }
+    const { provider: _provider, issuedAt: _issuedAt, ...issued } = record;
+    return issued;
+  }
+
+  checkAccessToken(provider: ProviderId, token: string | undefined): TokenCheck {
+    const record = token ? this.tokens.get(token) : undefined;
+    if (!record || record.provider !== provider) {
+      return "unknown";
+    }
+    const knobs = this.faults(provider);
+    if (knobs.revokeTokens) {
+      return "revoked";
+    }
+    if (record.expiresAt !== undefined && record.expiresAt <= this.now()) {
+      return "expired";
+    }
+    return "valid";
+  }
+
+  /**
+   * The refresh_token grant: a new access token (same refresh token, as Google does) or the
+   * reason it is refused.
+   */
+  refresh(
+    provider: ProviderId,
+    refreshToken: string | undefined,
+    lifetimeMs: number,
+  ): IssuedTokens | "revoked" | "unknown" {
+    const record = refreshToken ? this.refreshTokens.get(refreshToken) : undefined;
+    if (!record || record.provider !== provider) {
+      return "unknown";
+    }
+    if (this.faults(provider).revokeTokens) {
+      return "revoked";
+    }
+    const accessToken = `${provider}-at-${randomBytes(12).toString("hex")}`;
+    const renewed: TokenRecord = {
+      ...record,
+      accessToken,
+      issuedAt: this.now(),
+      expiresAt: this.now() + lifetimeMs,
+    };
+    this.tokens.set(accessToken, renewed);
+    this.refreshTokens.set(record.refreshToken ?? "", renewed);
+    const { provider: _provider, issuedAt: _issuedAt, ...issued } = renewed;
+    return issued;
+  }
+
+  /** Expires every access token of the platform issued so far; returns how many. */
+  expireAccessTokens(provider: ProviderId): number {
+    let expired = 0;
+    for (const record of this.tokens.values()) {
+      if (record.provider === provider) {
+        record.expiresAt = this.now() - 1;
+        expired += 1;
+      }
+    }
+    return expired;
+  }
+}
+
+/** Every day from `since` to `until` inclusive, `YYYY-MM-DD`. */
+export function daysBetween(since: string, until: string): string[] {
+  const days: string[] = [];
+  for (
+    let day = new Date(`${since}T00:00:00Z`);
+    day <= new Date(`${until}T00:00:00Z`);
+    day = new Date(day.getTime() + 86_400_000)
+  ) {
+    days.push(day.toISOString().slice(0, 10));
+  }
+  return days;
+}

@@ -1,0 +1,55 @@
+/**
+ * The provider-adapter contract. An adapter knows one platform: its requests, pagination,
+ * slicing, error signals and token refresh. Everything shared — HTTP, timeouts, limits,
+ * retries of a single request, per-account isolation, refresh orchestration — lives in
+ * `http.ts` and `fetch.ts`, so an adapter is a small, mostly declarative module.
+ *
+ * Adding a platform: a new folder `providers/<id>/` exporting a `ProviderAdapter`, its settings
+ * block in `settings.ts`, its id in `PROVIDER_IDS`, and one line in `registry.ts`.
+ */
+import type { Classifier, PlatformHttp } from "./http";
+import type { SettingsOf } from "./settings";
+import type { Credentials, DateRange, MetricRow, ProviderId } from "./types";
+
+export interface AdapterContext<P extends ProviderId> {
+  settings: SettingsOf<P>;
+  /** Bound to this platform's limiter and to the current credentials' redaction list. */
+  http: PlatformHttp;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+}
+
+export interface AccountQuery {
+  accountId: string;
+  range: DateRange;
+  /** Google only: manager customer id for `login-customer-id`. */
+  loginCustomerId?: string;
+}
+
+export interface TokenRefresher<P extends ProviderId> {
+  /** Whether the access token must be refreshed before use (expired or about to). */
+  isExpiring(credentials: Credentials, now: number): boolean;
+  /**
+   * Exchanges the refresh token for a new access token. Throws a `ProviderError` with code
+   * `auth` when the platform refuses (revoked, expired grant) or no refresh token exists: the
+   * user must reconnect.
+   */
+  refresh(ctx: AdapterContext<P>, credentials: Credentials): Promise<Credentials>;
+}
+
+export interface ProviderAdapter<P extends ProviderId = ProviderId> {
+  readonly id: P;
+  /** The platform's own error signals (body codes, usage headers, 200-with-error bodies). */
+  readonly classify: Classifier;
+  /** Absent for platforms whose tokens are long-lived and cannot be refreshed (Meta, TikTok). */
+  readonly tokens?: TokenRefresher<P>;
+  /**
+   * Every campaign's daily rows for one ad account over the range, following pagination and
+   * slicing requests to the platform's limits. Throws `ProviderError` on failure.
+   */
+  fetchAccount(
+    ctx: AdapterContext<P>,
+    credentials: Credentials,
+    query: AccountQuery,
+  ): Promise<MetricRow[]>;
+}

@@ -1,0 +1,167 @@
+/**
+ * Runs one adapter over every ad account of a request: refreshes an expiring token first,
+ * refreshes once more if the platform rejects the token mid-fetch, and isolates accounts — an
+ * error in one account does not lose the others' rows. A refused refresh (the user must
+ * reconnect) fails the remaining accounts with `auth` at once instead of retrying.
+ */
+import type { AxiosInstance } from "axios";
+import { z } from "zod";
+
+import type { AdapterContext, ProviderAdapter } from "./adapter";
+import { ProviderError, redact } from "./errors";
+import { PlatformHttp } from "./http";
+import type { LimiterClock, RateLimiter } from "./limiter";
+import type { SettingsOf } from "./settings";
+import type { AccountOutcome, Credentials, FetchRequest, FetchResult, ProviderId } from "./types";
+
+export interface FetchDeps<P extends ProviderId> {
+  settings: SettingsOf<P>;
+  axios: AxiosInstance;
+  limiter: RateLimiter;
+  clock: LimiterClock;
+}
+
+const isoDay = z.iso.date();
+
+const fetchRequestSchema = z
+  .object({
+    credentials: z.object({
+      accessToken: z.string().min(1),
+      refreshToken: z.string().min(1).optional(),
+      expiresAt: z.number().int().positive().optional(),
+    }),
+    accountIds: z.array(z.string().min(1)).min(1),
+    range: z.object({ since: isoDay, until: isoDay }),
+    loginCustomerId: z.string().min(1).optional(),
+  })
+  .refine((request) => request.range.since <= request.range.until, {
+    error: "range.since must not be after range.until",
+  });
+
+/** Every value of the request and settings that must never appear in a message. */
+function secretsOf(credentials: Credentials, settings: object): string[] {
+  const settingSecrets = ["clientSecret", "developerToken", "appSecret"]
+    .map((key) => (settings as Record<string, unknown>)[key])
+    .filter((value): value is string => typeof value === "string");
+  return [credentials.accessToken, credentials.refreshToken ?? "", ...settingSecrets];
+}
+
+export async function fetchMetrics<P extends ProviderId>(
+  adapter: ProviderAdapter<P>,
+  deps: FetchDeps<P>,
+  request: FetchRequest,
+): Promise<FetchResult> {
+  const valid = fetchRequestSchema.safeParse(request);
+  if (!valid.success) {
+    throw new ProviderError(
+      adapter.id,
+      "permanent",
+      "invalid_request",
+      `invalid fetch request: ${valid.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`).join("; ")}`,
+    );
+  }
+
+  let credentials = request.credentials;
+  let refreshed = false;
+  // Every token seen in this fetch, old and new, is redacted from every message.
+  const secrets = secretsOf(credentials, deps.settings);
+  const context = (): AdapterContext<P> => ({
+    settings: deps.settings,
+    now: () => deps.clock.now(),
+    http: new PlatformHttp({
+      provider: adapter.id,
+      axios: deps.axios,
+      limiter: deps.limiter,
+      clock: deps.clock,
+      classify: adapter.classify,
+      timeoutMs: deps.settings.timeoutMs,
+      maxInlineWaitMs: deps.settings.maxInlineWaitMs,
+      maxInlineRetries: deps.settings.maxInlineRetries,
+      secrets,
+    }),
+  });
+  const refresh = async (): Promise<void> => {
+    if (!adapter.tokens || !credentials.refreshToken) {
+      throw new ProviderError(
+        adapter.id,
+        "auth",
+        "reconnect_required",
+        "the access token is no longer valid and cannot be refreshed: the user must reconnect",
+      );
+    }
+    credentials = await adapter.tokens.refresh(context(), credentials);
+    secrets.push(...secretsOf(credentials, {}));
+    refreshed = true;
+  };
+
+  const rows: FetchResult["rows"] = [];
+  const accounts: AccountOutcome[] = [];
+  let fatal: ProviderError | undefined;
+
+  try {
+    if (adapter.tokens?.isExpiring(credentials, deps.clock.now())) {
+      await refresh();
+    }
+  } catch (error) {
+    fatal = asProviderError(adapter.id, error, secrets);
+  }
+
+  for (const accountId of request.accountIds) {
+    if (fatal) {
+      accounts.push({ accountId, status: "failed", error: fatal.toInfo() });
+      continue;
+    }
+    const query = {
+      accountId,
+      range: request.range,
+      ...(request.loginCustomerId ? { loginCustomerId: request.loginCustomerId } : {}),
+    };
+    try {
+      let accountRows;
+      try {
+        accountRows = await adapter.fetchAccount(context(), credentials, query);
+      } catch (error) {
+        // The platform rejected the token mid-fetch: refresh once, then try this account again.
+        const refreshable = adapter.tokens !== undefined && credentials.refreshToken !== undefined;
+        if (
+          !(error instanceof ProviderError) ||
+          error.code !== "auth" ||
+          refreshed ||
+          !refreshable
+        ) {
+          throw error;
+        }
+        await refresh();
+        accountRows = await adapter.fetchAccount(context(), credentials, query);
+      }
+      rows.push(...accountRows);
+      accounts.push({ accountId, status: "ok", rows: accountRows.length });
+    } catch (error) {
+      const providerError = asProviderError(adapter.id, error, secrets);
+      accounts.push({ accountId, status: "failed", error: providerError.toInfo() });
+      if (providerError.code === "auth") {
+        fatal = providerError;
+      }
+    }
+  }
+
+  return { rows, accounts, ...(refreshed ? { refreshedCredentials: credentials } : {}) };
+}
+
+function asProviderError(
+  provider: ProviderId,
+  error: unknown,
+  secrets: readonly string[],
+): ProviderError {
+  if (error instanceof ProviderError) {
+    return error.redacted(secrets);
+  }
+  // A value the platform sent that our parsers refuse (e.g. a non-numeric metric): the body
+  // was not what the API documents, which is retried like any malformed response.
+  return new ProviderError(
+    provider,
+    "transient",
+    "unexpected",
+    redact(error instanceof Error ? error.message : String(error), secrets),
+  );
+}

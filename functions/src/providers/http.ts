@@ -1,0 +1,204 @@
+/**
+ * The one HTTP path every adapter uses: the platform's limiter, a timeout on every request, JSON
+ * parsed by us and validated with zod (a malformed or truncated body is a classified error, not a
+ * crash), vendor error signals classified once, short waits and transient failures retried inline
+ * a bounded number of times, and every error message redacted of tokens and secrets.
+ */
+import axios, { type AxiosInstance } from "axios";
+import type { z } from "zod";
+
+import { parseRetryAfter, ProviderError, redact } from "./errors";
+import type { LimiterClock, RateLimiter } from "./limiter";
+import type { ProviderId } from "./types";
+
+export interface RawResponse {
+  status: number;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  /** Parsed JSON, or `undefined` when the body is not valid JSON. */
+  body: unknown;
+}
+
+export interface ClassifyContext {
+  now: number;
+  /** Holds back every request to this platform for `ms` (e.g. Meta usage headers near 100%). */
+  pause(ms: number): void;
+}
+
+/**
+ * A platform's own error signals. Returns the classified error, or `undefined` to accept the
+ * response (2xx) or fall back to the generic HTTP-status classification (non-2xx).
+ */
+export type Classifier = (response: RawResponse, ctx: ClassifyContext) => ProviderError | undefined;
+
+export interface RequestSpec<T> {
+  method: "GET" | "POST";
+  /** Absolute URL; platforms with their own query encoding (LinkedIn Rest.li) build it fully. */
+  url: string;
+  params?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** JSON body, or URLSearchParams for form-encoded token requests. */
+  data?: unknown;
+  schema: z.ZodType<T>;
+  /** What the request is, for messages: "insights act_1 page 2". */
+  label: string;
+}
+
+export interface HttpOptions {
+  provider: ProviderId;
+  axios: AxiosInstance;
+  limiter: RateLimiter;
+  clock: LimiterClock;
+  classify: Classifier;
+  timeoutMs: number;
+  maxInlineWaitMs: number;
+  maxInlineRetries: number;
+  /** Values that must never appear in an error message or log line. */
+  secrets: readonly string[];
+}
+
+/** Fallback wait when a platform signals a rate limit without saying how long. */
+export const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
+const TRANSIENT_BACKOFF_MS = 250;
+
+/** The HTTP-status classification used when the platform's classifier has no opinion. */
+export function classifyStatus(
+  provider: ProviderId,
+  response: RawResponse,
+  now: number,
+): ProviderError {
+  const { status } = response;
+  const reason = `http_${status}`;
+  if (status === 429) {
+    return new ProviderError(
+      provider,
+      "rate_limited",
+      reason,
+      "rate limited by the platform",
+      parseRetryAfter(response.headers["retry-after"], now) ?? DEFAULT_RATE_LIMIT_WAIT_MS,
+    );
+  }
+  if (status === 401) {
+    return new ProviderError(provider, "auth", reason, "the platform rejected the access token");
+  }
+  if (status === 408 || status >= 500) {
+    return new ProviderError(provider, "transient", reason, `platform error (HTTP ${status})`);
+  }
+  return new ProviderError(provider, "permanent", reason, `request rejected (HTTP ${status})`);
+}
+
+function parseJson(text: unknown): unknown {
+  if (typeof text !== "string" || text.length === 0) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export class PlatformHttp {
+  constructor(private readonly options: HttpOptions) {}
+
+  async request<T>(spec: RequestSpec<T>): Promise<T> {
+    const { limiter, clock, maxInlineRetries, maxInlineWaitMs } = this.options;
+    for (let attempt = 0; ; attempt += 1) {
+      let error: ProviderError;
+      try {
+        return await this.attempt(spec);
+      } catch (caught) {
+        error = this.toProviderError(caught, spec.label);
+      }
+      if (error.code === "rate_limited") {
+        limiter.pauseFor(error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS);
+      }
+      const inlineWait =
+        error.code === "transient"
+          ? TRANSIENT_BACKOFF_MS * 2 ** attempt
+          : error.code === "rate_limited" && (error.retryAfterMs ?? Infinity) <= maxInlineWaitMs
+            ? 0 // the limiter itself holds the next request back until the wait has passed
+            : undefined;
+      if (inlineWait === undefined || attempt >= maxInlineRetries) {
+        throw error;
+      }
+      await clock.sleep(inlineWait);
+    }
+  }
+
+  private async attempt<T>(spec: RequestSpec<T>): Promise<T> {
+    const { provider, limiter, clock, classify, timeoutMs } = this.options;
+    const response = await limiter.run(() =>
+      this.options.axios.request<string>({
+        method: spec.method,
+        url: spec.url,
+        params: spec.params,
+        headers: spec.headers,
+        data: spec.data,
+        timeout: timeoutMs,
+        // The socket timeout above does not bound a body that trickles in; this does.
+        signal: AbortSignal.timeout(timeoutMs),
+        responseType: "text",
+        transformResponse: (data: unknown) => data,
+        validateStatus: () => true,
+        maxRedirects: 0,
+      }),
+    );
+    const raw: RawResponse = {
+      status: response.status,
+      headers: Object.fromEntries(
+        Object.entries(response.headers).map(([name, value]) => [
+          name.toLowerCase(),
+          Array.isArray(value) ? value.join(", ") : String(value),
+        ]),
+      ),
+      body: parseJson(response.data),
+    };
+    const now = clock.now();
+    const classified =
+      classify(raw, { now, pause: (ms) => limiter.pauseFor(ms) }) ??
+      (raw.status >= 200 && raw.status < 300 ? undefined : classifyStatus(provider, raw, now));
+    if (classified) {
+      throw classified;
+    }
+    const parsed = spec.schema.safeParse(raw.body);
+    if (!parsed.success) {
+      const where = parsed.error.issues[0]?.path.join(".") || "body";
+      throw new ProviderError(
+        provider,
+        "transient",
+        "malformed_response",
+        `${spec.label}: unexpected response (${raw.body === undefined ? "not JSON" : `invalid at ${where}`})`,
+      );
+    }
+    return parsed.data;
+  }
+
+  private toProviderError(caught: unknown, label: string): ProviderError {
+    const { provider, secrets } = this.options;
+    if (caught instanceof ProviderError) {
+      return caught.redacted(secrets);
+    }
+    if (axios.isAxiosError(caught) || (caught instanceof Error && caught.name === "AbortError")) {
+      const code = (caught as { code?: string }).code;
+      const timedOut =
+        code === "ECONNABORTED" ||
+        code === "ETIMEDOUT" ||
+        code === "ERR_CANCELED" ||
+        caught.name === "AbortError" ||
+        caught.name === "TimeoutError";
+      return new ProviderError(
+        provider,
+        "transient",
+        timedOut ? "timeout" : "network",
+        `${label}: ${timedOut ? `no response within ${this.options.timeoutMs} ms` : `connection failed (${code ?? "unknown"})`}`,
+      );
+    }
+    return new ProviderError(
+      provider,
+      "transient",
+      "unexpected",
+      redact(`${label}: ${caught instanceof Error ? caught.message : String(caught)}`, secrets),
+    );
+  }
+}

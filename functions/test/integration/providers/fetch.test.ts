@@ -1,0 +1,193 @@
+/**
+ * The fetch runner over real HTTP: a minimal adapter against a scripted loopback "platform", to
+ * test what the runner itself guarantees (account isolation, refresh orchestration, auth
+ * short-circuit, redaction). The four real adapters are tested in test/contract/.
+ */
+import axios from "axios";
+import { z } from "zod";
+
+import type { ProviderAdapter } from "../../../src/providers/adapter";
+import { ProviderError } from "../../../src/providers/errors";
+import { fetchMetrics } from "../../../src/providers/fetch";
+import { RateLimiter, realClock } from "../../../src/providers/limiter";
+import { parseProviderSettings } from "../../../src/providers/settings";
+import type { FetchRequest } from "../../../src/providers/types";
+import { listenOnLoopback, type RunningServer } from "../../harness/http";
+
+let server: RunningServer;
+let validToken = "at-1";
+let refreshAllowed = true;
+let requests: string[] = [];
+
+beforeAll(async () => {
+  server = await listenOnLoopback((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    requests.push(url.pathname);
+    res.setHeader("content-type", "application/json");
+    if (url.pathname === "/token") {
+      if (!refreshAllowed) {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ error: "invalid_grant" }));
+        return;
+      }
+      validToken = `at-${Number(validToken.slice(3)) + 1}`;
+      res.end(JSON.stringify({ access_token: validToken }));
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${validToken}`) {
+      res.statusCode = 401;
+      res.end("{}");
+      return;
+    }
+    const account = url.pathname.slice("/accounts/".length);
+    res.statusCode = account === "broken" ? 403 : 200;
+    res.end(JSON.stringify({ clicks: account.length }));
+  });
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  validToken = "at-1";
+  refreshAllowed = true;
+  requests = [];
+});
+
+const adapter: ProviderAdapter<"google"> = {
+  id: "google",
+  classify: () => undefined,
+  tokens: {
+    isExpiring: (credentials, now) => (credentials.expiresAt ?? Infinity) < now + 60_000,
+    refresh: async (ctx, credentials) => {
+      try {
+        const body = await ctx.http.request({
+          method: "POST",
+          url: `${server.url}/token`,
+          schema: z.object({ access_token: z.string() }),
+          label: "refresh",
+        });
+        return { ...credentials, accessToken: body.access_token, expiresAt: ctx.now() + 3_600_000 };
+      } catch (error) {
+        if (error instanceof ProviderError && error.reason === "http_400") {
+          throw new ProviderError("google", "auth", "invalid_grant", "refresh refused");
+        }
+        throw error;
+      }
+    },
+  },
+  fetchAccount: async (ctx, credentials, query) => {
+    const body = await ctx.http.request({
+      method: "GET",
+      url: `${server.url}/accounts/${query.accountId}`,
+      headers: { authorization: `Bearer ${credentials.accessToken}` },
+      schema: z.object({ clicks: z.number() }),
+      label: `account ${query.accountId}`,
+    });
+    return [
+      {
+        provider: "google",
+        accountId: query.accountId,
+        campaignId: "c1",
+        campaignName: "C1",
+        date: query.range.since,
+        timeZone: "UTC",
+        currency: "EUR",
+        impressions: 0,
+        clicks: body.clicks,
+        spendMicros: 0,
+        conversions: 0,
+        conversionValueMicros: 0,
+      },
+    ];
+  },
+};
+
+const deps = {
+  settings: parseProviderSettings({ google: { maxInlineRetries: 0 } }).google,
+  axios: axios.create(),
+  limiter: new RateLimiter({ requestsPerSecond: 100, concurrency: 2 }),
+  clock: realClock,
+};
+
+const request = (overrides: Partial<FetchRequest> = {}): FetchRequest => ({
+  credentials: { accessToken: "at-1", refreshToken: "rt-secret-abcdef" },
+  accountIds: ["a", "broken", "ccc"],
+  range: { since: "2026-01-01", until: "2026-01-02" },
+  ...overrides,
+});
+
+describe("fetchMetrics", () => {
+  it("keeps the other accounts' rows when one account fails", async () => {
+    const result = await fetchMetrics(adapter, deps, request());
+    expect(result.rows.map((row) => [row.accountId, row.clicks])).toEqual([
+      ["a", 1],
+      ["ccc", 3],
+    ]);
+    expect(result.accounts).toEqual([
+      { accountId: "a", status: "ok", rows: 1 },
+      {
+        accountId: "broken",
+        status: "failed",
+        error: expect.objectContaining({ code: "permanent", reason: "http_403" }) as unknown,
+      },
+      { accountId: "ccc", status: "ok", rows: 1 },
+    ]);
+    expect(result.refreshedCredentials).toBeUndefined();
+  });
+
+  it("refreshes an expiring token before use and hands the new one back", async () => {
+    const result = await fetchMetrics(
+      adapter,
+      deps,
+      request({
+        accountIds: ["a"],
+        credentials: { accessToken: "at-1", refreshToken: "rt-x-123456", expiresAt: Date.now() },
+      }),
+    );
+    expect(result.accounts[0]?.status).toBe("ok");
+    expect(result.refreshedCredentials?.accessToken).toBe("at-2");
+    expect(requests).toEqual(["/token", "/accounts/a"]);
+  });
+
+  it("refreshes once when the platform rejects the token mid-fetch, then retries", async () => {
+    validToken = "at-5"; // the stored token was revoked server-side; a refresh yields at-6
+    const result = await fetchMetrics(adapter, deps, request({ accountIds: ["a", "ccc"] }));
+    expect(result.accounts.map((account) => account.status)).toEqual(["ok", "ok"]);
+    expect(result.refreshedCredentials?.accessToken).toBe("at-6");
+    expect(requests).toEqual(["/accounts/a", "/token", "/accounts/a", "/accounts/ccc"]);
+  });
+
+  it("fails every account with auth, without further requests, when the refresh is refused", async () => {
+    validToken = "at-9";
+    refreshAllowed = false;
+    const result = await fetchMetrics(adapter, deps, request());
+    expect(result.accounts.map((account) => account.status)).toEqual([
+      "failed",
+      "failed",
+      "failed",
+    ]);
+    expect(
+      result.accounts.every(
+        (account) => account.status === "failed" && account.error.reason === "invalid_grant",
+      ),
+    ).toBe(true);
+    expect(requests).toEqual(["/accounts/a", "/token"]);
+    expect(JSON.stringify(result)).not.toContain("rt-secret-abcdef");
+  });
+
+  it("does not try to refresh without a refresh token: the user must reconnect", async () => {
+    validToken = "at-9";
+    const result = await fetchMetrics(
+      adapter,
+      deps,
+      request({ credentials: { accessToken: "at-1" }, accountIds: ["a", "ccc"] }),
+    );
+    expect(result.accounts.map((account) => account.status)).toEqual(["failed", "failed"]);
+    expect(requests).toEqual(["/accounts/a"]);
+  });
+
+  it("rejects an invalid request as permanent before any I/O", async () => {
+    await expect(
+      fetchMetrics(adapter, deps, request({ range: { since: "2026-02-01", until: "2026-01-01" } })),
+    ).rejects.toMatchObject({ code: "permanent", reason: "invalid_request" });
+    expect(requests).toEqual([]);
+  });
+});

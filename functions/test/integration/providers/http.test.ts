@@ -1,0 +1,154 @@
+/** The shared HTTP path over real HTTP against a scripted loopback server. */
+import type { ServerResponse } from "node:http";
+
+import axios from "axios";
+import { z } from "zod";
+
+import { ProviderError } from "../../../src/providers/errors";
+import { type Classifier, PlatformHttp } from "../../../src/providers/http";
+import { RateLimiter, realClock } from "../../../src/providers/limiter";
+import { listenOnLoopback, type RunningServer } from "../../harness/http";
+
+type Script = (res: ServerResponse, attempt: number) => void;
+
+let server: RunningServer;
+let script: Script = (res) => res.end("{}");
+let hits: number[] = [];
+
+beforeAll(async () => {
+  server = await listenOnLoopback((_req, res) => {
+    hits.push(Date.now());
+    script(res, hits.length);
+  });
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  hits = [];
+});
+
+const TOKEN = "tok-super-secret-123456";
+const okSchema = z.object({ ok: z.literal(true) });
+
+function client(
+  options: { classify?: Classifier; timeoutMs?: number; maxInlineWaitMs?: number } = {},
+) {
+  return new PlatformHttp({
+    provider: "google",
+    axios: axios.create(),
+    limiter: new RateLimiter({ requestsPerSecond: 100, concurrency: 4 }),
+    clock: realClock,
+    classify: options.classify ?? (() => undefined),
+    timeoutMs: options.timeoutMs ?? 2000,
+    maxInlineWaitMs: options.maxInlineWaitMs ?? 2000,
+    maxInlineRetries: 2,
+    secrets: [TOKEN],
+  });
+}
+
+const get = (http: PlatformHttp) =>
+  http.request({ method: "GET", url: `${server.url}/x`, schema: okSchema, label: "probe" });
+
+const json = (res: ServerResponse, status: number, body: unknown, headers = {}) => {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify(body));
+};
+
+async function failure(promise: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ProviderError) {
+      return error;
+    }
+    throw error;
+  }
+  throw new Error("expected a ProviderError");
+}
+
+describe("PlatformHttp", () => {
+  it("returns the validated body", async () => {
+    script = (res) => json(res, 200, { ok: true });
+    await expect(get(client())).resolves.toEqual({ ok: true });
+  });
+
+  it("classifies a body that fails validation as transient after bounded retries", async () => {
+    script = (res) => json(res, 200, { ok: "yes" });
+    const error = await failure(get(client()));
+    expect(error.code).toBe("transient");
+    expect(error.reason).toBe("malformed_response");
+    expect(hits).toHaveLength(3);
+  });
+
+  it("classifies a non-JSON body as transient", async () => {
+    script = (res) => res.end("<html>oops</html>");
+    const error = await failure(get(client()));
+    expect(error.message).toContain("not JSON");
+  });
+
+  it("recovers from a transient 503 on an inline retry", async () => {
+    script = (res, attempt) => (attempt === 1 ? json(res, 503, {}) : json(res, 200, { ok: true }));
+    await expect(get(client())).resolves.toEqual({ ok: true });
+    expect(hits).toHaveLength(2);
+  });
+
+  it("honours a short Retry-After inline, no sooner than asked", async () => {
+    script = (res, attempt) =>
+      attempt === 1 ? json(res, 429, {}, { "retry-after": "1" }) : json(res, 200, { ok: true });
+    await expect(get(client())).resolves.toEqual({ ok: true });
+    expect(hits[1]! - hits[0]!).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("hands a long wait back to the caller instead of sleeping in the function", async () => {
+    script = (res) => json(res, 429, {}, { "retry-after": "120" });
+    const error = await failure(get(client()));
+    expect(error.code).toBe("rate_limited");
+    expect(error.retryAfterMs).toBe(120_000);
+    expect(hits).toHaveLength(1);
+  });
+
+  it.each([
+    [401, "auth"],
+    [403, "permanent"],
+    [404, "permanent"],
+    [400, "permanent"],
+  ] as const)("classifies HTTP %d as %s without retrying", async (status, code) => {
+    script = (res) => json(res, status, {});
+    const error = await failure(get(client()));
+    expect(error.code).toBe(code);
+    expect(hits).toHaveLength(1);
+  });
+
+  it("times out a hanging response as transient", async () => {
+    script = () => undefined; // never answers
+    const error = await failure(get(client({ timeoutMs: 200 })));
+    expect(error.code).toBe("transient");
+    expect(error.reason).toBe("timeout");
+  });
+
+  it("classifies a refused connection as transient", async () => {
+    const http = client();
+    const error = await failure(
+      http.request({
+        method: "GET",
+        url: "http://127.0.0.1:1/x",
+        schema: okSchema,
+        label: "probe",
+      }),
+    );
+    expect(error.code).toBe("transient");
+    expect(error.reason).toBe("network");
+  });
+
+  it("lets the platform classify a 200 with an error body, and redacts secrets from it", async () => {
+    script = (res) => json(res, 200, { code: 40105, message: `bad token ${TOKEN}` });
+    const classify: Classifier = (raw) => {
+      const body = raw.body as { code?: number; message?: string };
+      return body.code
+        ? new ProviderError("google", "auth", `code_${body.code}`, body.message ?? "")
+        : undefined;
+    };
+    const error = await failure(get(client({ classify })));
+    expect(error.code).toBe("auth");
+    expect(error.message).toBe("bad token [REDACTED]");
+  });
+});

@@ -1,0 +1,78 @@
+import { type LimiterClock, RateLimiter } from "../../../src/providers/limiter";
+
+/** A virtual clock: sleeping advances time instantly, so the test measures schedule, not speed. */
+function virtualClock(): LimiterClock & { starts: number[] } {
+  let now = 0;
+  return {
+    starts: [],
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+      await Promise.resolve();
+    },
+  };
+}
+
+describe("RateLimiter", () => {
+  it("never starts more than requestsPerSecond requests in any one-second window", async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ requestsPerSecond: 3, concurrency: 10 }, clock);
+    for (let i = 0; i < 10; i += 1) {
+      await limiter.run(async () => {
+        clock.starts.push(clock.now());
+      });
+    }
+    for (const start of clock.starts) {
+      const inWindow = clock.starts.filter((t) => t >= start && t < start + 1000).length;
+      expect(inWindow).toBeLessThanOrEqual(3);
+    }
+    expect(clock.starts).toHaveLength(10);
+  });
+
+  it("spaces requests when the rate is below one per second", async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ requestsPerSecond: 0.5, concurrency: 1 }, clock);
+    for (let i = 0; i < 3; i += 1) {
+      await limiter.run(async () => {
+        clock.starts.push(clock.now());
+      });
+    }
+    expect(clock.starts[1]! - clock.starts[0]!).toBeGreaterThanOrEqual(2000);
+    expect(clock.starts[2]! - clock.starts[1]!).toBeGreaterThanOrEqual(2000);
+  });
+
+  it("holds every request back while paused", async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 5 }, clock);
+    limiter.pauseFor(5000);
+    await limiter.run(async () => {
+      clock.starts.push(clock.now());
+    });
+    expect(clock.starts[0]).toBeGreaterThanOrEqual(5000);
+  });
+
+  it("never runs more than `concurrency` tasks at once", async () => {
+    const limiter = new RateLimiter({ requestsPerSecond: 1000, concurrency: 2 });
+    let running = 0;
+    let peak = 0;
+    const task = async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running -= 1;
+    };
+    await Promise.all(Array.from({ length: 8 }, () => limiter.run(task)));
+    expect(peak).toBe(2);
+  });
+
+  it("releases its slot when a task fails", async () => {
+    const limiter = new RateLimiter({ requestsPerSecond: 1000, concurrency: 1 });
+    await expect(limiter.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    await expect(limiter.run(() => Promise.resolve("next"))).resolves.toBe("next");
+  });
+
+  it("refuses nonsensical settings", () => {
+    expect(() => new RateLimiter({ requestsPerSecond: 0, concurrency: 1 })).toThrow(RangeError);
+    expect(() => new RateLimiter({ requestsPerSecond: 1, concurrency: 0 })).toThrow(RangeError);
+  });
+});

@@ -1,10 +1,15 @@
 import { type LimiterClock, RateLimiter } from "../../../src/providers/limiter";
 
 /** A virtual clock: sleeping advances time instantly, so the test measures schedule, not speed. */
-function virtualClock(): LimiterClock & { starts: number[] } {
+function virtualClock(): LimiterClock & { starts: number[]; record: () => Promise<void> } {
   let now = 0;
+  const starts: number[] = [];
   return {
-    starts: [],
+    starts,
+    record: () => {
+      starts.push(now);
+      return Promise.resolve();
+    },
     now: () => now,
     sleep: async (ms) => {
       now += ms;
@@ -18,9 +23,7 @@ describe("RateLimiter", () => {
     const clock = virtualClock();
     const limiter = new RateLimiter({ requestsPerSecond: 3, concurrency: 10 }, clock);
     for (let i = 0; i < 10; i += 1) {
-      await limiter.run(async () => {
-        clock.starts.push(clock.now());
-      });
+      await limiter.run(clock.record);
     }
     for (const start of clock.starts) {
       const inWindow = clock.starts.filter((t) => t >= start && t < start + 1000).length;
@@ -33,9 +36,7 @@ describe("RateLimiter", () => {
     const clock = virtualClock();
     const limiter = new RateLimiter({ requestsPerSecond: 0.5, concurrency: 1 }, clock);
     for (let i = 0; i < 3; i += 1) {
-      await limiter.run(async () => {
-        clock.starts.push(clock.now());
-      });
+      await limiter.run(clock.record);
     }
     expect(clock.starts[1]! - clock.starts[0]!).toBeGreaterThanOrEqual(2000);
     expect(clock.starts[2]! - clock.starts[1]!).toBeGreaterThanOrEqual(2000);
@@ -45,9 +46,7 @@ describe("RateLimiter", () => {
     const clock = virtualClock();
     const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 5 }, clock);
     limiter.pauseFor(5000);
-    await limiter.run(async () => {
-      clock.starts.push(clock.now());
-    });
+    await limiter.run(clock.record);
     expect(clock.starts[0]).toBeGreaterThanOrEqual(5000);
   });
 

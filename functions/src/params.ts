@@ -16,6 +16,11 @@ export const REGION = "us-central1";
 export const integrationsCronSecret = defineSecret("INTEGRATIONS_CRON_SECRET");
 /** Optional Stripe key; when set, /api/health checks Stripe reachability. */
 export const stripeSecretKey = defineSecret("STRIPE_SECRET_KEY");
+/**
+ * Ad-platform OAuth client secrets as JSON, merged into PROVIDER_SETTINGS:
+ * `{"google":{"clientSecret":"…","developerToken":"…"},"linkedin":{"clientSecret":"…"},"meta":{"appSecret":"…"}}`.
+ */
+export const providerSecrets = defineSecret("PROVIDER_SECRETS");
 
 export const nextPublicAppUrl = defineString("NEXT_PUBLIC_APP_URL", {
   description: "Public base URL of the Cohorts app, e.g. https://app.example.com",
@@ -35,6 +40,11 @@ export const stripeApiBaseUrl = defineString("STRIPE_API_BASE_URL", {
   default: CONFIG_DEFAULTS.STRIPE_API_BASE_URL,
   description: "Stripe API base URL (only changed for local testing)",
 });
+export const providerSettings = defineString("PROVIDER_SETTINGS", {
+  default: CONFIG_DEFAULTS.PROVIDER_SETTINGS,
+  description:
+    'Per-platform overrides as JSON, e.g. {"google":{"clientId":"…","apiVersion":"v25"},"tiktok":{"requestsPerSecond":2}}',
+});
 export const healthCheckTimeoutMs = defineString("HEALTH_CHECK_TIMEOUT_MS", {
   default: CONFIG_DEFAULTS.HEALTH_CHECK_TIMEOUT_MS,
   description: "Timeout of each /api/health dependency check, in milliseconds",
@@ -50,6 +60,8 @@ export const allParams = [
   stripeSecretKey,
   stripeApiBaseUrl,
   healthCheckTimeoutMs,
+  providerSettings,
+  providerSecrets,
 ] as const;
 
 /**

@@ -5,12 +5,16 @@
  */
 import { z } from "zod";
 
+import { parseProviderSettings, type ProviderSettings } from "../providers/settings";
+
 /** Defaults applied when a variable is unset or empty (also declared on the Firebase params). */
 export const CONFIG_DEFAULTS = {
   SCHEDULER_ALERT_WEBHOOK_URL: "",
   SCHEDULER_ALERT_FAILURE_THRESHOLD: "3",
   STRIPE_API_BASE_URL: "https://api.stripe.com",
   HEALTH_CHECK_TIMEOUT_MS: "3000",
+  PROVIDER_SETTINGS: "{}",
+  PROVIDER_SECRETS: "{}",
 } as const;
 
 /** Variables without which the service cannot do its job; /api/health lists those missing. */
@@ -65,6 +69,31 @@ const emailList = z
       .min(1, { error: "must name at least one e-mail address" }),
   );
 
+const jsonObject = z.string().transform((value, ctx) => {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+      return parsed as Record<string, Record<string, unknown>>;
+    }
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+  return z.NEVER;
+});
+
+/** Per-platform settings with the secret fields merged in; both validated as one. */
+function mergeProviderSettings(
+  settings: Record<string, Record<string, unknown>>,
+  secrets: Record<string, Record<string, unknown>>,
+): ProviderSettings {
+  const merged: Record<string, Record<string, unknown>> = { ...settings };
+  for (const [provider, values] of Object.entries(secrets)) {
+    merged[provider] = { ...merged[provider], ...values };
+  }
+  return parseProviderSettings(merged);
+}
+
 const configSchema = z.object({
   INTEGRATIONS_CRON_SECRET: z.string().min(MIN_SECRET_LENGTH, {
     error: `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('hex'))")`,
@@ -76,9 +105,16 @@ const configSchema = z.object({
   STRIPE_SECRET_KEY: z.string().optional(),
   STRIPE_API_BASE_URL: httpUrl,
   HEALTH_CHECK_TIMEOUT_MS: positiveIntString(60_000),
+  PROVIDER_SETTINGS: jsonObject,
+  PROVIDER_SECRETS: jsonObject,
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = Omit<
+  z.infer<typeof configSchema>,
+  "PROVIDER_SETTINGS" | "PROVIDER_SECRETS"
+> & {
+  providers: ProviderSettings;
+};
 
 export interface ConfigIssue {
   variable: string;
@@ -107,7 +143,26 @@ export function parseConfig(raw: RawEnv): ConfigResult {
   const missing = REQUIRED_VARIABLES.filter((name) => input[name] === undefined);
   const parsed = configSchema.safeParse(input);
   if (parsed.success) {
-    return { ok: true, config: parsed.data };
+    const { PROVIDER_SETTINGS, PROVIDER_SECRETS, ...rest } = parsed.data;
+    try {
+      return {
+        ok: true,
+        config: { ...rest, providers: mergeProviderSettings(PROVIDER_SETTINGS, PROVIDER_SECRETS) },
+      };
+    } catch (error) {
+      // Name the fields, never the values: PROVIDER_SECRETS holds client secrets.
+      const fields =
+        error instanceof z.ZodError
+          ? error.issues.map((issue) => `${issue.path.join(".")} (${issue.message})`).join(", ")
+          : "unreadable";
+      return {
+        ok: false,
+        missing: [],
+        issues: [
+          { variable: "PROVIDER_SETTINGS", message: `has invalid platform settings: ${fields}` },
+        ],
+      };
+    }
   }
   const issues = parsed.error.issues.map((issue) => {
     const variable = String(issue.path[0] ?? "configuration");

@@ -69,6 +69,56 @@ describe("parseConfig", () => {
   });
 });
 
+describe("provider settings", () => {
+  it("defaults every platform to its production base URL", () => {
+    const result = parseConfig(valid);
+    expect(result.ok && result.config.providers.google.baseUrl).toBe(
+      "https://googleads.googleapis.com",
+    );
+    expect(result.ok && result.config.providers.tiktok.baseUrl).toBe(
+      "https://business-api.tiktok.com/open_api/v1.3",
+    );
+  });
+
+  it("merges PROVIDER_SECRETS into PROVIDER_SETTINGS", () => {
+    const result = parseConfig({
+      ...valid,
+      PROVIDER_SETTINGS: JSON.stringify({ google: { clientId: "cid", requestsPerSecond: 1 } }),
+      PROVIDER_SECRETS: JSON.stringify({ google: { clientSecret: "csecret-value" } }),
+    });
+    expect(result.ok && result.config.providers.google).toMatchObject({
+      clientId: "cid",
+      clientSecret: "csecret-value",
+      requestsPerSecond: 1,
+    });
+  });
+
+  it("names the variable for unreadable JSON", () => {
+    const result = parseConfig({ ...valid, PROVIDER_SETTINGS: "{not json" });
+    expect(!result.ok && result.issues).toEqual([
+      { variable: "PROVIDER_SETTINGS", message: "must be a JSON object" },
+    ]);
+  });
+
+  it("names the offending field but never a secret value", () => {
+    const secret = "leaky-secret-value";
+    const result = parseConfig({
+      ...valid,
+      PROVIDER_SECRETS: JSON.stringify({ google: { clientSecret: secret, bogus: secret } }),
+    });
+    expect(result.ok).toBe(false);
+    const text = JSON.stringify(result);
+    expect(text).toContain("google");
+    expect(text).toContain("bogus");
+    expect(text).not.toContain(secret);
+  });
+
+  it("rejects an unknown platform", () => {
+    const result = parseConfig({ ...valid, PROVIDER_SETTINGS: '{"snapchat":{}}' });
+    expect(!result.ok && result.issues[0]?.message).toContain("snapchat");
+  });
+});
+
 describe("requireConfig", () => {
   it("throws a ConfigError naming the variable and never echoing its value", () => {
     const secret = "tiny";

@@ -14,6 +14,8 @@ export const REGION = "us-central1";
 
 /** Shared secret for the cron, worker, process and schedule endpoints (`x-cron-key`). */
 export const integrationsCronSecret = defineSecret("INTEGRATIONS_CRON_SECRET");
+/** Optional: the previous cron secret, still accepted while callers move to the new one. */
+export const integrationsCronSecretPrevious = defineSecret("INTEGRATIONS_CRON_SECRET_PREVIOUS");
 /** Optional Stripe key; when set, /api/health checks Stripe reachability. */
 export const stripeSecretKey = defineSecret("STRIPE_SECRET_KEY");
 /**
@@ -53,6 +55,7 @@ export const healthCheckTimeoutMs = defineString("HEALTH_CHECK_TIMEOUT_MS", {
 /** Every parameter; `readRawEnv` reads exactly these names. */
 export const allParams = [
   integrationsCronSecret,
+  integrationsCronSecretPrevious,
   nextPublicAppUrl,
   adminEmails,
   schedulerAlertWebhookUrl,

@@ -98,6 +98,10 @@ const configSchema = z.object({
   INTEGRATIONS_CRON_SECRET: z.string().min(MIN_SECRET_LENGTH, {
     error: `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('hex'))")`,
   }),
+  INTEGRATIONS_CRON_SECRET_PREVIOUS: z
+    .string()
+    .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters` })
+    .optional(),
   NEXT_PUBLIC_APP_URL: httpUrl,
   ADMIN_EMAILS: emailList,
   SCHEDULER_ALERT_WEBHOOK_URL: z.union([z.literal(""), webhookUrl]),

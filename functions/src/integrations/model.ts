@@ -1,0 +1,72 @@
+/**
+ * A user's connection to one ad platform: `users/{userId}/integrations/{providerId}`, readable by
+ * its owner (status, automation settings, sync times — never tokens). The OAuth tokens live in a
+ * separate server-only document, `users/{userId}/integrations/{providerId}/private/credentials`,
+ * which the rules deny to every client.
+ */
+import { Timestamp } from "firebase-admin/firestore";
+import { z } from "zod";
+
+import { PROVIDER_IDS, type ProviderId } from "../providers/types";
+
+export const INTEGRATION_STATUSES = ["active", "needs_reauth", "disabled", "error"] as const;
+export type IntegrationStatus = (typeof INTEGRATION_STATUSES)[number];
+
+/** Sync cadences the scheduler honours, in hours; shorter than a day works too. */
+export const CADENCE_HOURS = [1, 2, 3, 4, 6, 8, 12, 24] as const;
+export const MAX_LOOKBACK_DAYS = 90;
+
+export const automationSchema = z.strictObject({
+  autoSync: z.boolean(),
+  cadenceHours: z.number().refine((value) => (CADENCE_HOURS as readonly number[]).includes(value), {
+    error: `must be one of ${CADENCE_HOURS.join(", ")}`,
+  }),
+  /** Days re-pulled by scheduled syncs; null = the platform's restatement default. */
+  lookbackDays: z.number().int().min(1).max(MAX_LOOKBACK_DAYS).nullable(),
+});
+export type Automation = z.infer<typeof automationSchema>;
+
+export const DEFAULT_AUTOMATION: Automation = {
+  autoSync: true,
+  cadenceHours: 24,
+  lookbackDays: null,
+};
+
+const timestamp = z.instanceof(Timestamp);
+
+export const integrationSchema = z.object({
+  status: z.enum(INTEGRATION_STATUSES),
+  accountIds: z.array(z.string().min(1)).default([]),
+  /** Google: the manager account access goes through (`login-customer-id`). */
+  loginCustomerId: z.string().min(1).nullable().default(null),
+  automation: automationSchema.default(DEFAULT_AUTOMATION),
+  lastSyncRequestedAt: timestamp.nullable().default(null),
+  lastSyncedAt: timestamp.nullable().default(null),
+  /** The queued or running job of this integration, if any: one at a time. */
+  activeJobId: z.string().nullable().default(null),
+  /** The last scheduled slot a job was enqueued for (idempotent scheduling). */
+  lastScheduledSlot: z.string().nullable().default(null),
+  lastError: z
+    .object({ code: z.string(), reason: z.string(), message: z.string(), at: timestamp })
+    .nullable()
+    .default(null),
+  consecutiveFailures: z.number().int().min(0).default(0),
+});
+export type Integration = z.infer<typeof integrationSchema>;
+
+export const credentialsSchema = z.object({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1).nullable().default(null),
+  /** Access-token expiry; null for long-lived tokens. */
+  expiresAt: timestamp.nullable().default(null),
+});
+export type StoredCredentials = z.infer<typeof credentialsSchema>;
+
+export const integrationPath = (userId: string, providerId: ProviderId): string =>
+  `users/${userId}/integrations/${providerId}`;
+
+export const credentialsPath = (userId: string, providerId: ProviderId): string =>
+  `${integrationPath(userId, providerId)}/private/credentials`;
+
+export const isProviderId = (value: string): value is ProviderId =>
+  (PROVIDER_IDS as readonly string[]).includes(value);

@@ -1,0 +1,187 @@
+/**
+ * Processing one job: claim it, load its integration and credentials, compute the window, pull
+ * the platform's rows through the provider module, persist refreshed tokens, upsert metrics,
+ * and record the outcome. The job's fate is decided from the provider error class alone.
+ */
+import { Timestamp } from "firebase-admin/firestore";
+
+import {
+  credentialsPath,
+  credentialsSchema,
+  integrationPath,
+  integrationSchema,
+} from "../integrations/model";
+import { upsertMetrics } from "../metrics/store";
+import { ProviderError } from "../providers/errors";
+import type { Credentials, FetchRequest, FetchResult, ProviderId } from "../providers/types";
+import type { Logger } from "../shared/logger";
+import type { Job, JobResult } from "./model";
+import {
+  claimJob,
+  completeJob,
+  failJob,
+  type FailureInput,
+  type FinishOutcome,
+  type StoreDeps,
+} from "./store";
+import { syncWindow } from "./window";
+
+/** Pulls one integration's rows; the provider registry in production, the same in tests. */
+export type MetricsFetcher = (
+  providerId: ProviderId,
+  request: FetchRequest,
+) => Promise<FetchResult>;
+
+export interface ProcessDeps extends StoreDeps {
+  fetchMetrics: MetricsFetcher;
+  logger: Logger;
+  /** Identifies this worker invocation in the job's lease. */
+  owner: string;
+  leaseMs: number;
+}
+
+/** The guide's 30 minutes: a running job older than this is stale and reset. */
+export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
+
+export interface RunOutcome {
+  outcome: FinishOutcome | "not_claimed";
+  /** The failure class when the attempt failed. */
+  errorCode?: FailureInput["code"];
+}
+
+class JobFailure extends Error {
+  constructor(readonly failure: FailureInput) {
+    super(failure.message);
+  }
+}
+
+async function loadWork(deps: ProcessDeps, job: Job) {
+  const [integrationSnap, credentialsSnap] = await deps.db.getAll(
+    deps.db.doc(integrationPath(job.userId, job.providerId)),
+    deps.db.doc(credentialsPath(job.userId, job.providerId)),
+  );
+  if (!integrationSnap?.exists) {
+    throw new JobFailure({
+      code: "permanent",
+      reason: "no_integration",
+      message: "the integration no longer exists",
+    });
+  }
+  const integration = integrationSchema.parse(integrationSnap.data());
+  if (integration.status !== "active") {
+    throw new JobFailure({
+      code: integration.status === "needs_reauth" ? "auth" : "permanent",
+      reason: `integration_${integration.status}`,
+      message: `the integration is ${integration.status}`,
+    });
+  }
+  if (!credentialsSnap?.exists) {
+    throw new JobFailure({
+      code: "auth",
+      reason: "no_credentials",
+      message: "no stored credentials: the user must reconnect",
+    });
+  }
+  const stored = credentialsSchema.parse(credentialsSnap.data());
+  const credentials: Credentials = {
+    accessToken: stored.accessToken,
+    ...(stored.refreshToken ? { refreshToken: stored.refreshToken } : {}),
+    ...(stored.expiresAt ? { expiresAt: stored.expiresAt.toMillis() } : {}),
+  };
+  return { integration, credentials };
+}
+
+/** The worst account failure decides: auth, then retryable, then (reported only) permanent. */
+function accountFailure(result: FetchResult): FailureInput | undefined {
+  const failures = result.accounts.flatMap((account) =>
+    account.status === "failed" ? [account.error] : [],
+  );
+  return (
+    failures.find((error) => error.code === "auth") ??
+    failures.find((error) => error.code === "rate_limited" || error.code === "transient") ??
+    (failures.length === result.accounts.length ? failures[0] : undefined)
+  );
+}
+
+export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutcome> {
+  const claimed = await claimJob(deps, jobId, deps.owner, deps.leaseMs);
+  if (!claimed) {
+    return { outcome: "not_claimed" };
+  }
+  const { job } = claimed;
+  const logger = deps.logger.child({ jobId, userId: job.userId, provider: job.providerId });
+  logger.info("job started", { type: job.type, attempt: job.attempts });
+  try {
+    const { integration, credentials } = await loadWork(deps, job);
+    const range = syncWindow(job, job.providerId, integration.automation, deps.clock());
+    const fetched =
+      integration.accountIds.length === 0
+        ? { rows: [], accounts: [] }
+        : await deps.fetchMetrics(job.providerId, {
+            credentials,
+            accountIds: integration.accountIds,
+            range,
+            ...(integration.loginCustomerId
+              ? { loginCustomerId: integration.loginCustomerId }
+              : {}),
+          });
+    if (fetched.refreshedCredentials) {
+      // Persisted at once: a crash later in the job must not lose a rotated token.
+      const refreshed = fetched.refreshedCredentials;
+      await deps.db.doc(credentialsPath(job.userId, job.providerId)).set({
+        accessToken: refreshed.accessToken,
+        refreshToken: refreshed.refreshToken ?? null,
+        expiresAt: refreshed.expiresAt ? Timestamp.fromMillis(refreshed.expiresAt) : null,
+      });
+    }
+    const counts = await upsertMetrics(deps.db, job.userId, fetched.rows, {
+      jobId,
+      now: deps.clock(),
+    });
+    const result: JobResult = {
+      ...range,
+      rowsFetched: fetched.rows.length,
+      rowsWritten: counts.written,
+      rowsUnchanged: counts.unchanged,
+      accounts: fetched.accounts.map((account) =>
+        account.status === "ok"
+          ? { accountId: account.accountId, status: "ok", rows: account.rows }
+          : {
+              accountId: account.accountId,
+              status: "failed",
+              error: {
+                code: account.error.code,
+                reason: account.error.reason,
+                message: account.error.message,
+              },
+            },
+      ),
+    };
+    const failure = accountFailure(fetched);
+    if (failure) {
+      throw new JobFailure(failure);
+    }
+    const outcome = await completeJob(deps, jobId, deps.owner, result);
+    logger.info("job finished", { outcome, ...counts, rowsFetched: fetched.rows.length });
+    return { outcome };
+  } catch (error) {
+    const failure: FailureInput =
+      error instanceof JobFailure
+        ? error.failure
+        : error instanceof ProviderError
+          ? error.toInfo()
+          : {
+              code: "transient",
+              reason: "unexpected_error",
+              message: error instanceof Error ? error.message : String(error),
+            };
+    const outcome = await failJob(deps, jobId, deps.owner, failure);
+    logger.warn("job attempt failed", {
+      outcome,
+      code: failure.code,
+      reason: failure.reason,
+      message: failure.message,
+    });
+    return { outcome, errorCode: failure.code };
+  }
+}

@@ -90,7 +90,11 @@ export async function startSandbox(options: {
     return { status: 404, body: { error: "unknown control endpoint" } };
   };
 
-  const route = async (req: SandboxRequest, prefix: string): Promise<SandboxReply | "truncate"> => {
+  const route = async (
+    req: SandboxRequest,
+    prefix: string,
+    receivedAt: number,
+  ): Promise<SandboxReply | "truncate"> => {
     if (prefix === "__sandbox") {
       return control(req);
     }
@@ -98,7 +102,7 @@ export async function startSandbox(options: {
     if (!platform) {
       return { status: 404, body: { error: "no such platform" } };
     }
-    world.requestLog.push({ provider: platform.provider, path: req.path, at: Date.now() });
+    world.requestLog.push({ provider: platform.provider, path: req.path, at: receivedAt });
     const knobs = world.faults(platform.provider);
     if (knobs.slowMs) {
       await sleep(knobs.slowMs);
@@ -123,6 +127,8 @@ export async function startSandbox(options: {
   };
 
   const server = createServer((incoming: IncomingMessage, res: ServerResponse) => {
+    // Logged when the request arrives, not after its body: rate measurements stay exact.
+    const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
     incoming.on("end", () => {
@@ -141,7 +147,7 @@ export async function startSandbox(options: {
       if (prefix === "__sandbox") {
         req.path = url.pathname;
       }
-      route(req, prefix)
+      route(req, prefix, receivedAt)
         .then((reply) => {
           if (reply === "truncate") {
             // A body cut off mid-way: the connection closes before the promised length arrives.

@@ -3,7 +3,7 @@
  * endpoints: each runs its work, then records one scheduler event with its counts, duration and
  * grouped errors, and returns the same figures to the caller.
  */
-import type { ProcessDeps } from "../jobs/process";
+import { type ProcessDeps, runJob } from "../jobs/process";
 import { type EnqueueAllOptions, enqueueAllUsers } from "../jobs/schedule";
 import {
   enqueueJobs,
@@ -13,7 +13,7 @@ import {
   type StoreDeps,
 } from "../jobs/store";
 import { cleanupOldJobs, processDueJobs, processUserJobs } from "../jobs/worker";
-import { emptyCounts, type ErrorGroup, recordEvent, type RunCounts } from "./events";
+import { emptyCounts, type ErrorGroup, groupErrors, recordEvent, type RunCounts } from "./events";
 
 export interface OperationResult {
   operation: string;
@@ -87,10 +87,10 @@ function tallyEnqueue(outcomes: readonly EnqueueOutcome[]): Work {
 export function enqueueAllOperation(
   deps: StoreDeps,
   source: string,
-  options: EnqueueAllOptions,
+  options: Omit<EnqueueAllOptions, "source">,
 ): Promise<OperationResult> {
   return recorded(deps, "process_all_users", source, async () => {
-    const result = await enqueueAllUsers(deps, options);
+    const result = await enqueueAllUsers(deps, { ...options, source });
     const work = tallyEnqueue(result.outcomes);
     work.counts.skipped += result.autoSyncOff;
     return {
@@ -123,6 +123,35 @@ export function sweepOperation(
   options: { maxJobs: number; maxUsers: number },
 ): Promise<OperationResult> {
   return recorded(deps, "process_queued_jobs", source, () => processDueJobs(deps, options));
+}
+
+/**
+ * The job trigger: processes the job just created. A duplicate delivery finds the job already
+ * claimed (or finished) and is counted as skipped.
+ */
+export function processCreatedJobOperation(
+  deps: ProcessDeps,
+  jobId: string,
+  providerId: string,
+): Promise<OperationResult> {
+  return recorded(deps, "process_job", "trigger", async () => {
+    const counts = emptyCounts();
+    const { outcome, errorCode } = await runJob(deps, jobId);
+    if (outcome === "not_claimed" || outcome === "lease_lost") {
+      counts.skipped = 1;
+      return { counts, details: { jobId, outcome } };
+    }
+    counts.processed = 1;
+    counts.succeeded = outcome === "succeeded" ? 1 : 0;
+    counts.failed = outcome === "failed" ? 1 : 0;
+    counts.retried = outcome === "retry_scheduled" ? 1 : 0;
+    return {
+      counts,
+      jobIds: [jobId],
+      errors: errorCode ? groupErrors([{ provider: providerId, code: errorCode }]) : [],
+      details: { jobId, outcome },
+    };
+  });
 }
 
 /** The process endpoint: one user's due jobs now. */

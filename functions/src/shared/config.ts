@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { parseProviderSettings, type ProviderSettings } from "../providers/settings";
+import { type ProviderSettings, providerSettingsSchema } from "../providers/settings";
 
 /** Defaults applied when a variable is unset or empty (also declared on the Firebase params). */
 export const CONFIG_DEFAULTS = {
@@ -82,43 +82,64 @@ const jsonObject = z.string().transform((value, ctx) => {
   return z.NEVER;
 });
 
-/** Per-platform settings with the secret fields merged in; both validated as one. */
-function mergeProviderSettings(
-  settings: Record<string, Record<string, unknown>>,
-  secrets: Record<string, Record<string, unknown>>,
+/**
+ * Per-platform settings with the secret fields merged in, validated as one. Issues name the
+ * fields, never the values: PROVIDER_SECRETS holds client secrets.
+ */
+function toProviderSettings(
+  input: {
+    PROVIDER_SETTINGS: Record<string, Record<string, unknown>>;
+    PROVIDER_SECRETS: Record<string, Record<string, unknown>>;
+  },
+  ctx: z.RefinementCtx,
 ): ProviderSettings {
-  const merged: Record<string, Record<string, unknown>> = { ...settings };
-  for (const [provider, values] of Object.entries(secrets)) {
+  const merged: Record<string, Record<string, unknown>> = { ...input.PROVIDER_SETTINGS };
+  for (const [provider, values] of Object.entries(input.PROVIDER_SECRETS)) {
     merged[provider] = { ...merged[provider], ...values };
   }
-  return parseProviderSettings(merged);
+  const parsed = providerSettingsSchema.safeParse(merged);
+  if (parsed.success) {
+    return parsed.data;
+  }
+  const fields = parsed.error.issues
+    .map((issue) => `${issue.path.join(".")} (${issue.message})`)
+    .join(", ");
+  ctx.addIssue({
+    code: "custom",
+    path: ["PROVIDER_SETTINGS"],
+    message: `has invalid platform settings: ${fields}`,
+  });
+  return z.NEVER;
 }
 
-const configSchema = z.object({
-  INTEGRATIONS_CRON_SECRET: z.string().min(MIN_SECRET_LENGTH, {
-    error: `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('hex'))")`,
-  }),
-  INTEGRATIONS_CRON_SECRET_PREVIOUS: z
-    .string()
-    .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters` })
-    .optional(),
-  NEXT_PUBLIC_APP_URL: httpUrl,
-  ADMIN_EMAILS: emailList,
-  SCHEDULER_ALERT_WEBHOOK_URL: z.union([z.literal(""), webhookUrl]),
-  SCHEDULER_ALERT_FAILURE_THRESHOLD: positiveIntString(1000),
-  STRIPE_SECRET_KEY: z.string().optional(),
-  STRIPE_API_BASE_URL: httpUrl,
-  HEALTH_CHECK_TIMEOUT_MS: positiveIntString(60_000),
-  PROVIDER_SETTINGS: jsonObject,
-  PROVIDER_SECRETS: jsonObject,
-});
+const providerFields = { PROVIDER_SETTINGS: jsonObject, PROVIDER_SECRETS: jsonObject };
 
-export type Config = Omit<
-  z.infer<typeof configSchema>,
-  "PROVIDER_SETTINGS" | "PROVIDER_SECRETS"
-> & {
-  providers: ProviderSettings;
-};
+const providerConfigSchema = z.object(providerFields).transform(toProviderSettings);
+
+const configSchema = z
+  .object({
+    INTEGRATIONS_CRON_SECRET: z.string().min(MIN_SECRET_LENGTH, {
+      error: `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('hex'))")`,
+    }),
+    INTEGRATIONS_CRON_SECRET_PREVIOUS: z
+      .string()
+      .min(MIN_SECRET_LENGTH, { error: `must be at least ${MIN_SECRET_LENGTH} characters` })
+      .optional(),
+    NEXT_PUBLIC_APP_URL: httpUrl,
+    ADMIN_EMAILS: emailList,
+    SCHEDULER_ALERT_WEBHOOK_URL: z.union([z.literal(""), webhookUrl]),
+    SCHEDULER_ALERT_FAILURE_THRESHOLD: positiveIntString(1000),
+    STRIPE_SECRET_KEY: z.string().optional(),
+    STRIPE_API_BASE_URL: httpUrl,
+    HEALTH_CHECK_TIMEOUT_MS: positiveIntString(60_000),
+    ...providerFields,
+  })
+  .transform(({ PROVIDER_SETTINGS, PROVIDER_SECRETS, ...rest }, ctx) => ({
+    ...rest,
+    providers: toProviderSettings({ PROVIDER_SETTINGS, PROVIDER_SECRETS }, ctx),
+  }));
+
+export type Config = z.infer<typeof configSchema>;
 
 export interface ConfigIssue {
   variable: string;
@@ -141,41 +162,43 @@ const withDefaults = (raw: RawEnv): Record<string, string | undefined> => {
   return { ...CONFIG_DEFAULTS, ...present };
 };
 
-/** Validates raw variables. Never echoes a value: issues name variables only. */
-export function parseConfig(raw: RawEnv): ConfigResult {
+function parseWith<T>(
+  schema: z.ZodType<T, unknown>,
+  raw: RawEnv,
+  required: readonly string[],
+): { ok: true; value: T } | { ok: false; issues: ConfigIssue[]; missing: string[] } {
   const input = withDefaults(raw);
-  const missing = REQUIRED_VARIABLES.filter((name) => input[name] === undefined);
-  const parsed = configSchema.safeParse(input);
+  const missing = required.filter((name) => input[name] === undefined);
+  const parsed = schema.safeParse(input);
   if (parsed.success) {
-    const { PROVIDER_SETTINGS, PROVIDER_SECRETS, ...rest } = parsed.data;
-    try {
-      return {
-        ok: true,
-        config: { ...rest, providers: mergeProviderSettings(PROVIDER_SETTINGS, PROVIDER_SECRETS) },
-      };
-    } catch (error) {
-      // Name the fields, never the values: PROVIDER_SECRETS holds client secrets.
-      const fields =
-        error instanceof z.ZodError
-          ? error.issues.map((issue) => `${issue.path.join(".")} (${issue.message})`).join(", ")
-          : "unreadable";
-      return {
-        ok: false,
-        missing: [],
-        issues: [
-          { variable: "PROVIDER_SETTINGS", message: `has invalid platform settings: ${fields}` },
-        ],
-      };
-    }
+    return { ok: true, value: parsed.data };
   }
   const issues = parsed.error.issues.map((issue) => {
     const variable = String(issue.path[0] ?? "configuration");
-    const message = missing.includes(variable as (typeof REQUIRED_VARIABLES)[number])
-      ? "is required but not set"
-      : issue.message;
-    return { variable, message };
+    return {
+      variable,
+      message: missing.includes(variable) ? "is required but not set" : issue.message,
+    };
   });
   return { ok: false, issues, missing };
+}
+
+/** Validates raw variables. Never echoes a value: issues name variables only. */
+export function parseConfig(raw: RawEnv): ConfigResult {
+  const result = parseWith(configSchema, raw, REQUIRED_VARIABLES);
+  return result.ok ? { ok: true, config: result.value } : result;
+}
+
+/**
+ * Only the platform settings, for functions that call the platforms but have no business with
+ * the cron secret or admin list (least privilege: they are not bound to those secrets).
+ */
+export function requireProviderSettings(raw: RawEnv): ProviderSettings {
+  const result = parseWith(providerConfigSchema, raw, []);
+  if (!result.ok) {
+    throw new ConfigError(result.issues);
+  }
+  return result.value;
 }
 
 /** A configuration error whose message lists each offending variable and what it expects. */

@@ -131,7 +131,13 @@ export async function fetchMetrics<P extends ProviderId>(
         ) {
           throw error;
         }
-        await refresh();
+        try {
+          await refresh();
+        } catch (refreshError) {
+          // Whatever the class, a refresh that failed here would fail again for every account.
+          fatal = asProviderError(adapter.id, refreshError, secrets);
+          throw fatal;
+        }
         accountRows = await adapter.fetchAccount(context(), credentials, query);
       }
       rows.push(...accountRows);
@@ -140,7 +146,7 @@ export async function fetchMetrics<P extends ProviderId>(
       const providerError = asProviderError(adapter.id, error, secrets);
       accounts.push({ accountId, status: "failed", error: providerError.toInfo() });
       if (providerError.code === "auth") {
-        fatal = providerError;
+        fatal ??= providerError;
       }
     }
   }

@@ -127,7 +127,19 @@ export class PlatformHttp {
   }
 
   private async attempt<T>(spec: RequestSpec<T>): Promise<T> {
-    const { provider, limiter, clock, classify, timeoutMs } = this.options;
+    const { provider, limiter, clock, classify, timeoutMs, maxInlineWaitMs } = this.options;
+    // A long platform-requested pause (Google can ask for hours) fails fast instead of holding
+    // the function inside the limiter: the job is deferred with the remaining wait.
+    const paused = limiter.remainingPauseMs();
+    if (paused > maxInlineWaitMs) {
+      throw new ProviderError(
+        provider,
+        "rate_limited",
+        "paused",
+        `${spec.label}: the platform asked us to wait`,
+        paused,
+      );
+    }
     const response = await limiter.run(() =>
       this.options.axios.request<string>({
         method: spec.method,

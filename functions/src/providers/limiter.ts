@@ -40,6 +40,11 @@ export class RateLimiter {
     this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
   }
 
+  /** How long every request is still held back by a platform-requested pause. */
+  remainingPauseMs(): number {
+    return Math.max(0, this.pausedUntil - this.clock.now());
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
     await this.acquireSlot();
     try {

@@ -16,7 +16,7 @@ import { listenOnLoopback, type RunningServer } from "../../harness/http";
 
 let server: RunningServer;
 let validToken = "at-1";
-let refreshAllowed = true;
+let tokenStatus = 200;
 let requests: string[] = [];
 
 beforeAll(async () => {
@@ -25,9 +25,9 @@ beforeAll(async () => {
     requests.push(url.pathname);
     res.setHeader("content-type", "application/json");
     if (url.pathname === "/token") {
-      if (!refreshAllowed) {
-        res.statusCode = 400;
-        res.end(JSON.stringify({ error: "invalid_grant" }));
+      if (tokenStatus !== 200) {
+        res.statusCode = tokenStatus;
+        res.end(JSON.stringify({ error: tokenStatus === 400 ? "invalid_grant" : "unavailable" }));
         return;
       }
       validToken = `at-${Number(validToken.slice(3)) + 1}`;
@@ -47,7 +47,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 beforeEach(() => {
   validToken = "at-1";
-  refreshAllowed = true;
+  tokenStatus = 200;
   requests = [];
 });
 
@@ -157,7 +157,7 @@ describe("fetchMetrics", () => {
 
   it("fails every account with auth, without further requests, when the refresh is refused", async () => {
     validToken = "at-9";
-    refreshAllowed = false;
+    tokenStatus = 400;
     const result = await fetchMetrics(adapter, deps, request());
     expect(result.accounts.map((account) => account.status)).toEqual([
       "failed",
@@ -171,6 +171,19 @@ describe("fetchMetrics", () => {
     ).toBe(true);
     expect(requests).toEqual(["/accounts/a", "/token"]);
     expect(JSON.stringify(result)).not.toContain("rt-secret-abcdef");
+  });
+
+  it("stops after a mid-fetch refresh fails for any reason, instead of refreshing per account", async () => {
+    validToken = "at-9";
+    tokenStatus = 503;
+    const result = await fetchMetrics(adapter, deps, request());
+    expect(result.accounts.map((account) => account.status)).toEqual([
+      "failed",
+      "failed",
+      "failed",
+    ]);
+    expect(result.accounts[2]).toMatchObject({ error: { code: "transient" } });
+    expect(requests).toEqual(["/accounts/a", "/token"]);
   });
 
   it("does not try to refresh without a refresh token: the user must reconnect", async () => {

@@ -106,6 +106,16 @@ describe("PlatformHttp", () => {
     expect(hits).toHaveLength(1);
   });
 
+  it("fails fast while a long platform-requested pause lasts, without calling the platform", async () => {
+    script = (res) => json(res, 429, {}, { "retry-after": "120" });
+    const http = client();
+    await failure(get(http));
+    const second = await failure(get(http));
+    expect(second).toMatchObject({ code: "rate_limited", reason: "paused" });
+    expect(second.retryAfterMs).toBeGreaterThan(110_000);
+    expect(hits).toHaveLength(1);
+  });
+
   it.each([
     [401, "auth"],
     [403, "permanent"],

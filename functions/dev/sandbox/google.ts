@@ -1,0 +1,374 @@
+/**
+ * Google Ads in the sandbox: REST `POST /{version}/customers/{cid}/googleAds:searchStream` and
+ * the OAuth token endpoint `POST /token` (refresh_token grant), answering as Google does:
+ * - searchStream: a JSON array of batches of at most 10,000 rows, proto3 JSON (camelCase keys,
+ *   int64 as strings, zero values omitted), only the selected fields;
+ * - errors: `google.rpc.Status` bodies with a `GoogleAdsFailure` detail
+ *   (https://developers.google.com/google-ads/api/docs/best-practices/understand-api-errors);
+ * - token errors: RFC 6749 §5.2 bodies, `invalid_grant` exactly as Google words it.
+ * Enough GAQL is parsed to honour the selected fields and the `segments.date` range.
+ */
+import { randomBytes } from "node:crypto";
+
+import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
+import { daysBetween, type SandboxAccount, type SandboxWorld } from "./world";
+
+/** The OAuth client the sandbox token endpoint accepts; configure the adapter with it. */
+export const GOOGLE_SANDBOX_CLIENT = {
+  clientId: "sandbox-client.apps.googleusercontent.com",
+  clientSecret: "GOCSPX-sandbox-client-secret",
+} as const;
+
+const SEARCH_STREAM = /^\/v\d+(?:_\d+)?\/customers\/([^/]+)\/googleAds:searchStream$/;
+const BATCH_ROWS = 10_000;
+/** Google's access tokens: `expires_in` is one second under the hour. */
+const ACCESS_TOKEN_SECONDS = 3599;
+
+/** The GAQL fields this sandbox can answer for `FROM campaign`. */
+const FIELDS = new Set([
+  "customer.id",
+  "customer.currency_code",
+  "customer.time_zone",
+  "campaign.id",
+  "campaign.name",
+  "campaign.status",
+  "segments.date",
+  "metrics.impressions",
+  "metrics.clicks",
+  "metrics.cost_micros",
+  "metrics.conversions",
+  "metrics.conversions_value",
+]);
+
+const requestId = (): string => randomBytes(16).toString("base64url").slice(0, 22);
+const camel = (name: string): string =>
+  name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function header(req: SandboxRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A `google.rpc.Status` body. */
+function status(
+  code: number,
+  name: string,
+  message: string,
+  details: unknown[] = [],
+): SandboxReply {
+  return {
+    status: code,
+    body: { error: { code, message, status: name, ...(details.length > 0 ? { details } : {}) } },
+  };
+}
+
+/** The `GoogleAdsFailure` detail Google Ads adds to a Status it raised itself. */
+function adsFailure(
+  errorCode: Record<string, string>,
+  message: string,
+  details?: unknown,
+): unknown {
+  return {
+    "@type": "type.googleapis.com/google.ads.googleads.v25.errors.GoogleAdsFailure",
+    errors: [{ errorCode, message, ...(details === undefined ? {} : { details }) }],
+    requestId: requestId(),
+  };
+}
+
+const invalidArgument = (errorCode: Record<string, string>, message: string) =>
+  status(400, "INVALID_ARGUMENT", "Request contains an invalid argument.", [
+    adsFailure(errorCode, message),
+  ]);
+
+const queryError = (code: string, message: string) =>
+  invalidArgument({ queryError: code }, `Error in query: ${message}`);
+
+const SEE_CONSOLE = "See https://developers.google.com/identity/sign-in/web/devconsole-project.";
+const MISSING_CREDENTIALS = `Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. ${SEE_CONSOLE}`;
+const INVALID_CREDENTIALS = `Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. ${SEE_CONSOLE}`;
+
+/** What Google's front end answers before Google Ads sees the request. */
+function checkToken(req: SandboxRequest, world: SandboxWorld): SandboxReply | undefined {
+  const token = /^Bearer (\S+)$/.exec(header(req, "authorization") ?? "")?.[1];
+  if (!token) {
+    return status(401, "UNAUTHENTICATED", MISSING_CREDENTIALS);
+  }
+  switch (world.checkAccessToken("google", token)) {
+    case "valid":
+      return undefined;
+    case "expired":
+      // An expired token is named in a google.rpc.ErrorInfo.
+      return status(401, "UNAUTHENTICATED", INVALID_CREDENTIALS, [
+        {
+          "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+          reason: "ACCESS_TOKEN_EXPIRED",
+          domain: "googleapis.com",
+          metadata: { service: "googleads.googleapis.com" },
+        },
+      ]);
+    case "revoked":
+    case "unknown":
+      // A revoked or unknown token gets the bare Status (googleads/googleads-php-lib#671).
+      return status(401, "UNAUTHENTICATED", INVALID_CREDENTIALS);
+  }
+}
+
+interface ParsedQuery {
+  fields: string[];
+  since: string;
+  until: string;
+}
+
+/** A real calendar day: JS dates roll "2026-02-30" over to March, GAQL refuses it. */
+function isDay(text: string): boolean {
+  const date = new Date(`${text}T00:00:00Z`);
+  return (
+    /^\d{4}-\d{2}-\d{2}$/.test(text) &&
+    !Number.isNaN(date.getTime()) &&
+    date.toISOString().slice(0, 10) === text
+  );
+}
+
+/** Enough GAQL for `SELECT … FROM campaign WHERE segments.date BETWEEN 'a' AND 'b'`. */
+function parseQuery(query: unknown): ParsedQuery | SandboxReply {
+  const text = typeof query === "string" ? query.trim() : "";
+  if (text === "") {
+    return queryError("UNEXPECTED_END_OF_QUERY", "unexpected end of query.");
+  }
+  const select = /^SELECT\s+(.+?)(?:\s+FROM\s+(\S+)(.*))?$/is.exec(text);
+  if (!select) {
+    return queryError("EXPECTED_SELECT", "SELECT is missing at the beginning of query.");
+  }
+  const [, fieldList = "", resource, rest = ""] = select;
+  if (!resource) {
+    return queryError("EXPECTED_FROM", "Missing FROM clause.");
+  }
+  if (resource !== "campaign") {
+    return queryError("BAD_RESOURCE_TYPE_IN_FROM_CLAUSE", `Invalid resource '${resource}'.`);
+  }
+  const fields = fieldList.split(",").map((field) => field.trim());
+  const unknown = fields.find((field) => !FIELDS.has(field));
+  if (unknown !== undefined) {
+    return queryError("UNRECOGNIZED_FIELD", `Unrecognized field in the query: '${unknown}'.`);
+  }
+  const between = /\bsegments\.date\s+BETWEEN\s+'([^']*)'\s+AND\s+'([^']*)'/i.exec(rest);
+  if (!between) {
+    return fields.includes("segments.date")
+      ? queryError("EXPECTED_FILTERS_ON_DATE_RANGE", "Missing filters on date related fields.")
+      : queryError("QUERY_ERROR", "the sandbox only serves date-filtered campaign reports.");
+  }
+  const [, since = "", until = ""] = between;
+  if (!isDay(since) || !isDay(until)) {
+    return queryError(
+      "INVALID_VALUE_WITH_BETWEEN_OPERATOR",
+      `Invalid date value in BETWEEN: '${isDay(since) ? until : since}'.`,
+    );
+  }
+  if (since > until) {
+    return queryError("DATE_RANGE_TOO_NARROW", "Start date is after end date.");
+  }
+  return { fields, since, until };
+}
+
+/** One campaign-day in REST form, restricted to the selected fields (plus resource names). */
+function renderRow(
+  account: SandboxAccount,
+  campaign: { id: string; name: string },
+  date: string,
+  fields: readonly string[],
+  world: SandboxWorld,
+): Record<string, Record<string, unknown>> {
+  const metrics = world.metrics(account, campaign.id, date);
+  const full: Record<string, Record<string, unknown>> = {
+    customer: {
+      resourceName: `customers/${account.id}`,
+      id: account.id,
+      currencyCode: account.currency,
+      timeZone: account.timeZone,
+    },
+    campaign: {
+      resourceName: `customers/${account.id}/campaigns/${campaign.id}`,
+      id: campaign.id,
+      name: campaign.name,
+      status: "ENABLED",
+    },
+    segments: { date },
+    metrics: {
+      impressions: String(metrics.impressions),
+      clicks: String(metrics.clicks),
+      costMicros: String(metrics.spendMicros),
+      conversions: metrics.conversions,
+      conversionsValue: metrics.conversionValueMicros / 1_000_000,
+    },
+  };
+  const row: Record<string, Record<string, unknown>> = {};
+  for (const field of fields) {
+    const [resource = "", name = ""] = field.split(".");
+    const value = full[resource]?.[camel(name)];
+    const target = (row[resource] ??= {});
+    const resourceName = full[resource]?.resourceName;
+    if (resourceName !== undefined) {
+      target.resourceName = resourceName;
+    }
+    // proto3 JSON leaves fields at their default value out.
+    if (value !== 0 && value !== "0" && value !== "") {
+      target[camel(name)] = value;
+    }
+  }
+  return row;
+}
+
+function searchStream(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  const unauthenticated = checkToken(req, world);
+  if (unauthenticated) {
+    return unauthenticated;
+  }
+  const [, cid = ""] = SEARCH_STREAM.exec(req.path) ?? [];
+  if (!/^\d{10}$/.test(cid)) {
+    return invalidArgument(
+      { requestError: "INVALID_CUSTOMER_ID" },
+      `Invalid customer ID '${cid}'.`,
+    );
+  }
+  const login = header(req, "login-customer-id");
+  if (login !== undefined && !/^\d{10}$/.test(login)) {
+    return invalidArgument(
+      { headerError: "INVALID_LOGIN_CUSTOMER_ID" },
+      "The login customer ID could not be validated.",
+    );
+  }
+  if (typeof req.body !== "object" || req.body === null) {
+    // Google's front end rejects a body that is not JSON before Google Ads sees it.
+    return status(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unexpected token.");
+  }
+  const parsed = parseQuery((req.body as { query?: unknown }).query);
+  if ("status" in parsed) {
+    return parsed;
+  }
+  const account = world.account("google", cid);
+  if (!account) {
+    // AuthenticationError codes travel as UNAUTHENTICATED, though this one is about the account.
+    return status(401, "UNAUTHENTICATED", INVALID_CREDENTIALS, [
+      adsFailure(
+        { authenticationError: "CUSTOMER_NOT_FOUND" },
+        "No customer found for the provided customer ID.",
+      ),
+    ]);
+  }
+  if (world.faults("google").forbiddenAccounts?.includes(cid)) {
+    return status(403, "PERMISSION_DENIED", "The caller does not have permission", [
+      adsFailure(
+        { authorizationError: "USER_PERMISSION_DENIED" },
+        "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header. See https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid",
+      ),
+    ]);
+  }
+  const rows = daysBetween(parsed.since, parsed.until).flatMap((date) =>
+    world
+      .campaigns(account)
+      .map((campaign) => renderRow(account, campaign, date, parsed.fields, world)),
+  );
+  const id = requestId();
+  const fieldMask = parsed.fields.map((field) => field.split(".").map(camel).join(".")).join(",");
+  const batches = [];
+  for (let start = 0; start === 0 || start < rows.length; start += BATCH_ROWS) {
+    const results = rows.slice(start, start + BATCH_ROWS);
+    batches.push({ ...(results.length > 0 ? { results } : {}), fieldMask, requestId: id });
+  }
+  return { status: 200, body: batches };
+}
+
+const oauthError = (httpStatus: number, error: string, description: string): SandboxReply => ({
+  status: httpStatus,
+  body: { error, error_description: description },
+});
+
+/** The refresh_token grant of https://oauth2.googleapis.com/token (form-encoded). */
+function token(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  const form = (req.body ?? {}) as Record<string, string | undefined>;
+  if (!header(req, "content-type")?.includes("application/x-www-form-urlencoded")) {
+    return oauthError(400, "invalid_request", "Invalid content type.");
+  }
+  if (form.grant_type !== "refresh_token") {
+    return oauthError(
+      400,
+      "unsupported_grant_type",
+      `Invalid grant_type: ${form.grant_type ?? ""}`,
+    );
+  }
+  if (!form.client_id) {
+    return oauthError(400, "invalid_request", "Could not determine client ID from request.");
+  }
+  if (form.client_id !== GOOGLE_SANDBOX_CLIENT.clientId) {
+    return oauthError(401, "invalid_client", "The OAuth client was not found.");
+  }
+  if (!form.client_secret) {
+    return oauthError(400, "invalid_request", "client_secret is missing.");
+  }
+  if (form.client_secret !== GOOGLE_SANDBOX_CLIENT.clientSecret) {
+    return oauthError(401, "invalid_client", "Unauthorized");
+  }
+  if (!form.refresh_token) {
+    return oauthError(400, "invalid_request", "Missing required parameter: refresh_token");
+  }
+  const issued = world.refresh("google", form.refresh_token, ACCESS_TOKEN_SECONDS * 1000);
+  if (issued === "revoked") {
+    return oauthError(400, "invalid_grant", "Token has been expired or revoked.");
+  }
+  if (issued === "unknown") {
+    return oauthError(400, "invalid_grant", "Bad Request");
+  }
+  return {
+    status: 200,
+    body: {
+      access_token: issued.accessToken,
+      expires_in: ACCESS_TOKEN_SECONDS,
+      scope: "https://www.googleapis.com/auth/adwords",
+      token_type: "Bearer",
+    },
+  };
+}
+
+export const googleSandbox: PlatformSandbox = {
+  provider: "google",
+
+  isReportingRequest: (req) => SEARCH_STREAM.test(req.path),
+
+  handle(req, world) {
+    if (req.method === "POST" && req.path === "/token") {
+      return token(req, world);
+    }
+    if (req.method === "POST" && SEARCH_STREAM.test(req.path)) {
+      return searchStream(req, world);
+    }
+    // Google's front end answers unknown routes with an HTML 404, not a Status.
+    return { status: 404, body: "<!DOCTYPE html><title>Error 404 (Not Found)!!1</title>" };
+  },
+
+  rateLimited(retryAfterSeconds) {
+    // The real body from PipedreamHQ/pipedream#21554; Google sends no Retry-After header.
+    // Duration JSON has 0, 3, 6 or 9 fractional digits.
+    const delay = Number.isInteger(retryAfterSeconds)
+      ? `${retryAfterSeconds}s`
+      : `${retryAfterSeconds.toFixed(3)}s`;
+    return status(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", [
+      adsFailure(
+        { quotaError: "RESOURCE_EXHAUSTED" },
+        `Too many requests. Retry in ${retryAfterSeconds} seconds.`,
+        {
+          quotaErrorDetails: {
+            rateScope: "DEVELOPER",
+            rateName: "Number of operations for basic access",
+            retryDelay: delay,
+          },
+        },
+      ),
+    ]);
+  },
+
+  serverError() {
+    return status(500, "INTERNAL", "Internal error encountered.", [
+      adsFailure({ internalError: "INTERNAL_ERROR" }, "An internal error has occurred."),
+    ]);
+  },
+};

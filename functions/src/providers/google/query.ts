@@ -1,0 +1,63 @@
+/**
+ * What one searchStream call asks for: the GAQL query, the date slices, the customer ids.
+ */
+import { ProviderError } from "../errors";
+import type { DateRange } from "../types";
+
+/**
+ * Longest range one searchStream query covers. SearchStream has no paging and cannot resume:
+ * a timeout, 5xx or cut-off body re-pulls the whole query (provider-apis notes §1.4). A slice of
+ * 90 days bounds that rework and the response size (campaigns × 90 rows), while the daily
+ * trailing window — at most 90 days, the longest conversion window — stays one query, i.e. one
+ * operation of the daily quota (2,880 on Explorer access). Only backfills are split.
+ */
+export const MAX_SLICE_DAYS = 90;
+
+const DAY_MS = 86_400_000;
+
+const dayOf = (date: string): number => Date.parse(`${date}T00:00:00Z`) / DAY_MS;
+const dateOf = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
+
+/** Consecutive, non-overlapping slices of at most `maxDays` days covering `range`. */
+export function sliceRange(range: DateRange, maxDays = MAX_SLICE_DAYS): DateRange[] {
+  const slices: DateRange[] = [];
+  const last = dayOf(range.until);
+  for (let start = dayOf(range.since); start <= last; start += maxDays) {
+    slices.push({ since: dateOf(start), until: dateOf(Math.min(start + maxDays - 1, last)) });
+  }
+  return slices;
+}
+
+/**
+ * Daily metrics per campaign. Currency and time zone come with every row, so each row says
+ * which day (in the account's zone) and which money it is. Campaigns of any status are kept:
+ * a campaign removed since still spent on the days it ran.
+ */
+export function campaignDailyQuery(range: DateRange): string {
+  return [
+    "SELECT campaign.id, campaign.name, segments.date,",
+    "customer.currency_code, customer.time_zone,",
+    "metrics.impressions, metrics.clicks, metrics.cost_micros,",
+    "metrics.conversions, metrics.conversions_value",
+    "FROM campaign",
+    `WHERE segments.date BETWEEN '${range.since}' AND '${range.until}'`,
+  ].join(" ");
+}
+
+/**
+ * Customer ids are 10 digits without dashes in the API; users copy them from the Google Ads UI
+ * as "123-456-7890", so dashes are accepted and stripped. Anything else is refused before a
+ * request spends quota on an `INVALID_CUSTOMER_ID`.
+ */
+export function customerId(value: string, what: string): string {
+  const digits = value.trim().replace(/-/g, "");
+  if (!/^\d{10}$/.test(digits)) {
+    throw new ProviderError(
+      "google",
+      "permanent",
+      "invalid_customer_id",
+      `${what} "${value}" is not a Google Ads customer id (10 digits, e.g. 123-456-7890)`,
+    );
+  }
+  return digits;
+}

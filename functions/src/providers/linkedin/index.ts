@@ -1,0 +1,243 @@
+/**
+ * LinkedIn Ads adapter (Marketing API, versioned `/rest`). Per ad account:
+ * 1. `GET /adAccounts/{id}` — the account currency, and an explicit 403/404 for an account the
+ *    user cannot read (adAnalytics itself answers such an account with an empty, "successful" list);
+ * 2. `GET /adAccounts/{id}/adCampaigns?q=search` — campaign names (adAnalytics carries only URNs)
+ *    and the campaign count the date slices are sized by, paged with `pageToken`;
+ * 3. `GET /adAnalytics?q=analytics&pivot=CAMPAIGN&timeGranularity=DAILY` per date slice.
+ * Every call carries `LinkedIn-Version` (no default exists) and `X-Restli-Protocol-Version: 2.0.0`.
+ */
+import type { z } from "zod";
+
+import type { AccountQuery, AdapterContext, ProviderAdapter, TokenRefresher } from "../adapter";
+import { ProviderError } from "../errors";
+import type { Credentials, DateRange, MetricRow } from "../types";
+import { classifyLinkedin } from "./errors";
+import { calendarDay, toMetricRow } from "./map";
+import { restliQuery } from "./restli";
+import {
+  adAccountSchema,
+  analyticsResponseSchema,
+  type Campaign,
+  campaignsPageSchema,
+  tokenResponseSchema,
+} from "./schema";
+import { fetchSlices, planSlices } from "./slices";
+
+type Context = AdapterContext<"linkedin">;
+
+/** adAnalytics' silent truncation point. */
+export const LINKEDIN_MAX_ELEMENTS = 15_000;
+
+/** Every status a campaign can have once it has served; DRAFT campaigns never have data. */
+const SERVED_STATUSES = [
+  "ACTIVE",
+  "PAUSED",
+  "ARCHIVED",
+  "COMPLETED",
+  "CANCELED",
+  "PENDING_DELETION",
+  "REMOVED",
+];
+/** LinkedIn's default page is 100; 500 (as Airbyte uses) keeps big accounts to a few calls. */
+const CAMPAIGN_PAGE_SIZE = 500;
+
+/**
+ * The metrics we project (LinkedIn allows up to 20 per call) plus the two keys. Conversions are
+ * `externalWebsiteConversions` — conversion-rule conversions (Insight Tag and Conversions API,
+ * post-click plus post-view), Campaign Manager's "Conversions" — and their value in the account
+ * currency; lead-gen form leads (`oneClickLeads`) are a different measure and are not mixed in.
+ */
+const ANALYTICS_FIELDS = [
+  "dateRange",
+  "pivotValues",
+  "impressions",
+  "clicks",
+  "costInLocalCurrency",
+  "externalWebsiteConversions",
+  "conversionValueInLocalCurrency",
+];
+
+/**
+ * Refresh when the 60-day access token has a day or less left, so a nightly job never starts on
+ * a token that dies mid-run (singer-io/tap-linkedin-ads uses the same margin).
+ */
+const REFRESH_MARGIN_MS = 86_400_000;
+
+function get<T>(
+  ctx: Context,
+  credentials: Credentials,
+  pathAndQuery: string,
+  schema: z.ZodType<T>,
+  label: string,
+): Promise<T> {
+  return ctx.http.request({
+    method: "GET",
+    url: `${ctx.settings.baseUrl}${pathAndQuery}`,
+    headers: {
+      Authorization: `Bearer ${credentials.accessToken}`,
+      "LinkedIn-Version": ctx.settings.apiVersion,
+      "X-Restli-Protocol-Version": "2.0.0",
+    },
+    schema,
+    label,
+  });
+}
+
+async function listCampaigns(
+  ctx: Context,
+  credentials: Credentials,
+  accountId: string,
+): Promise<Campaign[]> {
+  const campaigns: Campaign[] = [];
+  let pageToken: string | undefined;
+  for (let page = 1; ; page += 1) {
+    const query = restliQuery({
+      q: "search",
+      search: { status: { values: SERVED_STATUSES } },
+      pageSize: CAMPAIGN_PAGE_SIZE,
+      ...(pageToken === undefined ? {} : { pageToken }),
+    });
+    const result = await get(
+      ctx,
+      credentials,
+      `/adAccounts/${accountId}/adCampaigns?${query}`,
+      campaignsPageSchema,
+      `adCampaigns ${accountId} page ${page}`,
+    );
+    campaigns.push(...result.elements);
+    // The last page is the one without a (non-empty) nextPageToken.
+    pageToken = result.metadata?.nextPageToken || undefined;
+    if (pageToken === undefined) {
+      return campaigns;
+    }
+  }
+}
+
+function analyticsPath(accountId: string, slice: DateRange): string {
+  const query = restliQuery(
+    {
+      q: "analytics",
+      pivot: "CAMPAIGN",
+      timeGranularity: "DAILY",
+      dateRange: { start: calendarDay(slice.since), end: calendarDay(slice.until) },
+      accounts: [`urn:li:sponsoredAccount:${accountId}`],
+    },
+    ANALYTICS_FIELDS,
+  );
+  return `/adAnalytics?${query}`;
+}
+
+async function fetchAccount(
+  ctx: Context,
+  credentials: Credentials,
+  { accountId, range }: AccountQuery,
+  maxElements: number,
+): Promise<MetricRow[]> {
+  // Ids go into the path and into URNs: only LinkedIn's numeric ids are sent.
+  if (!/^\d+$/.test(accountId)) {
+    throw new ProviderError(
+      "linkedin",
+      "permanent",
+      "invalid_account_id",
+      `LinkedIn ad account ids are numeric; "${accountId}" is not one`,
+    );
+  }
+  const account = await get(
+    ctx,
+    credentials,
+    `/adAccounts/${accountId}`,
+    adAccountSchema,
+    `adAccount ${accountId}`,
+  );
+  const campaigns = await listCampaigns(ctx, credentials, accountId);
+  if (campaigns.length === 0) {
+    return [];
+  }
+  const elements = await fetchSlices(
+    planSlices(range, campaigns.length, maxElements),
+    maxElements,
+    async (slice) =>
+      (
+        await get(
+          ctx,
+          credentials,
+          analyticsPath(accountId, slice),
+          analyticsResponseSchema,
+          `adAnalytics ${accountId} ${slice.since}..${slice.until}`,
+        )
+      ).elements,
+  );
+  const context = {
+    accountId,
+    currency: account.currency,
+    campaignNames: new Map(campaigns.map((campaign) => [String(campaign.id), campaign.name])),
+  };
+  return elements.map((element) => toMetricRow(element, context));
+}
+
+/**
+ * Programmatic refresh (approved Marketing Developer Platform partners): the access token lives 60
+ * days, the refresh token 365 days from the original consent, not extended by refreshing.
+ * https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens
+ */
+export const linkedinTokens: TokenRefresher<"linkedin"> = {
+  isExpiring: (credentials, now) =>
+    credentials.expiresAt !== undefined && credentials.expiresAt - now <= REFRESH_MARGIN_MS,
+
+  async refresh(ctx, credentials) {
+    const { clientId, clientSecret, tokenUrl } = ctx.settings;
+    if (credentials.refreshToken === undefined) {
+      throw new ProviderError(
+        "linkedin",
+        "auth",
+        "reconnect_required",
+        "no LinkedIn refresh token: the user must reconnect",
+      );
+    }
+    if (clientId === undefined || clientSecret === undefined) {
+      throw new ProviderError(
+        "linkedin",
+        "permanent",
+        "missing_client_credentials",
+        "the linkedin clientId and clientSecret settings are needed to refresh tokens",
+      );
+    }
+    const token = await ctx.http.request({
+      method: "POST",
+      url: tokenUrl,
+      data: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: credentials.refreshToken,
+        client_id: clientId,
+        client_secret: clientSecret,
+      }),
+      schema: tokenResponseSchema,
+      label: "LinkedIn token refresh",
+    });
+    return {
+      accessToken: token.access_token,
+      refreshToken: token.refresh_token ?? credentials.refreshToken,
+      expiresAt: ctx.now() + token.expires_in * 1000,
+    };
+  },
+};
+
+export interface LinkedinAdapterOptions {
+  /** adAnalytics' truncation point; only a test against a smaller sandbox cap changes it. */
+  maxElements?: number;
+}
+
+export function createLinkedinAdapter(
+  options: LinkedinAdapterOptions = {},
+): ProviderAdapter<"linkedin"> {
+  const maxElements = options.maxElements ?? LINKEDIN_MAX_ELEMENTS;
+  return {
+    id: "linkedin",
+    classify: classifyLinkedin,
+    tokens: linkedinTokens,
+    fetchAccount: (ctx, credentials, query) => fetchAccount(ctx, credentials, query, maxElements),
+  };
+}
+
+export const linkedinAdapter: ProviderAdapter<"linkedin"> = createLinkedinAdapter();

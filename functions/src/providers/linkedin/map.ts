@@ -1,0 +1,47 @@
+/** LinkedIn adAnalytics elements → normalised rows. Pure. */
+import { decimalToMicros, parseDecimal } from "../money";
+import type { MetricRow } from "../types";
+import { type AnalyticsElement, type CalendarDay, CAMPAIGN_URN_PREFIX } from "./schema";
+
+/**
+ * LinkedIn reports its days in UTC whatever the ad account's own time zone is (provider notes §3,
+ * after the Fivetran ad-reporting decision log), so every row says so.
+ */
+export const LINKEDIN_REPORT_TIME_ZONE = "UTC";
+
+export interface AccountContext {
+  accountId: string;
+  currency: string;
+  /** Campaign id → name, from the campaign finder (adAnalytics carries only URNs). */
+  campaignNames: ReadonlyMap<string, string>;
+}
+
+export function isoDay({ year, month, day }: CalendarDay): string {
+  return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+export function calendarDay(isoDate: string): CalendarDay {
+  const [year = 0, month = 0, day = 0] = isoDate.split("-").map(Number);
+  return { year, month, day };
+}
+
+export function toMetricRow(element: AnalyticsElement, account: AccountContext): MetricRow {
+  // The schema guarantees pivotValues[0] is a sponsoredCampaign URN.
+  const campaignId = (element.pivotValues[0] ?? "").slice(CAMPAIGN_URN_PREFIX.length);
+  return {
+    provider: "linkedin",
+    accountId: account.accountId,
+    campaignId,
+    // A campaign the finder did not return has no name we could know; empty says "unknown".
+    campaignName: account.campaignNames.get(campaignId) ?? "",
+    // DAILY granularity: start and end are the same day.
+    date: isoDay(element.dateRange.start),
+    timeZone: LINKEDIN_REPORT_TIME_ZONE,
+    currency: account.currency,
+    impressions: element.impressions ?? 0,
+    clicks: element.clicks ?? 0,
+    spendMicros: decimalToMicros(element.costInLocalCurrency ?? "0"),
+    conversions: parseDecimal(element.externalWebsiteConversions ?? 0),
+    conversionValueMicros: decimalToMicros(element.conversionValueInLocalCurrency ?? "0"),
+  };
+}

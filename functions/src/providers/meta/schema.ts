@@ -1,0 +1,112 @@
+/**
+ * Meta Graph / Marketing API response shapes, as documented:
+ * - error envelope: https://developers.facebook.com/docs/graph-api/guides/error-handling
+ * - ad account node: https://developers.facebook.com/docs/marketing-api/reference/ad-account
+ * - insights edge: https://developers.facebook.com/docs/marketing-api/insights (cursor paging:
+ *   https://developers.facebook.com/docs/graph-api/results)
+ * - usage headers: https://developers.facebook.com/docs/graph-api/overview/rate-limiting
+ */
+import { z } from "zod";
+
+/**
+ * Meta sends every metric and action value as a string ("18342", "251.37"). A bare JSON number
+ * is accepted as well: the exact parsers in `money.ts` take both, and refusing one would turn a
+ * harmless encoding change into an endless transient failure.
+ */
+const numeric = z.union([z.string(), z.number()]);
+
+export const graphErrorSchema = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.string().optional(),
+    code: z.number().int(),
+    error_subcode: z.number().int().optional(),
+    is_transient: z.boolean().optional(),
+    error_user_title: z.string().optional(),
+    error_user_msg: z.string().optional(),
+    fbtrace_id: z.string().optional(),
+  }),
+});
+export type GraphError = z.infer<typeof graphErrorSchema>["error"];
+
+/** `GET /act_{id}?fields=timezone_name,currency` (the node always carries `id`). */
+export const adAccountSchema = z.object({
+  id: z.string(),
+  /** IANA name, e.g. "America/Los_Angeles": the zone insights days are counted in. */
+  timezone_name: z.string().min(1),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+});
+
+/** One entry of `actions` / `action_values`: `{"action_type": "omni_purchase", "value": "3"}`. */
+const actionStatSchema = z.object({ action_type: z.string(), value: numeric });
+export type ActionStat = z.infer<typeof actionStatSchema>;
+
+/**
+ * One insights row at `level=campaign&time_increment=1`. Meta leaves out a metric it has nothing
+ * for (no `actions` on a day without any action), so the metrics are optional.
+ */
+export const insightsRowSchema = z
+  .object({
+    campaign_id: z.string().regex(/^\d+$/),
+    campaign_name: z.string(),
+    date_start: z.iso.date(),
+    date_stop: z.iso.date(),
+    impressions: numeric.optional(),
+    clicks: numeric.optional(),
+    spend: numeric.optional(),
+    actions: z.array(actionStatSchema).optional(),
+    action_values: z.array(actionStatSchema).optional(),
+  })
+  .refine((row) => row.date_start === row.date_stop, {
+    error: "a row must cover exactly one day (time_increment=1)",
+  });
+export type InsightsRow = z.infer<typeof insightsRowSchema>;
+
+export const insightsPageSchema = z.object({
+  data: z.array(insightsRowSchema),
+  /** `next` is absent on the last page; an empty result may carry no paging at all. */
+  paging: z
+    .object({
+      cursors: z.object({ before: z.string(), after: z.string() }).partial().optional(),
+      next: z.string().optional(),
+      previous: z.string().optional(),
+    })
+    .optional(),
+});
+
+/**
+ * Usage headers: JSON objects in header values, percentages 0–100 (throttled at 100).
+ * `X-Business-Use-Case-Usage`: `{"<business object id>": [{type, call_count, total_cputime,
+ * total_time, estimated_time_to_regain_access (minutes)}]}`.
+ */
+export const businessUseCaseUsageSchema = z.record(
+  z.string(),
+  z.array(
+    z.object({
+      type: z.string().optional(),
+      call_count: z.number().optional(),
+      total_cputime: z.number().optional(),
+      total_time: z.number().optional(),
+      estimated_time_to_regain_access: z.number().min(0).optional(),
+    }),
+  ),
+);
+
+/** `X-App-Usage`: the app's platform limit. */
+export const appUsageSchema = z.object({
+  call_count: z.number().optional(),
+  total_time: z.number().optional(),
+  total_cputime: z.number().optional(),
+});
+
+/** `X-Ad-Account-Usage`: `reset_time_duration` is seconds until the account's usage is back to 0. */
+export const adAccountUsageSchema = z.object({
+  acc_id_util_pct: z.number().optional(),
+  reset_time_duration: z.number().min(0).optional(),
+});
+
+/** `X-FB-Ads-Insights-Throttle`: insights-specific app and account utilisation. */
+export const insightsThrottleSchema = z.object({
+  app_id_util_pct: z.number().optional(),
+  acc_id_util_pct: z.number().optional(),
+});

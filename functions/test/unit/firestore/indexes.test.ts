@@ -1,0 +1,144 @@
+/**
+ * Every query the code runs is checked against firestore.indexes.json: a query filtering or
+ * ordering on more than one field needs a declared composite index (equality fields first, then
+ * the ordered field with its direction), and a collection-group query needs a collection-group
+ * index. A missing index fails here instead of in production with FAILED_PRECONDITION.
+ * https://firebase.google.com/docs/firestore/query-data/index-overview
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { Firestore, type Query } from "firebase-admin/firestore";
+import { z } from "zod";
+
+import { activeIntegrationsQuery } from "../../../src/jobs/schedule";
+import { jobQueries } from "../../../src/jobs/store";
+import { eventsCreatedBefore } from "../../../src/scheduler/events";
+
+const indexFile = z.object({
+  indexes: z.array(
+    z.object({
+      collectionGroup: z.string(),
+      queryScope: z.enum(["COLLECTION", "COLLECTION_GROUP"]),
+      fields: z.array(
+        z.object({ fieldPath: z.string(), order: z.enum(["ASCENDING", "DESCENDING"]) }),
+      ),
+    }),
+  ),
+  fieldOverrides: z.array(
+    z.object({
+      collectionGroup: z.string(),
+      fieldPath: z.string(),
+      ttl: z.boolean().optional(),
+      indexes: z.array(
+        z.object({
+          order: z.enum(["ASCENDING", "DESCENDING"]).optional(),
+          queryScope: z.enum(["COLLECTION", "COLLECTION_GROUP"]),
+        }),
+      ),
+    }),
+  ),
+});
+
+const declared = indexFile.parse(
+  JSON.parse(readFileSync(join(__dirname, "../../../../firestore.indexes.json"), "utf8")),
+);
+
+interface ProtoFilter {
+  fieldFilter?: { field: { fieldPath: string }; op: string };
+  compositeFilter?: { filters: ProtoFilter[] };
+}
+interface StructuredQuery {
+  from: Array<{ collectionId: string; allDescendants?: boolean }>;
+  where?: ProtoFilter;
+  orderBy?: Array<{ field: { fieldPath: string }; direction: string }>;
+}
+
+function shape(query: Query) {
+  const proto = (query as unknown as { toProto(): { structuredQuery: StructuredQuery } }).toProto();
+  const structured = proto.structuredQuery;
+  const filters: Array<{ field: string; op: string }> = [];
+  const walk = (filter?: ProtoFilter) => {
+    if (filter?.fieldFilter) {
+      filters.push({ field: filter.fieldFilter.field.fieldPath, op: filter.fieldFilter.op });
+    }
+    filter?.compositeFilter?.filters.forEach(walk);
+  };
+  walk(structured.where);
+  const from = structured.from[0]!;
+  return {
+    collection: from.collectionId,
+    scope: from.allDescendants ? ("COLLECTION_GROUP" as const) : ("COLLECTION" as const),
+    equality: filters.filter((f) => f.op === "EQUAL" || f.op === "IN").map((f) => f.field),
+    orders: (structured.orderBy ?? [])
+      .filter((o) => o.field.fieldPath !== "__name__")
+      .map((o) => ({
+        field: o.field.fieldPath,
+        order: o.direction === "DESCENDING" ? "DESCENDING" : "ASCENDING",
+      })),
+  };
+}
+
+function hasIndex(query: Query): boolean {
+  const { collection, scope, equality, orders } = shape(query);
+  const fields = new Set([...equality, ...orders.map((o) => o.field)]);
+  if (fields.size <= 1) {
+    // Single-field indexes are automatic for collections; collection groups need an override.
+    if (scope === "COLLECTION") {
+      return true;
+    }
+    const [field] = [...fields];
+    return declared.fieldOverrides.some(
+      (override) =>
+        override.collectionGroup === collection &&
+        override.fieldPath === field &&
+        override.indexes.some((index) => index.queryScope === "COLLECTION_GROUP"),
+    );
+  }
+  return declared.indexes.some((index) => {
+    if (index.collectionGroup !== collection || index.queryScope !== scope) {
+      return false;
+    }
+    const head = index.fields.slice(0, equality.length).map((f) => f.fieldPath);
+    const tail = index.fields.slice(equality.length);
+    return (
+      index.fields.length === equality.length + orders.length &&
+      head.every((field) => equality.includes(field)) &&
+      tail.every((f, i) => f.fieldPath === orders[i]?.field && f.order === orders[i]?.order)
+    );
+  });
+}
+
+const db = new Firestore({ projectId: "demo-indexes" });
+const now = new Date();
+const queries: Record<string, Query> = {
+  "jobs.due": jobQueries.due(db, now, 10),
+  "jobs.dueForUser": jobQueries.dueForUser(db, "u", now, 10),
+  "jobs.stale": jobQueries.stale(db, now, 10),
+  "jobs.finishedBefore": jobQueries.finishedBefore(db, now, 10),
+  "jobs.recentForUser": jobQueries.recentForUser(db, "u", 10),
+  "integrations.active": activeIntegrationsQuery(db, 10),
+  "events.createdBefore": eventsCreatedBefore(db, now, 10),
+};
+
+describe("firestore.indexes.json", () => {
+  it.each(Object.entries(queries))("declares the index %s needs", (_name, query) => {
+    expect(hasIndex(query)).toBe(true);
+  });
+
+  it("detects a query without its index", () => {
+    const undeclared = db
+      .collection("syncJobs")
+      .where("providerId", "==", "x")
+      .orderBy("createdAt");
+    expect(hasIndex(undeclared)).toBe(false);
+  });
+
+  it("declares TTL policies on the expiry fields of jobs and scheduler events", () => {
+    const ttl = declared.fieldOverrides.filter((override) => override.ttl);
+    expect(ttl.map((o) => `${o.collectionGroup}.${o.fieldPath}`).sort()).toEqual([
+      "events.expireAt",
+      "syncJobs.expireAt",
+    ]);
+  });
+});

@@ -1,9 +1,12 @@
 /**
- * `npm start`: the local stack on embedded defaults. Starts the Firestore server, then serves the
- * real functions code at the guide's URLs on http://localhost:3000. Ctrl-C stops everything.
+ * `npm start`: the whole system offline, on embedded defaults. Starts the Firestore server and
+ * the sandbox ad platforms, seeds the demo users, then serves the real functions code: every
+ * `onRequest` function at the guide's URLs on http://localhost:3000, the scheduled functions on
+ * the cron expressions they declare, and the job trigger on each new job document.
+ * Ctrl-C stops everything.
  */
 import { existsSync, readFileSync } from "node:fs";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 
@@ -29,68 +32,104 @@ function portFrom(name: string, fallback: number): number {
   const raw = process.env[name];
   const port = raw === undefined ? fallback : Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    console.error(`${name} must be a port number from 1 to 65535 (got "${raw}")`);
-    process.exit(2);
+    throw new Error(`${name} must be a port number from 1 to 65535 (got "${raw}")`);
   }
   return port;
 }
 
-async function listen(server: Server, port: number, what: string): Promise<void> {
+const portInUse = (port: number, what: string, variable: string) =>
+  new Error(
+    `Port ${port} (${what}) is already in use — is another \`npm start\` running? Stop it, or set ${variable}=….`,
+  );
+
+async function listen(server: Server, port: number, what: string, variable: string) {
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE") {
-        reject(
-          new Error(
-            `Port ${port} (${what}) is already in use — is another \`npm start\` running? Stop it, or choose another port with PORT=… / FIRESTORE_PORT=….`,
-          ),
-        );
-      } else {
-        reject(error);
-      }
+      reject(error.code === "EADDRINUSE" ? portInUse(port, what, variable) : error);
     });
     server.listen(port, "127.0.0.1", resolve);
   });
 }
+
+const info = (message: string, fields: Record<string, unknown> = {}) =>
+  console.info(JSON.stringify({ severity: "INFO", message, ...fields }));
 
 async function main(): Promise<void> {
   installPrettyLogs();
   const envFiles = loadEnvFiles();
   const port = portFrom("PORT", 3000);
   const firestorePort = portFrom("FIRESTORE_PORT", 8080);
+  const sandboxPort = portFrom("SANDBOX_PORT", 4010);
   process.env.GCLOUD_PROJECT ??= PROJECT_ID;
   // Offline: keep google-auth-library from probing the GCE metadata server.
   process.env.METADATA_SERVER_DETECTION ??= "none";
 
-  const { createServer } = await import("node:http");
+  const stops: Array<() => Promise<void> | void> = [];
   const http = createServer();
-  await listen(http, port, "HTTP");
+  await listen(http, port, "HTTP", "PORT");
+  stops.push(
+    () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  );
+
   const { isPortFree } = await import("./ports");
-  if (!(await isPortFree(firestorePort))) {
-    http.close();
-    throw new Error(
-      `Port ${firestorePort} (Firestore) is already in use — is another \`npm start\` running? Stop it, or set FIRESTORE_PORT=….`,
-    );
+  for (const [busy, what, variable] of [
+    [firestorePort, "Firestore", "FIRESTORE_PORT"],
+    [sandboxPort, "sandbox ad platforms", "SANDBOX_PORT"],
+  ] as const) {
+    if (!(await isPortFree(busy))) {
+      http.close();
+      throw portInUse(busy, what, variable);
+    }
   }
 
   const { startFirestoreServer } = await import("./firestore-server");
   const firestore = await startFirestoreServer(firestorePort);
   process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
+  stops.push(() => firestore.stop());
+
+  const { startSandbox } = await import("./sandbox/server");
+  const { SandboxWorld } = await import("./sandbox/world");
+  const { SANDBOX_PLATFORMS, demoAccounts, sandboxProviderSettings } = await import("./sandbox");
+  const world = new SandboxWorld(demoAccounts());
+  const sandbox = await startSandbox({ world, platforms: SANDBOX_PLATFORMS, port: sandboxPort });
+  stops.push(() => sandbox.stop());
+  // The adapters reach the sandbox by configuration only, as they would reach production.
+  const { settings, secrets } = sandboxProviderSettings(sandbox);
+  process.env.PROVIDER_SETTINGS ??= JSON.stringify(settings);
+  process.env.PROVIDER_SECRETS ??= JSON.stringify(secrets);
 
   // The real functions code, loaded only now so that it sees the environment above.
   const functionsModule = (await import("../src/index")) as Record<string, unknown>;
+  const { getApps, initializeApp } = await import("firebase-admin/app");
+  const { getFirestore } = await import("firebase-admin/firestore");
+  if (getApps().length === 0) {
+    initializeApp({ projectId: process.env.GCLOUD_PROJECT });
+  }
+  const db = getFirestore();
+
+  const { seedDemo } = await import("./seed");
+  const seeded = await seedDemo(db, world);
+
   const { createLocalApp, readRewrites } = await import("./local-app");
   http.on("request", createLocalApp(functionsModule));
+  const { startLocalTriggers } = await import("./local-triggers");
+  const triggers = startLocalTriggers(functionsModule, { db, log: info });
+  stops.push(() => triggers.stop());
 
-  console.info(
-    JSON.stringify({
-      severity: "INFO",
-      message: `Local stack ready on http://localhost:${port}`,
-      firestore: firestore.host,
-      project: process.env.GCLOUD_PROJECT,
-      envFiles,
-      endpoints: readRewrites().map((rewrite) => rewrite.source),
-    }),
-  );
+  info(`Local stack ready on http://localhost:${port}`, {
+    firestore: firestore.host,
+    sandbox: sandbox.url,
+    project: process.env.GCLOUD_PROJECT,
+    envFiles,
+    demoIntegrations: seeded,
+    endpoints: readRewrites().map((rewrite) => rewrite.source),
+    scheduled: triggers.scheduled,
+    documentTriggers: triggers.documentCreated,
+  });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -98,12 +137,12 @@ async function main(): Promise<void> {
       return;
     }
     stopping = true;
-    console.info(JSON.stringify({ severity: "INFO", message: `${signal}: stopping local stack` }));
-    http.closeAllConnections();
-    http.close(() => {
-      firestore.stop();
-      process.exit(0);
-    });
+    info(`${signal}: stopping local stack`);
+    // Reverse order: stop taking requests and events before the stores go away.
+    void stops
+      .reverse()
+      .reduce<Promise<void>>((chain, step) => chain.then(() => step()), Promise.resolve())
+      .finally(() => process.exit(0));
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));

@@ -29,8 +29,18 @@ export function readRewrites(): Rewrite[] {
 
 type HttpFunction = (req: Request, res: Response) => void | Promise<void>;
 
+/** A local-only route (never part of the deployed functions). */
+export interface DevRoute {
+  method: "get" | "post";
+  path: string;
+  handler: (req: Request, res: Response) => void;
+}
+
 /** Builds the app from the functions module's exports; fails if a rewrite names no export. */
-export function createLocalApp(functionsModule: Record<string, unknown>): Express {
+export function createLocalApp(
+  functionsModule: Record<string, unknown>,
+  devRoutes: readonly DevRoute[] = [],
+): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(
@@ -52,6 +62,9 @@ export function createLocalApp(functionsModule: Record<string, unknown>): Expres
     app.all(rewrite.source, (req, res, next) => {
       Promise.resolve(handler(req, res)).catch(next);
     });
+  }
+  for (const route of devRoutes) {
+    app[route.method](route.path, route.handler);
   }
   app.use((_req, res) => {
     res.status(404).json({ error: { code: "not_found", message: "No such endpoint" } });

@@ -102,6 +102,11 @@ async function main(): Promise<void> {
   process.env.PROVIDER_SETTINGS ??= JSON.stringify(settings);
   process.env.PROVIDER_SECRETS ??= JSON.stringify(secrets);
 
+  const { startAuthEmulator } = await import("./auth-emulator");
+  const authEmulator = await startAuthEmulator({ projectId: process.env.GCLOUD_PROJECT });
+  process.env.FIREBASE_AUTH_EMULATOR_HOST = authEmulator.host;
+  stops.push(() => authEmulator.stop());
+
   // The real functions code, loaded only now so that it sees the environment above.
   const functionsModule = (await import("../src/index")) as Record<string, unknown>;
   const { getApps, initializeApp } = await import("firebase-admin/app");
@@ -115,7 +120,9 @@ async function main(): Promise<void> {
   const seeded = await seedDemo(db, world);
 
   const { createLocalApp, readRewrites } = await import("./local-app");
-  http.on("request", createLocalApp(functionsModule));
+  const { devTokenRoute } = await import("./dev-tokens");
+  const app = createLocalApp(functionsModule, [devTokenRoute(authEmulator)]);
+  http.on("request", app);
   const { startLocalTriggers } = await import("./local-triggers");
   const triggers = startLocalTriggers(functionsModule, { db, log: info });
   stops.push(() => triggers.stop());
@@ -124,6 +131,7 @@ async function main(): Promise<void> {
     firestore: firestore.host,
     sandbox: sandbox.url,
     project: process.env.GCLOUD_PROJECT,
+    auth: authEmulator.host,
     envFiles,
     demoIntegrations: seeded,
     endpoints: readRewrites().map((rewrite) => rewrite.source),

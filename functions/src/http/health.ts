@@ -6,10 +6,13 @@
  * name variables, never their values.
  */
 import type { AxiosInstance } from "axios";
+import axios from "axios";
 import type { Firestore } from "firebase-admin/firestore";
 
 import { CONFIG_DEFAULTS, parseConfig, type RawEnv } from "../shared/config";
 import { withTimeout } from "../shared/timeout";
+import { packageVersion } from "../shared/version";
+import { defineEndpoint } from "./context";
 import type { JsonResponse } from "./respond";
 
 export interface HealthDeps {
@@ -104,3 +107,20 @@ export async function checkHealth(deps: HealthDeps): Promise<JsonResponse> {
     },
   };
 }
+
+/** GET /api/health: no authentication, no input. */
+export const handleHealth = defineEndpoint({
+  name: "health",
+  method: "GET",
+  access: "public",
+  parse: () => undefined,
+  run: (_input, _caller, deps) =>
+    checkHealth({
+      db: deps.db,
+      http: axios.create(),
+      env: deps.env,
+      now: () => deps.clock().getTime(),
+      uptimeSeconds: () => process.uptime(),
+      version: packageVersion(),
+    }),
+});

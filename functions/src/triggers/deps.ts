@@ -18,7 +18,7 @@ import { createLogger, type LogFields } from "../shared/logger";
 
 let runtime: { key: string; fetch: ProviderRuntime } | undefined;
 
-function providerRuntime(): ProviderRuntime {
+export function providerRuntime(): ProviderRuntime {
   const settings = requireProviderSettings(readRawEnv());
   // Rebuilt only if the settings change (they do not within a deployed instance).
   const key = JSON.stringify(settings);

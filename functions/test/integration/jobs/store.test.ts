@@ -15,8 +15,8 @@ import {
   type StoreDeps,
 } from "../../../src/jobs/store";
 import { cleanupOldJobs } from "../../../src/jobs/worker";
-import { emptyCounts,EVENTS_COLLECTION, recordEvent } from "../../../src/scheduler/events";
-import { type TestFirestore,testFirestore } from "../../harness/firestore";
+import { emptyCounts, EVENTS_COLLECTION, recordEvent } from "../../../src/scheduler/events";
+import { type TestFirestore, testFirestore } from "../../harness/firestore";
 import { manualClock, seedIntegration } from "../../harness/seed";
 
 let firestore: TestFirestore;

@@ -1,0 +1,276 @@
+/**
+ * Who is calling. Three access rules:
+ * - `cron`: the `x-cron-key` header must equal INTEGRATIONS_CRON_SECRET or, during a rotation,
+ *   INTEGRATIONS_CRON_SECRET_PREVIOUS;
+ * - `admin_or_cron`: a valid `x-cron-key`, or a Firebase ID token of an administrator (verified
+ *   e-mail listed in ADMIN_EMAILS, case-insensitive, or the custom claim `admin: true`);
+ * - `user`: any signed-in user's Firebase ID token.
+ *
+ * No or bad credentials → 401 `unauthenticated`; valid but not allowed → 403
+ * `permission_denied`. Every failed attempt is logged as a warning naming the endpoint, the
+ * reason and the source address (never the presented key or token) and counted in
+ * `admin/security/authFailures/{YYYY-MM-DD}`. Endpoints that accept the cron key validate the
+ * configuration first, so a missing secret refuses every request (500 `misconfigured`).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+
+import { type Auth, type DecodedIdToken, FirebaseAuthError } from "firebase-admin/auth";
+import { FieldValue, type Firestore, Timestamp } from "firebase-admin/firestore";
+
+import type { Clock } from "../shared/clock";
+import { type Config, type RawEnv, requireConfig } from "../shared/config";
+import { AppError } from "../shared/errors";
+import type { Logger } from "../shared/logger";
+import type { HttpRequestLike } from "./context";
+
+export type AccessRule = "public" | "cron" | "admin_or_cron" | "user";
+
+export interface PublicCaller {
+  kind: "public";
+}
+export interface CronCaller {
+  kind: "cron";
+}
+export interface UserCaller {
+  kind: "user";
+  uid: string;
+}
+/** The callers each rule admits. */
+export interface CallerByRule {
+  public: PublicCaller;
+  cron: CronCaller;
+  admin_or_cron: CronCaller | UserCaller;
+  user: UserCaller;
+}
+
+export interface AuthDeps {
+  db: Firestore;
+  auth: Auth;
+  clock: Clock;
+  logger: Logger;
+  env: RawEnv;
+}
+
+export const AUTH_FAILURES_COLLECTION = "admin/security/authFailures";
+
+type FailureReason =
+  | "missing_credentials"
+  | "bad_cron_key"
+  | "malformed_authorization"
+  | "invalid_token"
+  | "expired_token"
+  | "revoked_token"
+  | "user_disabled"
+  | "not_admin";
+
+/** firebase-admin codes that mean "this token is not acceptable" (anything else: we failed). */
+const TOKEN_REJECTIONS: ReadonlyMap<string, FailureReason> = new Map([
+  ["auth/argument-error", "invalid_token"],
+  ["auth/invalid-id-token", "invalid_token"],
+  ["auth/user-not-found", "invalid_token"],
+  ["auth/id-token-expired", "expired_token"],
+  ["auth/id-token-revoked", "revoked_token"],
+  ["auth/user-disabled", "user_disabled"],
+]);
+
+/** Rules that admit only some callers (everything but `public`). */
+type GuardedRule = Exclude<AccessRule, "public">;
+
+const REQUIREMENT: Readonly<Record<GuardedRule, string>> = {
+  cron: "A valid x-cron-key header is required",
+  admin_or_cron:
+    "An administrator's Firebase ID token (Authorization: Bearer) or a valid x-cron-key header is required",
+  user: "A Firebase ID token is required (Authorization: Bearer <token>)",
+};
+
+const singleHeader = (value: string | string[] | undefined): string | undefined =>
+  typeof value === "string" && value.length > 0 ? value : undefined;
+
+/**
+ * For logs only: the first X-Forwarded-For hop (the client as seen by the Google front end),
+ * else the socket address. The first hop is client-supplied, so nothing is decided from it.
+ */
+function sourceAddress(req: HttpRequestLike): string {
+  const forwarded = singleHeader(req.headers["x-forwarded-for"])?.split(",")[0]?.trim();
+  return forwarded || req.ip || "unknown";
+}
+
+const sha256 = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
+
+/**
+ * Constant-time comparison: both sides are hashed to equal-length digests first, so neither the
+ * content nor the length of a secret leaks through timing. Every configured secret is compared,
+ * whichever matches.
+ */
+function matchesCronSecret(presented: string, config: Config): boolean {
+  const digest = sha256(presented);
+  const accepted = [config.INTEGRATIONS_CRON_SECRET, config.INTEGRATIONS_CRON_SECRET_PREVIOUS];
+  return accepted
+    .map((secret) => secret !== undefined && timingSafeEqual(digest, sha256(secret)))
+    .some(Boolean);
+}
+
+function isAdmin(token: DecodedIdToken, config: Config): boolean {
+  // An unverified address proves nothing: anyone can sign up with an admin's e-mail.
+  const verifiedEmail =
+    token.email_verified === true && typeof token.email === "string"
+      ? token.email.toLowerCase()
+      : undefined;
+  return (
+    token.admin === true ||
+    (verifiedEmail !== undefined && config.ADMIN_EMAILS.includes(verifiedEmail))
+  );
+}
+
+/** Logs and counts a refused attempt, then returns the error to throw. */
+async function refuse(
+  deps: AuthDeps,
+  req: HttpRequestLike,
+  endpoint: string,
+  rule: GuardedRule,
+  reason: FailureReason,
+  uid?: string,
+): Promise<AppError> {
+  const forbidden = reason === "not_admin";
+  deps.logger.warn("authentication failed", {
+    endpoint,
+    reason,
+    status: forbidden ? 403 : 401,
+    sourceIp: sourceAddress(req),
+    ...(uid !== undefined ? { uid } : {}),
+  });
+  const now = deps.clock();
+  try {
+    // One small merge write per failure; the daily document holds per-endpoint and per-reason
+    // counters for monitoring (the guide: "Monitor failed authentication attempts").
+    await deps.db
+      .collection(AUTH_FAILURES_COLLECTION)
+      .doc(now.toISOString().slice(0, 10))
+      .set(
+        {
+          byEndpoint: { [endpoint]: FieldValue.increment(1) },
+          byReason: { [reason]: FieldValue.increment(1) },
+          lastFailureAt: Timestamp.fromDate(now),
+        },
+        { merge: true },
+      );
+  } catch (error) {
+    // The refusal stands even when the counter cannot be written.
+    deps.logger.error("could not count a failed authentication", {
+      endpoint,
+      errorMessage: error instanceof Error ? error.message : String(error),
+    });
+  }
+  return forbidden
+    ? new AppError("permission_denied", "This endpoint requires an administrator")
+    : new AppError("unauthenticated", REQUIREMENT[rule]);
+}
+
+async function verifyToken(deps: AuthDeps, token: string): Promise<DecodedIdToken | FailureReason> {
+  try {
+    // checkRevoked: a token revoked (or whose user was disabled) since it was issued is refused.
+    return await deps.auth.verifyIdToken(token, true);
+  } catch (error) {
+    const reason =
+      error instanceof FirebaseAuthError ? TOKEN_REJECTIONS.get(error.code) : undefined;
+    if (reason) {
+      return reason;
+    }
+    // Not the caller's fault (Auth backend unreachable, misconfigured project): say so, and
+    // do not count it as a failed attempt.
+    deps.logger.error("could not verify an ID token", {
+      errorCode: error instanceof FirebaseAuthError ? error.code : undefined,
+      errorMessage: error instanceof Error ? error.message.split("\n")[0] : String(error),
+    });
+    throw new AppError("unavailable", "Could not verify the ID token; try again later");
+  }
+}
+
+function cronKeyOf(req: HttpRequestLike): string | undefined {
+  return singleHeader(req.headers["x-cron-key"]);
+}
+
+async function checkCronKey(
+  req: HttpRequestLike,
+  rule: GuardedRule,
+  endpoint: string,
+  deps: AuthDeps,
+  key: string,
+  config: Config,
+): Promise<CronCaller> {
+  if (matchesCronSecret(key, config)) {
+    return { kind: "cron" };
+  }
+  throw await refuse(deps, req, endpoint, rule, "bad_cron_key");
+}
+
+async function checkIdToken(
+  req: HttpRequestLike,
+  rule: GuardedRule,
+  endpoint: string,
+  deps: AuthDeps,
+): Promise<DecodedIdToken> {
+  const authorization = singleHeader(req.headers.authorization);
+  if (authorization === undefined) {
+    throw await refuse(deps, req, endpoint, rule, "missing_credentials");
+  }
+  const bearer = /^Bearer +(\S+)$/i.exec(authorization)?.[1];
+  if (bearer === undefined) {
+    throw await refuse(deps, req, endpoint, rule, "malformed_authorization");
+  }
+  const verified = await verifyToken(deps, bearer);
+  if (typeof verified === "string") {
+    throw await refuse(deps, req, endpoint, rule, verified);
+  }
+  return verified;
+}
+
+type Authenticator<R extends AccessRule> = (
+  req: HttpRequestLike,
+  endpoint: string,
+  deps: AuthDeps,
+) => Promise<CallerByRule[R]>;
+
+const AUTHENTICATORS: { readonly [R in AccessRule]: Authenticator<R> } = {
+  public: () => Promise.resolve({ kind: "public" }),
+  cron: async (req, endpoint, deps) => {
+    // Configuration first: without a secret configured, every request is refused (500).
+    const config = requireConfig(deps.env);
+    const key = cronKeyOf(req);
+    if (key === undefined) {
+      throw await refuse(deps, req, endpoint, "cron", "missing_credentials");
+    }
+    return checkCronKey(req, "cron", endpoint, deps, key, config);
+  },
+  admin_or_cron: async (req, endpoint, deps) => {
+    const config = requireConfig(deps.env);
+    const key = cronKeyOf(req);
+    if (key !== undefined) {
+      // A presented key decides on its own: a wrong key is refused even if a token is present.
+      return checkCronKey(req, "admin_or_cron", endpoint, deps, key, config);
+    }
+    const token = await checkIdToken(req, "admin_or_cron", endpoint, deps);
+    if (!isAdmin(token, config)) {
+      throw await refuse(deps, req, endpoint, "admin_or_cron", "not_admin", token.uid);
+    }
+    return { kind: "user", uid: token.uid };
+  },
+  user: async (req, endpoint, deps) => {
+    const token = await checkIdToken(req, "user", endpoint, deps);
+    return { kind: "user", uid: token.uid };
+  },
+};
+
+/**
+ * Authenticates the request for `endpoint` under `rule`; returns the caller or throws an
+ * AppError (401, 403, 500 `misconfigured`, 503 when a token cannot be checked).
+ */
+export function authenticate<R extends AccessRule>(
+  req: HttpRequestLike,
+  rule: R,
+  endpoint: string,
+  deps: AuthDeps,
+): Promise<CallerByRule[R]> {
+  const authenticator: Authenticator<R> = AUTHENTICATORS[rule];
+  return authenticator(req, endpoint, deps);
+}

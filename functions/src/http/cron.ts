@@ -1,0 +1,81 @@
+/**
+ * POST /api/integrations/cron — job management for external schedulers (x-cron-key).
+ *
+ * Request (strict; one shape per operation):
+ * - `{operation: "process_all_users", maxUsers?: 1..500 = 50, jobType?: "scheduled-sync" |
+ *   "manual-sync" | "initial-backfill" = "scheduled-sync", timeframeDays?: 1..90 = 1,
+ *   cursor?: string}` — enqueue a job for every active integration of up to `maxUsers` users;
+ *   scheduled syncs honour each integration's `autoSync` and cadence, and the same cadence slot
+ *   enqueues once however many schedulers fire. Pass the returned `details.nextCursor` as
+ *   `cursor` to continue.
+ * - `{operation: "cleanup_old_jobs"}` — terminal jobs and scheduler events older than 7 days,
+ *   at most CLEANUP_MAX_BATCHES batches of CLEANUP_BATCH_SIZE per collection per call.
+ * - `{operation: "reset_stale_jobs"}` — up to STALE_RESET_LIMIT running jobs whose lease
+ *   expired go back to queued (or fail when their attempts are spent).
+ *
+ * Response: the operation shape (`context.ts`).
+ */
+import { z } from "zod";
+
+import {
+  cleanupOperation,
+  enqueueAllOperation,
+  resetStaleOperation,
+} from "../scheduler/operations";
+import { defineEndpoint, operationResponse } from "./context";
+import {
+  cursorField,
+  jobTypeField,
+  maxUsersField,
+  parseBody,
+  timeframeDaysField,
+} from "./validation";
+
+/** Bounded work per call (the next run continues): 10 × 200 deletes per collection. */
+export const CLEANUP_BATCH_SIZE = 200;
+export const CLEANUP_MAX_BATCHES = 10;
+/** Each stale job is its own transaction; 200 per call keeps a run to seconds. */
+export const STALE_RESET_LIMIT = 200;
+
+const SOURCE = "cron-endpoint";
+
+const cronRequestSchema = z.discriminatedUnion("operation", [
+  z.strictObject({
+    operation: z.literal("process_all_users"),
+    maxUsers: maxUsersField.default(50),
+    jobType: jobTypeField.default("scheduled-sync"),
+    timeframeDays: timeframeDaysField.default(1),
+    cursor: cursorField.optional(),
+  }),
+  z.strictObject({ operation: z.literal("cleanup_old_jobs") }),
+  z.strictObject({ operation: z.literal("reset_stale_jobs") }),
+]);
+
+export const handleCron = defineEndpoint({
+  name: "cron",
+  method: "POST",
+  access: "cron",
+  parse: (req) => parseBody(cronRequestSchema, req.body),
+  run: async (input, _caller, deps) => {
+    switch (input.operation) {
+      case "process_all_users":
+        return operationResponse(
+          await enqueueAllOperation(deps, SOURCE, {
+            jobType: input.jobType,
+            timeframeDays: input.timeframeDays,
+            maxUsers: input.maxUsers,
+            ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
+          }),
+        );
+      case "cleanup_old_jobs":
+        return operationResponse(
+          await cleanupOperation(deps, SOURCE, {
+            batchSize: CLEANUP_BATCH_SIZE,
+            maxBatches: CLEANUP_MAX_BATCHES,
+          }),
+        );
+      case "reset_stale_jobs":
+        return operationResponse(await resetStaleOperation(deps, SOURCE, STALE_RESET_LIMIT));
+    }
+  },
+});

@@ -1,0 +1,100 @@
+/**
+ * GET /api/integrations/status — the signed-in caller's own integrations (any user's ID token).
+ *
+ * Query (strict): `limit?: 1..50 = 10`, the number of recent jobs returned.
+ *
+ * Response: `{success: true, userId, integrations: [{providerId, status, accountCount,
+ * lastSyncRequestedAt, lastSyncedAt, automation: {autoSync, cadenceHours, lookbackDays},
+ * lastError: {code, reason, message, at} | null, consecutiveFailures, activeJobId}],
+ * recentJobs: [{jobId, providerId, type, status, timeframeDays, attempts, maxAttempts, source,
+ * createdAt, startedAt, finishedAt, nextAttemptAt, result: {since, until, rowsFetched,
+ * rowsWritten, rowsUnchanged} | null, lastError: {code, reason, message, at} | null}]}`, times
+ * as ISO strings or null. Fields are picked one by one: tokens live in the `private/credentials`
+ * documents, which this endpoint never reads.
+ */
+import type { Timestamp } from "firebase-admin/firestore";
+import { z } from "zod";
+
+import { integrationSchema, isProviderId } from "../integrations/model";
+import { jobQueries, parseJob } from "../jobs/store";
+import { defineEndpoint } from "./context";
+import { parseQuery, queryIntField } from "./validation";
+
+const statusQuerySchema = z.strictObject({ limit: queryIntField(1, 50).default(10) });
+
+const iso = (timestamp: Timestamp | null): string | null =>
+  timestamp ? timestamp.toDate().toISOString() : null;
+
+const errorView = (
+  error: { code: string; reason: string; message: string; at: Timestamp } | null,
+) =>
+  error
+    ? { code: error.code, reason: error.reason, message: error.message, at: iso(error.at) }
+    : null;
+
+export const handleStatus = defineEndpoint({
+  name: "status",
+  method: "GET",
+  access: "user",
+  parse: (req) => parseQuery(statusQuerySchema, req.query),
+  run: async (input, caller, deps) => {
+    const { uid } = caller;
+    const [integrations, jobs] = await Promise.all([
+      deps.db.collection("users").doc(uid).collection("integrations").get(),
+      jobQueries.recentForUser(deps.db, uid, input.limit).get(),
+    ]);
+    return {
+      status: 200,
+      body: {
+        success: true,
+        userId: uid,
+        integrations: integrations.docs.flatMap((doc) => {
+          if (!isProviderId(doc.id)) {
+            return [];
+          }
+          const integration = integrationSchema.parse(doc.data());
+          return [
+            {
+              providerId: doc.id,
+              status: integration.status,
+              accountCount: integration.accountIds.length,
+              lastSyncRequestedAt: iso(integration.lastSyncRequestedAt),
+              lastSyncedAt: iso(integration.lastSyncedAt),
+              automation: integration.automation,
+              lastError: errorView(integration.lastError),
+              consecutiveFailures: integration.consecutiveFailures,
+              activeJobId: integration.activeJobId,
+            },
+          ];
+        }),
+        recentJobs: jobs.docs.map((doc) => {
+          const { job } = parseJob(doc.id, doc.data());
+          return {
+            jobId: doc.id,
+            providerId: job.providerId,
+            type: job.type,
+            status: job.status,
+            timeframeDays: job.timeframeDays,
+            attempts: job.attempts,
+            maxAttempts: job.maxAttempts,
+            source: job.source,
+            createdAt: iso(job.createdAt),
+            startedAt: iso(job.startedAt),
+            finishedAt: iso(job.finishedAt),
+            nextAttemptAt: iso(job.nextAttemptAt),
+            result: job.result
+              ? {
+                  since: job.result.since,
+                  until: job.result.until,
+                  rowsFetched: job.result.rowsFetched,
+                  rowsWritten: job.result.rowsWritten,
+                  rowsUnchanged: job.result.rowsUnchanged,
+                }
+              : null,
+            lastError: errorView(job.lastError),
+          };
+        }),
+      },
+    };
+  },
+});

@@ -1,0 +1,111 @@
+/**
+ * The sandbox platforms plus the Firestore test server, wired like the local stack: demo-shaped
+ * integrations seeded, and a provider runtime pointed at the sandbox by settings alone.
+ */
+import { type Firestore, Timestamp } from "firebase-admin/firestore";
+
+import { SANDBOX_PLATFORMS, sandboxProviderSettings } from "../../dev/sandbox";
+import { type RunningSandbox, startSandbox } from "../../dev/sandbox/server";
+import { daysBetween, type SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
+import { credentialsPath, integrationPath } from "../../src/integrations/model";
+import { createProviderRuntime, type ProviderRuntime } from "../../src/providers/registry";
+import { parseProviderSettings } from "../../src/providers/settings";
+import type { DateRange, ProviderId } from "../../src/providers/types";
+
+export interface TestStack {
+  sandbox: RunningSandbox;
+  world: SandboxWorld;
+  runtime: ProviderRuntime;
+  /** A fresh runtime (another function instance: its own limiters). */
+  newRuntime(): ProviderRuntime;
+  /** The PROVIDER_SETTINGS / PROVIDER_SECRETS values for this sandbox. */
+  env: { PROVIDER_SETTINGS: string; PROVIDER_SECRETS: string };
+  stop(): Promise<void>;
+}
+
+/** Fast-failing settings for tests: short timeouts, no long inline waits. */
+const TEST_LIMITS = { timeoutMs: 2_000, maxInlineWaitMs: 1_500, requestsPerSecond: 50 };
+
+export async function startTestStack(accounts: SandboxAccount[]): Promise<TestStack> {
+  const world = new SandboxWorld(accounts);
+  const sandbox = await startSandbox({ world, platforms: SANDBOX_PLATFORMS });
+  const { settings, secrets } = sandboxProviderSettings(sandbox);
+  const withLimits = Object.fromEntries(
+    Object.entries(settings).map(([id, values]) => [id, { ...values, ...TEST_LIMITS }]),
+  );
+  const merged = parseProviderSettings(
+    Object.fromEntries(
+      Object.entries(withLimits).map(([id, values]) => [id, { ...values, ...secrets[id] }]),
+    ),
+  );
+  return {
+    sandbox,
+    world,
+    runtime: createProviderRuntime(merged),
+    newRuntime: () => createProviderRuntime(merged),
+    env: {
+      PROVIDER_SETTINGS: JSON.stringify(withLimits),
+      PROVIDER_SECRETS: JSON.stringify(secrets),
+    },
+    stop: () => sandbox.stop(),
+  };
+}
+
+/** Seeds an active integration whose credentials are tokens the sandbox issued. */
+export async function seedSandboxIntegration(
+  db: Firestore,
+  stack: TestStack,
+  userId: string,
+  providerId: ProviderId,
+  options: { autoSync?: boolean; cadenceHours?: number } = {},
+): Promise<void> {
+  const accounts = stack.world.accounts.filter((account) => account.provider === providerId);
+  const refreshable = providerId === "google" || providerId === "linkedin";
+  const tokens = stack.world.issueTokens(providerId, {
+    refreshable,
+    ...(refreshable ? { lifetimeMs: 3_600_000 } : {}),
+  });
+  await db.doc(integrationPath(userId, providerId)).set({
+    status: "active",
+    accountIds: accounts.map((account) => account.id),
+    automation: {
+      autoSync: options.autoSync ?? true,
+      cadenceHours: options.cadenceHours ?? 24,
+      lookbackDays: null,
+    },
+  });
+  await db.doc(credentialsPath(userId, providerId)).set({
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken ?? null,
+    expiresAt: tokens.expiresAt ? Timestamp.fromMillis(tokens.expiresAt) : null,
+  });
+}
+
+/** What the sandbox generated for a platform's accounts over a range: the expected totals. */
+export function expectedTotals(world: SandboxWorld, providerId: ProviderId, range: DateRange) {
+  let impressions = 0;
+  let spendMicros = 0;
+  let rows = 0;
+  for (const account of world.accounts.filter((a) => a.provider === providerId)) {
+    for (const date of daysBetween(range.since, range.until)) {
+      for (const campaign of world.campaigns(account)) {
+        const metrics = world.metrics(account, campaign.id, date);
+        impressions += metrics.impressions;
+        spendMicros += metrics.spendMicros;
+        rows += 1;
+      }
+    }
+  }
+  return { rows, impressions, spendMicros };
+}
+
+export async function storedTotals(db: Firestore, userId: string, providerId: ProviderId) {
+  const docs = (
+    await db.collection(`users/${userId}/metrics`).where("provider", "==", providerId).get()
+  ).docs;
+  return {
+    rows: docs.length,
+    impressions: docs.reduce((sum, doc) => sum + Number(doc.get("impressions")), 0),
+    spendMicros: docs.reduce((sum, doc) => sum + Number(doc.get("spendMicros")), 0),
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * The sync engine end to end at the domain level, against the Firestore test server and the
+ * sandbox platforms over real HTTP, with a clock the tests move: crash recovery, platform waits,
+ * revoked tokens, exhausted attempts and partial account failures.
+ */
+import { integrationPath, integrationSchema } from "../../../src/integrations/model";
+import { DEFAULT_AUTOMATION } from "../../../src/integrations/model";
+import { DEFAULT_LEASE_MS, type ProcessDeps, runJob } from "../../../src/jobs/process";
+import { claimJob, enqueueJobs, jobRef, parseJob, resetStaleJobs } from "../../../src/jobs/store";
+import { syncWindow } from "../../../src/jobs/window";
+import { processDueJobs } from "../../../src/jobs/worker";
+import { upsertMetrics } from "../../../src/metrics/store";
+import type { ProviderId } from "../../../src/providers/types";
+import { createLogger } from "../../../src/shared/logger";
+import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { manualClock } from "../../harness/seed";
+import {
+  expectedTotals,
+  seedSandboxIntegration,
+  startTestStack,
+  storedTotals,
+  type TestStack,
+} from "../../harness/stack";
+
+let firestore: TestFirestore;
+let stack: TestStack;
+let time: ReturnType<typeof manualClock>;
+let runtime: TestStack["runtime"];
+let users = 0;
+
+beforeAll(async () => {
+  firestore = testFirestore("engine");
+  stack = await startTestStack([
+    {
+      provider: "google",
+      id: "1111111111",
+      name: "G1",
+      timeZone: "Europe/Paris",
+      currency: "EUR",
+      campaigns: 3,
+    },
+    {
+      provider: "google",
+      id: "2222222222",
+      name: "G2",
+      timeZone: "UTC",
+      currency: "USD",
+      campaigns: 2,
+    },
+    {
+      provider: "meta",
+      id: "300000000000001",
+      name: "M1",
+      timeZone: "UTC",
+      currency: "USD",
+      campaigns: 2,
+    },
+    {
+      provider: "tiktok",
+      id: "7000000000000000009",
+      name: "T1",
+      timeZone: "UTC",
+      currency: "USD",
+      campaigns: 2,
+    },
+  ]);
+});
+afterAll(async () => {
+  await stack.stop();
+  await firestore.close();
+});
+beforeEach(() => {
+  // "Now" for the engine; the sandbox's tokens and data do not depend on it.
+  time = manualClock(new Date().toISOString());
+  // Each test is a fresh function instance: a platform pause from one test must not leak.
+  runtime = stack.newRuntime();
+  stack.world.setFaults("google", {});
+  stack.world.setFaults("meta", {});
+});
+
+const deps = (overrides: Partial<ProcessDeps> = {}): ProcessDeps => ({
+  db: firestore.db,
+  clock: time.clock,
+  fetchMetrics: runtime,
+  logger: createLogger({ test: "engine" }),
+  owner: "worker-a",
+  leaseMs: DEFAULT_LEASE_MS,
+  ...overrides,
+});
+
+async function newJob(providerId: ProviderId, maxAttempts?: number) {
+  const userId = `engine-user-${(users += 1)}`;
+  await seedSandboxIntegration(firestore.db, stack, userId, providerId);
+  const [outcome] = await enqueueJobs(
+    deps(),
+    [{ userId, providerId, type: "manual-sync", timeframeDays: 2, source: "test" }],
+    maxAttempts,
+  );
+  if (outcome?.status !== "queued") {
+    throw new Error("expected a queued job");
+  }
+  return { userId, jobId: outcome.jobId };
+}
+
+const readJob = async (jobId: string) =>
+  parseJob(jobId, (await jobRef(firestore.db, jobId).get()).data()).job;
+const readIntegration = async (userId: string, providerId: ProviderId) =>
+  integrationSchema.parse(
+    (await firestore.db.doc(integrationPath(userId, providerId)).get()).data(),
+  );
+
+it("recovers a job whose worker died mid-way without duplicating a metric", async () => {
+  const { userId, jobId } = await newJob("google");
+  // The dying worker claims the job and writes some of its metrics, then disappears.
+  await claimJob(deps(), jobId, "worker-dead", DEFAULT_LEASE_MS);
+  const range = syncWindow(
+    { type: "manual-sync", timeframeDays: 2 },
+    "google",
+    DEFAULT_AUTOMATION,
+    time.clock(),
+  );
+  const fetched = await runtime("google", {
+    credentials: stack.world.issueTokens("google", { lifetimeMs: 3_600_000 }),
+    accountIds: ["1111111111"],
+    range,
+  });
+  await upsertMetrics(firestore.db, userId, fetched.rows, { jobId, now: time.clock() });
+
+  // Before the lease runs out nothing is reset; after it, the job is queued again.
+  time.advance(DEFAULT_LEASE_MS - 1);
+  expect(await resetStaleJobs(deps(), 10)).toEqual({ requeued: 0, failed: 0 });
+  time.advance(2);
+  expect(await resetStaleJobs(deps(), 10)).toEqual({ requeued: 1, failed: 0 });
+
+  const { outcome } = await runJob(deps({ owner: "worker-b" }), jobId);
+  expect(outcome).toBe("succeeded");
+  const job = await readJob(jobId);
+  expect(job.attempts).toBe(2);
+  const expected = expectedTotals(stack.world, "google", range);
+  expect(await storedTotals(firestore.db, userId, "google")).toEqual(expected);
+  expect(job.result).toMatchObject({
+    rowsFetched: expected.rows,
+    rowsUnchanged: fetched.rows.length,
+    rowsWritten: expected.rows - fetched.rows.length,
+  });
+  // The dead worker coming back cannot claim or finish it.
+  expect((await runJob(deps({ owner: "worker-dead" }), jobId)).outcome).toBe("not_claimed");
+});
+
+it("defers a rate-limited job until the platform's wait has passed, then completes it", async () => {
+  const { userId, jobId } = await newJob("google");
+  stack.world.setFaults("google", { rateLimit: { count: 1, retryAfterSeconds: 600 } });
+  expect((await runJob(deps(), jobId)).outcome).toBe("retry_scheduled");
+  const deferred = await readJob(jobId);
+  expect(deferred.status).toBe("queued");
+  expect(deferred.lastError).toMatchObject({ code: "rate_limited", retryAfterMs: 600_000 });
+  expect(deferred.nextAttemptAt.toMillis()).toBeGreaterThanOrEqual(
+    time.clock().getTime() + 600_000,
+  );
+
+  // Another instance (fresh limiter) sweeping just before the wait ends finds nothing due.
+  const sweeper = deps({ fetchMetrics: stack.newRuntime(), owner: "sweeper" });
+  time.advance(599_000);
+  expect((await processDueJobs(sweeper, { maxJobs: 10, maxUsers: 10 })).counts.processed).toBe(0);
+  time.advance(1_000);
+  const swept = await processDueJobs(sweeper, { maxJobs: 10, maxUsers: 10 });
+  expect(swept.jobIds).toContain(jobId);
+  expect((await readJob(jobId)).status).toBe("succeeded");
+  expect((await readIntegration(userId, "google")).lastSyncedAt).not.toBeNull();
+});
+
+it("fails at once on a revoked token, marks the integration needs_reauth and never retries", async () => {
+  const { userId, jobId } = await newJob("google");
+  stack.world.setFaults("google", { revokeTokens: true });
+  const before = stack.world.requestLog.length;
+  expect((await runJob(deps(), jobId)).outcome).toBe("failed");
+  const job = await readJob(jobId);
+  expect(job).toMatchObject({ status: "failed", attempts: 1 });
+  expect(job.lastError?.code).toBe("auth");
+  expect(await readIntegration(userId, "google")).toMatchObject({
+    status: "needs_reauth",
+    activeJobId: null,
+  });
+  // One report call (401) and one refused refresh: no retry loop.
+  expect(stack.world.requestLog.length - before).toBe(2);
+  time.advance(24 * 3_600_000);
+  expect((await processDueJobs(deps(), { maxJobs: 50, maxUsers: 50 })).jobIds).not.toContain(jobId);
+});
+
+it("fails a job after its attempts are spent, keeping the last error", async () => {
+  const { userId, jobId } = await newJob("meta", 2);
+  stack.world.setFaults("meta", { serverErrors: 1_000 });
+  expect((await runJob(deps(), jobId)).outcome).toBe("retry_scheduled");
+  time.advance(24 * 3_600_000);
+  expect((await runJob(deps(), jobId)).outcome).toBe("failed");
+  const job = await readJob(jobId);
+  expect(job).toMatchObject({ status: "failed", attempts: 2 });
+  expect(job.lastError?.code).toBe("transient");
+  expect((await readIntegration(userId, "meta")).consecutiveFailures).toBe(1);
+});
+
+it("keeps the rows of healthy accounts and reports the one that is forbidden", async () => {
+  const { userId, jobId } = await newJob("google");
+  stack.world.setFaults("google", { forbiddenAccounts: ["2222222222"] });
+  expect((await runJob(deps(), jobId)).outcome).toBe("succeeded");
+  const job = await readJob(jobId);
+  expect(job.result?.accounts).toEqual([
+    { accountId: "1111111111", status: "ok", rows: 9 },
+    expect.objectContaining({ accountId: "2222222222", status: "failed" }),
+  ]);
+  expect((await readIntegration(userId, "google")).lastError?.code).toBe("permanent");
+  expect((await storedTotals(firestore.db, userId, "google")).rows).toBe(9);
+});

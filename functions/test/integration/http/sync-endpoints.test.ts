@@ -1,0 +1,449 @@
+/**
+ * The sync endpoints' happy paths with their real store effects: jobs queued and deduplicated,
+ * automation honoured by the next scheduler run, jobs processed into metrics, stale jobs reset,
+ * old jobs cleaned up, and each caller seeing only their own integrations.
+ */
+import type { Firestore } from "firebase-admin/firestore";
+
+import { handleAutomation } from "../../../src/http/automation";
+import type { Handler } from "../../../src/http/context";
+import { handleCron } from "../../../src/http/cron";
+import { handleProcess } from "../../../src/http/process";
+import { handleSchedule } from "../../../src/http/schedule";
+import { handleStatus } from "../../../src/http/status";
+import { handleWorker } from "../../../src/http/worker";
+import { integrationPath, integrationSchema } from "../../../src/integrations/model";
+import { JOBS_COLLECTION } from "../../../src/jobs/model";
+import { claimJob, parseJob } from "../../../src/jobs/store";
+import type { ProviderId } from "../../../src/providers/types";
+import { EVENTS_COLLECTION } from "../../../src/scheduler/events";
+import {
+  accessTokenOf,
+  ADMIN_EMAIL,
+  bearer,
+  cronHeaders,
+  endpointDeps,
+  request,
+  seedIntegration,
+  startTestAuth,
+  type TestAuth,
+  writtenState,
+} from "../../harness/auth";
+import { type TestFirestore, testFirestore } from "../../harness/firestore";
+
+const NOW = new Date("2026-11-28T10:00:00Z");
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Auth lives in the first project; each describe block below gets its own Firestore project. */
+let authProject: TestFirestore;
+let testAuth: TestAuth;
+const projects: TestFirestore[] = [];
+
+beforeAll(async () => {
+  authProject = testFirestore("http-sync-auth");
+  testAuth = await startTestAuth(authProject);
+});
+afterAll(async () => {
+  await testAuth.close();
+  await Promise.all([authProject, ...projects].map((project) => project.close()));
+});
+
+function freshProject(label: string): Firestore {
+  const project = testFirestore(label);
+  projects.push(project);
+  return project.db;
+}
+
+interface OperationBody {
+  success: true;
+  operation: string;
+  counts: Record<"queued" | "processed" | "succeeded" | "failed" | "retried" | "skipped", number>;
+  errors: unknown[];
+  jobIds: string[];
+  details: Record<string, unknown>;
+  eventId: string;
+  durationMs: number;
+}
+
+async function invoke(
+  db: Firestore,
+  handler: Handler,
+  input: { method: string; headers: Record<string, string>; body?: unknown; query?: unknown },
+  now = NOW,
+) {
+  const response = await handler(
+    request(input.method, input),
+    endpointDeps({ db, auth: testAuth.auth, now }),
+  );
+  return { status: response.status, body: response.body as OperationBody };
+}
+
+const adminHeaders = () =>
+  bearer(testAuth.emulator.mintIdToken({ uid: "ops", email: ADMIN_EMAIL, emailVerified: true }));
+const userHeaders = (uid: string) => bearer(testAuth.emulator.mintIdToken({ uid }));
+
+const cron = (db: Firestore, body: unknown, now = NOW) =>
+  invoke(db, handleCron, { method: "POST", headers: cronHeaders(), body }, now);
+const schedule = (db: Firestore, body: unknown) =>
+  invoke(db, handleSchedule, { method: "POST", headers: adminHeaders(), body });
+
+async function jobsOf(db: Firestore, userId: string) {
+  const snapshot = await db.collection(JOBS_COLLECTION).where("userId", "==", userId).get();
+  return snapshot.docs.map((doc) => ({ id: doc.id, ...parseJob(doc.id, doc.data()).job }));
+}
+
+const integrationRef = (db: Firestore, userId: string, providerId: ProviderId) =>
+  db.doc(integrationPath(userId, providerId));
+
+/** The stored integration, read through the model (defaults applied). */
+const integration = async (db: Firestore, userId: string, providerId: ProviderId) =>
+  integrationSchema.parse((await integrationRef(db, userId, providerId).get()).data());
+
+/** The `automation` field exactly as stored. */
+const storedAutomation = async (db: Firestore, userId: string, providerId: ProviderId) =>
+  (await integrationRef(db, userId, providerId).get()).get("automation") as unknown;
+
+describe("POST /api/integrations/schedule", () => {
+  let db: Firestore;
+
+  beforeAll(async () => {
+    db = freshProject("http-schedule");
+    await seedIntegration(db, "alice", "google");
+    await seedIntegration(db, "alice", "meta");
+    await seedIntegration(db, "alice", "tiktok", { status: "needs_reauth" });
+    await seedIntegration(db, "bob", "linkedin");
+  });
+
+  it("queues a job for one integration, locks it, and records the event", async () => {
+    const { status, body } = await schedule(db, { userId: "alice", providerId: "google" });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ success: true, operation: "schedule" });
+    expect(body.counts).toEqual({
+      queued: 1,
+      processed: 0,
+      succeeded: 0,
+      failed: 0,
+      retried: 0,
+      skipped: 0,
+    });
+    const [jobId] = body.jobIds;
+    const job = (await db.collection(JOBS_COLLECTION).doc(jobId!).get()).data() as unknown;
+    expect(job).toMatchObject({
+      userId: "alice",
+      providerId: "google",
+      type: "manual-sync",
+      status: "queued",
+      timeframeDays: 7,
+    });
+    const stored = await integration(db, "alice", "google");
+    expect(stored.activeJobId).toBe(jobId);
+    expect(stored.lastSyncRequestedAt?.toDate()).toEqual(NOW);
+    const event = (
+      await db.collection(EVENTS_COLLECTION).doc(body.eventId).get()
+    ).data() as unknown;
+    expect(event).toMatchObject({ operation: "schedule", counts: body.counts });
+  });
+
+  it("returns the active job instead of queueing a second one", async () => {
+    const first = (await jobsOf(db, "alice")).filter((job) => job.providerId === "google");
+    const { status, body } = await schedule(db, { userId: "alice", providerId: "google" });
+    expect(status).toBe(200);
+    expect(body.counts.queued).toBe(0);
+    expect(body.counts.skipped).toBe(1);
+    expect(body.jobIds).toEqual([first[0]!.id]);
+    expect(body.details.skipped).toEqual({ active_job_exists: 1 });
+    expect((await jobsOf(db, "alice")).filter((job) => job.providerId === "google")).toHaveLength(
+      1,
+    );
+  });
+
+  it("schedules every integration of a user when no provider is named", async () => {
+    const { body } = await schedule(db, { userId: "alice", jobType: "initial-backfill" });
+    // google already has a job, meta is queued, tiktok needs re-authorisation.
+    expect(body.counts.queued).toBe(1);
+    expect(body.details.skipped).toEqual({ active_job_exists: 1, integration_inactive: 1 });
+    const meta = (await jobsOf(db, "alice")).find((job) => job.providerId === "meta");
+    expect(meta).toMatchObject({ type: "initial-backfill", status: "queued" });
+    expect(await jobsOf(db, "bob")).toEqual([]);
+  });
+
+  it.each([
+    [{ userId: "nobody" }, "has no integrations"],
+    [{ userId: "bob", providerId: "google" }, "has no google integration"],
+  ])("answers 404 for %j and writes nothing", async (body, message) => {
+    const before = await writtenState(db);
+    const response = await schedule(db, body);
+    expect(response.status).toBe(404);
+    expect(JSON.stringify(response.body)).toContain(message);
+    expect(await writtenState(db)).toEqual(before);
+  });
+});
+
+describe("POST /api/integrations/schedule with allUsers", () => {
+  let db: Firestore;
+
+  beforeAll(async () => {
+    db = freshProject("http-schedule-all");
+    await seedIntegration(db, "user-a", "google");
+    await seedIntegration(db, "user-b", "meta", { automation: { autoSync: false } });
+  });
+
+  it("pages through users with maxUsers and the returned cursor", async () => {
+    const first = await schedule(db, { allUsers: true, timeframeDays: 1, maxUsers: 1 });
+    expect(first.status).toBe(200);
+    expect(first.body.operation).toBe("process_all_users");
+    expect(first.body.counts.queued).toBe(1);
+    expect(first.body.details.users).toBe(1);
+    const cursor = first.body.details.nextCursor;
+    expect(typeof cursor).toBe("string");
+
+    const second = await schedule(db, { allUsers: true, timeframeDays: 1, maxUsers: 1, cursor });
+    // A manual sync is an explicit request: it ignores the autoSync preference.
+    expect(second.body.counts.queued).toBe(1);
+    expect(second.body.details.nextCursor).toBeNull();
+    const queued = [...first.body.jobIds, ...second.body.jobIds];
+    const owners = await Promise.all(
+      queued.map(
+        async (id) => (await db.collection(JOBS_COLLECTION).doc(id).get()).get("userId") as string,
+      ),
+    );
+    expect(owners.sort()).toEqual(["user-a", "user-b"]);
+  });
+});
+
+describe("cron, automation, worker and process together", () => {
+  let db: Firestore;
+
+  beforeAll(async () => {
+    db = freshProject("http-cron");
+    await seedIntegration(db, "on", "google");
+    await seedIntegration(db, "off", "meta", { automation: { autoSync: false } });
+  });
+
+  it("process_all_users enqueues scheduled syncs only where autoSync is on", async () => {
+    const { status, body } = await cron(db, { operation: "process_all_users", timeframeDays: 1 });
+    expect(status).toBe(200);
+    expect(body.operation).toBe("process_all_users");
+    expect(body.counts.queued).toBe(1);
+    expect(body.details).toMatchObject({ users: 2, autoSyncOff: 1, nextCursor: null });
+    expect(await jobsOf(db, "off")).toEqual([]);
+    expect(await jobsOf(db, "on")).toEqual([
+      expect.objectContaining({ type: "scheduled-sync", status: "queued", timeframeDays: 1 }),
+    ]);
+  });
+
+  it("a second run in the same slot queues nothing", async () => {
+    const { body } = await cron(db, { operation: "process_all_users" });
+    expect(body.counts.queued).toBe(0);
+    expect(await jobsOf(db, "on")).toHaveLength(1);
+  });
+
+  it("the worker runs due jobs and the metrics land under the user", async () => {
+    const { status, body } = await invoke(db, handleWorker, {
+      method: "POST",
+      headers: cronHeaders(),
+      body: { maxJobs: 10 },
+    });
+    expect(status).toBe(200);
+    expect(body.operation).toBe("process_queued_jobs");
+    expect(body.counts).toMatchObject({ processed: 1, succeeded: 1, failed: 0 });
+    const [job] = await jobsOf(db, "on");
+    expect(job).toMatchObject({ status: "succeeded", result: { rowsWritten: 2 } });
+    const metrics = await db.collection("users/on/metrics").get();
+    expect(metrics.docs.map((doc) => doc.get("accountId") as string).sort()).toEqual([
+      "acct-1",
+      "acct-2",
+    ]);
+    const stored = await integration(db, "on", "google");
+    expect(stored.activeJobId).toBeNull();
+    expect(stored.lastSyncedAt?.toDate()).toEqual(NOW);
+  });
+
+  it("an automation change by the owner is honoured by the next scheduler run", async () => {
+    const patch = await invoke(db, handleAutomation, {
+      method: "PATCH",
+      headers: userHeaders("off"),
+      body: { providerId: "meta", autoSync: true },
+    });
+    expect(patch.status).toBe(200);
+    // The next daily slot: 02:00 UTC the following day.
+    const nextSlot = new Date(Date.UTC(2026, 10, 29, 2));
+    const { body } = await cron(db, { operation: "process_all_users" }, nextSlot);
+    expect(body.counts.queued).toBe(2);
+    expect(body.details.autoSyncOff).toBe(0);
+    expect(await jobsOf(db, "off")).toHaveLength(1);
+  });
+
+  it("process runs one user's due jobs now", async () => {
+    const later = new Date(Date.UTC(2026, 10, 29, 2));
+    const { status, body } = await invoke(
+      db,
+      handleProcess,
+      { method: "POST", headers: cronHeaders(), body: { userId: "off" } },
+      later,
+    );
+    expect(status).toBe(200);
+    expect(body.operation).toBe("process_user_jobs");
+    expect(body.counts).toMatchObject({ processed: 1, succeeded: 1 });
+    expect(body.details).toEqual({ userId: "off" });
+    expect((await db.collection("users/off/metrics").get()).size).toBe(2);
+    // The other user's job was left alone.
+    const onJobs = await jobsOf(db, "on");
+    expect(onJobs.filter((job) => job.status === "queued")).toHaveLength(1);
+  });
+
+  it("reset_stale_jobs puts a job whose lease expired back in the queue", async () => {
+    const [queued] = (await jobsOf(db, "on")).filter((job) => job.status === "queued");
+    const claimedAt = new Date(Date.UTC(2026, 10, 29, 3));
+    await claimJob({ db, clock: () => claimedAt }, queued!.id, "dead-worker", 60_000);
+    const { body } = await cron(
+      db,
+      { operation: "reset_stale_jobs" },
+      new Date(claimedAt.getTime() + HOUR_MS),
+    );
+    expect(body.operation).toBe("reset_stale_jobs");
+    expect(body.counts.queued).toBe(1);
+    expect(body.details).toEqual({ requeued: 1, failed: 0 });
+    const job = (await db.collection(JOBS_COLLECTION).doc(queued!.id).get()).data() as unknown;
+    expect(job).toMatchObject({ status: "queued", leaseOwner: null, attempts: 1 });
+  });
+
+  it("cleanup_old_jobs removes finished jobs and events older than 7 days", async () => {
+    const eventsBefore = (await db.collection(EVENTS_COLLECTION).get()).size;
+    const { body } = await cron(
+      db,
+      { operation: "cleanup_old_jobs" },
+      new Date(Date.UTC(2026, 10, 29, 2) + 8 * DAY_MS),
+    );
+    expect(body.operation).toBe("cleanup_old_jobs");
+    expect(body.details).toEqual({ jobsDeleted: 2, eventsDeleted: eventsBefore });
+    const left = await db.collection(JOBS_COLLECTION).get();
+    expect(left.docs.map((doc) => doc.get("status") as string)).toEqual(["queued"]);
+    // Only the cleanup's own event remains.
+    const events = await db.collection(EVENTS_COLLECTION).get();
+    expect(events.docs.map((doc) => doc.id)).toEqual([body.eventId]);
+  });
+});
+
+describe("GET /api/integrations/status", () => {
+  let db: Firestore;
+
+  beforeAll(async () => {
+    db = freshProject("http-status");
+    await seedIntegration(db, "carol", "google", { accountIds: ["1", "2", "3"] });
+    await seedIntegration(db, "carol", "tiktok", { automation: { cadenceHours: 6 } });
+    await seedIntegration(db, "dave", "meta");
+    await schedule(db, { userId: "carol", providerId: "google" });
+    await schedule(db, { userId: "dave" });
+  });
+
+  it("returns the caller's own integrations and jobs, and no token", async () => {
+    const { status, body } = await invoke(db, handleStatus, {
+      method: "GET",
+      headers: userHeaders("carol"),
+      query: { limit: "5" },
+    });
+    expect(status).toBe(200);
+    const view = body as unknown as {
+      userId: string;
+      integrations: Array<Record<string, unknown>>;
+      recentJobs: Array<Record<string, unknown>>;
+    };
+    expect(view.userId).toBe("carol");
+    const [jobId] = (await jobsOf(db, "carol")).map((job) => job.id);
+    expect(view.integrations).toEqual([
+      {
+        providerId: "google",
+        status: "active",
+        accountCount: 3,
+        lastSyncRequestedAt: NOW.toISOString(),
+        lastSyncedAt: null,
+        automation: { autoSync: true, cadenceHours: 24, lookbackDays: null },
+        lastError: null,
+        consecutiveFailures: 0,
+        activeJobId: jobId,
+      },
+      expect.objectContaining({
+        providerId: "tiktok",
+        automation: { autoSync: true, cadenceHours: 6, lookbackDays: null },
+        activeJobId: null,
+      }),
+    ]);
+    expect(view.recentJobs).toEqual([
+      expect.objectContaining({
+        jobId,
+        providerId: "google",
+        status: "queued",
+        createdAt: NOW.toISOString(),
+      }),
+    ]);
+    const text = JSON.stringify(body);
+    for (const secret of [accessTokenOf("carol", "google"), "refresh-token", "do-not-leak"]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).not.toContain("dave");
+  });
+
+  it("answers a user without integrations with empty lists", async () => {
+    const { status, body } = await invoke(db, handleStatus, {
+      method: "GET",
+      headers: userHeaders("newcomer"),
+    });
+    expect(status).toBe(200);
+    expect(body).toEqual({ success: true, userId: "newcomer", integrations: [], recentJobs: [] });
+  });
+});
+
+describe("PATCH /api/integrations/automation", () => {
+  let db: Firestore;
+
+  beforeAll(async () => {
+    db = freshProject("http-automation");
+    await seedIntegration(db, "erin", "google");
+    await seedIntegration(db, "erin", "meta");
+    await seedIntegration(db, "frank", "google");
+    // A document written before automation settings existed: defaults apply on read.
+    await integrationRef(db, "erin", "linkedin").set({ status: "active", accountIds: ["9"] });
+  });
+
+  const patch = (uid: string, body: unknown) =>
+    invoke(db, handleAutomation, { method: "PATCH", headers: userHeaders(uid), body });
+
+  it("updates only the caller's named integration", async () => {
+    const { status, body } = await patch("erin", {
+      providerId: "google",
+      autoSync: false,
+      lookbackDays: 30,
+    });
+    expect(status).toBe(200);
+    const expected = { autoSync: false, cadenceHours: 24, lookbackDays: 30 };
+    expect(body).toEqual({ success: true, providerId: "google", automation: expected });
+    expect(await storedAutomation(db, "erin", "google")).toEqual(expected);
+    const untouched = { autoSync: true, cadenceHours: 24, lookbackDays: null };
+    expect(await storedAutomation(db, "erin", "meta")).toEqual(untouched);
+    expect(await storedAutomation(db, "frank", "google")).toEqual(untouched);
+  });
+
+  it("resets the lookback to the platform default with null", async () => {
+    const { body } = await patch("erin", { providerId: "google", lookbackDays: null });
+    expect(body).toMatchObject({ automation: { autoSync: false, lookbackDays: null } });
+  });
+
+  it("completes the settings of a document that had none", async () => {
+    const { status } = await patch("erin", { providerId: "linkedin", cadenceHours: 6 });
+    expect(status).toBe(200);
+    expect(await storedAutomation(db, "erin", "linkedin")).toEqual({
+      autoSync: true,
+      cadenceHours: 6,
+      lookbackDays: null,
+    });
+  });
+
+  it("answers 404 when the caller has no such integration, even if someone else does", async () => {
+    const { status } = await patch("frank", { providerId: "meta", autoSync: false });
+    expect(status).toBe(404);
+    expect((await integrationRef(db, "frank", "meta").get()).exists).toBe(false);
+    expect(await storedAutomation(db, "erin", "meta")).toMatchObject({ autoSync: true });
+  });
+});

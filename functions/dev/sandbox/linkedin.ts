@@ -197,7 +197,7 @@ function authenticate(req: SandboxRequest, world: SandboxWorld): SandboxReply | 
   }
 }
 
-function checkVersion(req: SandboxRequest): SandboxReply | undefined {
+function checkVersion(req: SandboxRequest, now: number): SandboxReply | undefined {
   const version = req.headers["linkedin-version"];
   if (typeof version !== "string" || version === "") {
     return apiError(
@@ -206,7 +206,7 @@ function checkVersion(req: SandboxRequest): SandboxReply | undefined {
       { code: "VERSION_MISSING" },
     );
   }
-  if (!isActiveVersion(version, Date.now())) {
+  if (!isActiveVersion(version, now)) {
     return apiError(426, `Requested version ${versionDate(version)} is not active`, {
       code: "NONEXISTENT_VERSION",
     });
@@ -454,10 +454,16 @@ function accessToken(req: SandboxRequest, world: SandboxWorld): SandboxReply {
 export interface LinkedinSandboxOptions {
   /** adAnalytics' silent truncation point (LinkedIn: 15,000); smaller keeps tests fast. */
   maxElements?: number;
+  /**
+   * The moment (ms since the epoch) `LinkedIn-Version` sunsets are judged at; real time by
+   * default. Tests pin it so that a version's sunset cannot fail them on a later calendar date.
+   */
+  versionsActiveAt?: () => number;
 }
 
 export function createLinkedinSandbox(options: LinkedinSandboxOptions = {}): PlatformSandbox {
   const maxElements = options.maxElements ?? 15_000;
+  const versionsActiveAt = options.versionsActiveAt ?? Date.now;
   return {
     provider: "linkedin",
     isReportingRequest: (req) => req.path.startsWith("/rest/"),
@@ -465,7 +471,7 @@ export function createLinkedinSandbox(options: LinkedinSandboxOptions = {}): Pla
       if (req.path === "/oauth/v2/accessToken") {
         return accessToken(req, world);
       }
-      const denied = authenticate(req, world) ?? checkVersion(req);
+      const denied = authenticate(req, world) ?? checkVersion(req, versionsActiveAt());
       if (denied) {
         return denied;
       }

@@ -9,8 +9,8 @@
  *   enqueues once however many schedulers fire. Pass the returned `details.nextCursor` as
  *   `cursor` to continue.
  * - `{operation: "cleanup_old_jobs"}` — terminal jobs and scheduler events older than 7 days,
- *   at most CLEANUP_MAX_BATCHES batches of CLEANUP_BATCH_SIZE per collection per call.
- * - `{operation: "reset_stale_jobs"}` — up to STALE_RESET_LIMIT running jobs whose lease
+ *   bounded per call by `CLEANUP_LIMITS` (scheduler/operations.ts).
+ * - `{operation: "reset_stale_jobs"}` — up to `STALE_RESET_LIMIT` running jobs whose lease
  *   expired go back to queued (or fail when their attempts are spent).
  *
  * Response: the operation shape (`context.ts`).
@@ -30,12 +30,6 @@ import {
   parseBody,
   timeframeDaysField,
 } from "./validation";
-
-/** Bounded work per call (the next run continues): 10 × 200 deletes per collection. */
-export const CLEANUP_BATCH_SIZE = 200;
-export const CLEANUP_MAX_BATCHES = 10;
-/** Each stale job is its own transaction; 200 per call keeps a run to seconds. */
-export const STALE_RESET_LIMIT = 200;
 
 const SOURCE = "cron-endpoint";
 
@@ -68,14 +62,9 @@ export const handleCron = defineEndpoint({
           }),
         );
       case "cleanup_old_jobs":
-        return operationResponse(
-          await cleanupOperation(deps, SOURCE, {
-            batchSize: CLEANUP_BATCH_SIZE,
-            maxBatches: CLEANUP_MAX_BATCHES,
-          }),
-        );
+        return operationResponse(await cleanupOperation(deps, SOURCE));
       case "reset_stale_jobs":
-        return operationResponse(await resetStaleOperation(deps, SOURCE, STALE_RESET_LIMIT));
+        return operationResponse(await resetStaleOperation(deps, SOURCE));
     }
   },
 });

@@ -20,7 +20,7 @@
  */
 import { z } from "zod";
 
-import { isProviderId } from "../integrations/model";
+import { integrationsPath, isProviderId } from "../integrations/model";
 import type { EnqueueRequest } from "../jobs/store";
 import { enqueueAllOperation, enqueueOperation } from "../scheduler/operations";
 import { AppError } from "../shared/errors";
@@ -90,11 +90,7 @@ export const handleSchedule = defineEndpoint({
       );
     }
     const userId = input.userId;
-    const integrations = await deps.db
-      .collection("users")
-      .doc(userId)
-      .collection("integrations")
-      .get();
+    const integrations = await deps.db.collection(integrationsPath(userId)).get();
     const providerIds = integrations.docs
       .map((doc) => doc.id)
       .filter(isProviderId)

@@ -15,7 +15,7 @@
 import type { Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
 
-import { integrationSchema, isProviderId } from "../integrations/model";
+import { integrationSchema, integrationsPath, isProviderId } from "../integrations/model";
 import { jobQueries, parseJob } from "../jobs/store";
 import { defineEndpoint } from "./context";
 import { parseQuery, queryIntField } from "./validation";
@@ -40,7 +40,7 @@ export const handleStatus = defineEndpoint({
   run: async (input, caller, deps) => {
     const { uid } = caller;
     const [integrations, jobs] = await Promise.all([
-      deps.db.collection("users").doc(uid).collection("integrations").get(),
+      deps.db.collection(integrationsPath(uid)).get(),
       jobQueries.recentForUser(deps.db, uid, input.limit).get(),
     ]);
     return {

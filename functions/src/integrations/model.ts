@@ -62,8 +62,13 @@ export const credentialsSchema = z.object({
 });
 export type StoredCredentials = z.infer<typeof credentialsSchema>;
 
+export const INTEGRATIONS_COLLECTION = "integrations";
+
+export const integrationsPath = (userId: string): string =>
+  `users/${userId}/${INTEGRATIONS_COLLECTION}`;
+
 export const integrationPath = (userId: string, providerId: ProviderId): string =>
-  `users/${userId}/integrations/${providerId}`;
+  `${integrationsPath(userId)}/${providerId}`;
 
 export const credentialsPath = (userId: string, providerId: ProviderId): string =>
   `${integrationPath(userId, providerId)}/private/credentials`;

@@ -9,7 +9,7 @@
  */
 import { FieldPath, type Firestore, type Query } from "firebase-admin/firestore";
 
-import { integrationSchema, isProviderId } from "../integrations/model";
+import { INTEGRATIONS_COLLECTION, integrationSchema, isProviderId } from "../integrations/model";
 import type { JobType } from "./model";
 import { enqueueJobs, type EnqueueOutcome, type EnqueueRequest, type StoreDeps } from "./store";
 
@@ -29,7 +29,7 @@ export function cadenceSlot(now: Date, cadenceHours: number): string {
  */
 export const activeIntegrationsQuery = (db: Firestore, limit: number, after?: string): Query => {
   const base = db
-    .collectionGroup("integrations")
+    .collectionGroup(INTEGRATIONS_COLLECTION)
     .where("status", "==", "active")
     .orderBy(FieldPath.documentId())
     .limit(limit);

@@ -167,24 +167,23 @@ export function processUserOperation(
   }));
 }
 
-export function cleanupOperation(
-  deps: StoreDeps,
-  source: string,
-  options: { batchSize: number; maxBatches: number },
-): Promise<OperationResult> {
+/**
+ * Bounded work per call, the same for every caller (the next run continues): at most 10 × 200
+ * deletes per collection; 200 stale jobs, each its own transaction, keep a run to seconds.
+ */
+export const CLEANUP_LIMITS = { batchSize: 200, maxBatches: 10 } as const;
+export const STALE_RESET_LIMIT = 200;
+
+export function cleanupOperation(deps: StoreDeps, source: string): Promise<OperationResult> {
   return recorded(deps, "cleanup_old_jobs", source, async () => {
-    const result = await cleanupOldJobs(deps, options);
+    const result = await cleanupOldJobs(deps, CLEANUP_LIMITS);
     return { counts: emptyCounts(), details: { ...result } };
   });
 }
 
-export function resetStaleOperation(
-  deps: StoreDeps,
-  source: string,
-  limit: number,
-): Promise<OperationResult> {
+export function resetStaleOperation(deps: StoreDeps, source: string): Promise<OperationResult> {
   return recorded(deps, "reset_stale_jobs", source, async () => {
-    const result = await resetStaleJobs(deps, limit);
+    const result = await resetStaleJobs(deps, STALE_RESET_LIMIT);
     const counts = emptyCounts();
     counts.queued = result.requeued;
     counts.failed = result.failed;

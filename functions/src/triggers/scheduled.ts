@@ -44,9 +44,9 @@ export const sweepQueuedJobs = onSchedule(
 );
 
 export const cleanupOldJobs = onSchedule({ ...common, schedule: "0 3 * * 0" }, async (_event) => {
-  await cleanupOperation(storeDeps(), SOURCE, { batchSize: 300, maxBatches: 20 });
+  await cleanupOperation(storeDeps(), SOURCE);
 });
 
 export const resetStaleJobs = onSchedule({ ...common, schedule: "0 * * * *" }, async (_event) => {
-  await resetStaleOperation(storeDeps(), SOURCE, 500);
+  await resetStaleOperation(storeDeps(), SOURCE);
 });

@@ -5,12 +5,14 @@
 import { type Firestore, Timestamp } from "firebase-admin/firestore";
 
 import { SANDBOX_PLATFORMS, sandboxProviderSettings } from "../../dev/sandbox";
+import { createLinkedinSandbox } from "../../dev/sandbox/linkedin";
 import { type RunningSandbox, startSandbox } from "../../dev/sandbox/server";
 import { daysBetween, type SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import { credentialsPath, integrationPath } from "../../src/integrations/model";
 import { createProviderRuntime, type ProviderRuntime } from "../../src/providers/registry";
 import { parseProviderSettings } from "../../src/providers/settings";
 import type { DateRange, ProviderId } from "../../src/providers/types";
+import { LINKEDIN_VERSIONS_AT } from "./sandbox";
 
 export interface TestStack {
   sandbox: RunningSandbox;
@@ -28,7 +30,13 @@ const TEST_LIMITS = { timeoutMs: 2_000, maxInlineWaitMs: 1_500, requestsPerSecon
 
 export async function startTestStack(accounts: SandboxAccount[]): Promise<TestStack> {
   const world = new SandboxWorld(accounts);
-  const sandbox = await startSandbox({ world, platforms: SANDBOX_PLATFORMS });
+  // LinkedIn version sunsets are judged at a fixed date, so the suite does not expire.
+  const platforms = SANDBOX_PLATFORMS.map((platform) =>
+    platform.provider === "linkedin"
+      ? createLinkedinSandbox({ versionsActiveAt: () => LINKEDIN_VERSIONS_AT })
+      : platform,
+  );
+  const sandbox = await startSandbox({ world, platforms });
   const { settings, secrets } = sandboxProviderSettings(sandbox);
   const withLimits = Object.fromEntries(
     Object.entries(settings).map(([id, values]) => [id, { ...values, ...TEST_LIMITS }]),

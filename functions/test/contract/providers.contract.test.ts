@@ -1,0 +1,452 @@
+/**
+ * The provider-adapter contract, asserted once for every platform over real HTTP against its
+ * sandbox: complete, normalised multi-page results whose totals are what the sandbox generated;
+ * every error class from the platform's own signal (rate limit, 5xx, timeout, malformed and
+ * truncated bodies, a forbidden account, a revoked token); an expired token refreshed and handed
+ * back where the platform can refresh, `auth` where it cannot; the measured request rate; per-
+ * account isolation; no token or secret in a result. What only one platform does (its request
+ * checks, slicing rules, classification details) is in `<platform>.test.ts`.
+ */
+import { GOOGLE_SANDBOX_CLIENT, googleSandbox } from "../../dev/sandbox/google";
+import { createLinkedinSandbox } from "../../dev/sandbox/linkedin";
+import { META_SANDBOX_APP_SECRET, metaSandbox } from "../../dev/sandbox/meta";
+import type { PlatformSandbox } from "../../dev/sandbox/platform";
+import type { RunningSandbox } from "../../dev/sandbox/server";
+import { tiktokSandbox } from "../../dev/sandbox/tiktok";
+import type { FaultKnobs, SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
+import type { ProviderAdapter } from "../../src/providers/adapter";
+import { googleAdapter } from "../../src/providers/google";
+import { createLinkedinAdapter } from "../../src/providers/linkedin";
+import { createMetaAdapter } from "../../src/providers/meta";
+import { tiktokAdapter } from "../../src/providers/tiktok";
+import { RATE_LIMIT_WAIT_MS } from "../../src/providers/tiktok/classify";
+import type { Credentials, DateRange, FetchResult, ProviderId } from "../../src/providers/types";
+import {
+  byDayAndCampaign,
+  expectedRows,
+  expectNoSecrets,
+  expectRequestRate,
+  failure,
+  LINKEDIN_VERSIONS_AT,
+  requestsTo,
+  runAdapter,
+  sandboxAccount,
+  startWorld,
+  totals,
+} from "../harness/sandbox";
+
+/** What an expired access token leads to on the platform. */
+type OnExpiry =
+  | { refresh: true; tokenPath: string; accessTokenLifetimeMs: number }
+  | { refresh: false; reason: string };
+
+interface ContractCase {
+  provider: ProviderId;
+  adapter: ProviderAdapter<ProviderId>;
+  platform: PlatformSandbox;
+  /** Settings every run of this platform gets (OAuth client, app secret). */
+  settings: Record<string, unknown>;
+  /** Configured secrets that must never show in a result. */
+  settingSecrets: string[];
+  /** A working credential, as the platform issues it. */
+  issue(world: SandboxWorld): Credentials;
+  onExpiry: OnExpiry;
+  /** The requests the sandbox injects faults into (its `isReportingRequest`). */
+  reportingPath: RegExp;
+  /** The zone rows are reported in when it is not the account's own. */
+  reportedTimeZone?: string;
+  /** An account and range the platform answers in several pages or slices. */
+  multiPage: { account: SandboxAccount; range: DateRange; requests: number };
+  /** Three small accounts with different currencies and time zones. */
+  accounts: [SandboxAccount, SandboxAccount, SandboxAccount];
+  /** A range over which the three accounts need more than 2 × RATE requests. */
+  busyRange: DateRange;
+  /** Each fault knob's real signal, as the adapter classifies it. */
+  signals: {
+    rateLimit: { retryAfterSeconds: number; retryAfterMs: number; reason: string };
+    /** The wait a 1-second rate limit is honoured for inline, when not that second. */
+    shortWaitMs?: number;
+    serverError: string;
+    forbidden: { reason: string; message?: string };
+    revoked: string;
+  };
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Requests per second for the rate measurement. */
+const RATE = 4;
+const SHORT: DateRange = { since: "2026-03-01", until: "2026-03-03" };
+/** LinkedIn's adAnalytics cap in this suite, so that small accounts need several slices. */
+const LINKEDIN_CAP = 40;
+
+const google = (id: string, campaigns: number, timeZone: string, currency: string) =>
+  sandboxAccount("google", id, campaigns, timeZone, currency);
+const meta = (id: string, campaigns: number, timeZone: string, currency: string) =>
+  sandboxAccount("meta", id, campaigns, timeZone, currency);
+const linkedin = (id: string, campaigns: number, timeZone: string, currency: string) =>
+  sandboxAccount("linkedin", id, campaigns, timeZone, currency);
+const tiktok = (id: string, campaigns: number, timeZone: string, currency: string) =>
+  sandboxAccount("tiktok", id, campaigns, timeZone, currency);
+
+const CASES: ContractCase[] = [
+  {
+    provider: "google",
+    adapter: googleAdapter,
+    platform: googleSandbox,
+    settings: { ...GOOGLE_SANDBOX_CLIENT },
+    settingSecrets: [GOOGLE_SANDBOX_CLIENT.clientSecret],
+    issue: (world) => world.issueTokens("google", { lifetimeMs: HOUR_MS, refreshable: true }),
+    onExpiry: { refresh: true, tokenPath: "/token", accessTokenLifetimeMs: 3_599_000 },
+    reportingPath: /googleAds:searchStream$/,
+    // 115 campaigns × 95 days: two slices (90 + 5 days), the first streamed in two batches.
+    multiPage: {
+      account: google("4567890123", 115, "Europe/Berlin", "EUR"),
+      range: { since: "2026-01-01", until: "2026-04-05" },
+      requests: 2,
+    },
+    accounts: [
+      google("1234567890", 3, "America/New_York", "USD"),
+      google("2345678901", 2, "Asia/Tokyo", "JPY"),
+      google("3456789012", 2, "Europe/London", "GBP"),
+    ],
+    // 182 days: three slices (90 + 90 + 2) per account.
+    busyRange: { since: "2025-10-01", until: "2026-03-31" },
+    signals: {
+      // RESOURCE_EXHAUSTED with the wait in quotaErrorDetails.retryDelay.
+      rateLimit: {
+        retryAfterSeconds: 40_591,
+        retryAfterMs: 40_591_000,
+        reason: "resource_exhausted",
+      },
+      serverError: "internal_error",
+      forbidden: { reason: "user_permission_denied" },
+      revoked: "invalid_grant",
+    },
+  },
+  {
+    provider: "meta",
+    // 25 rows a page, so small accounts take several pages.
+    adapter: createMetaAdapter({ pageSize: 25 }),
+    platform: metaSandbox,
+    settings: { appSecret: META_SANDBOX_APP_SECRET },
+    settingSecrets: [META_SANDBOX_APP_SECRET],
+    issue: (world) => world.issueTokens("meta"),
+    onExpiry: { refresh: false, reason: "meta_code_190_463" },
+    reportingPath: /\/insights$/,
+    // 5 campaigns × 14 days = 70 rows: the account node and three insights pages.
+    multiPage: {
+      account: meta("1010101010", 5, "Europe/Berlin", "EUR"),
+      range: { since: "2026-01-25", until: "2026-02-07" },
+      requests: 4,
+    },
+    accounts: [
+      meta("2020202020", 3, "America/Los_Angeles", "USD"),
+      meta("3030303030", 2, "Europe/London", "GBP"),
+      meta("5050505050", 2, "Asia/Singapore", "SGD"),
+    ],
+    // Per account the node and two insights pages.
+    busyRange: { since: "2026-01-25", until: "2026-02-07" },
+    signals: {
+      // Code 17 with the wait in the usage headers (reset_time_duration).
+      rateLimit: { retryAfterSeconds: 150, retryAfterMs: 150_000, reason: "meta_code_17_2446079" },
+      serverError: "meta_code_2",
+      forbidden: { reason: "meta_code_200" },
+      revoked: "meta_code_190_458",
+    },
+  },
+  {
+    provider: "linkedin",
+    adapter: createLinkedinAdapter({ maxElements: LINKEDIN_CAP }),
+    platform: createLinkedinSandbox({
+      maxElements: LINKEDIN_CAP,
+      versionsActiveAt: () => LINKEDIN_VERSIONS_AT,
+    }),
+    settings: { clientId: "sandbox-client", clientSecret: "sandbox-client-secret" },
+    settingSecrets: ["sandbox-client-secret"],
+    issue: (world) => world.issueTokens("linkedin", { lifetimeMs: 60 * DAY_MS, refreshable: true }),
+    onExpiry: {
+      refresh: true,
+      tokenPath: "/oauth/v2/accessToken",
+      accessTokenLifetimeMs: 60 * DAY_MS,
+    },
+    reportingPath: /^\/rest\//,
+    reportedTimeZone: "UTC",
+    // 4 campaigns × 20 days under a 40-element cap: slices of 9 + 9 + 2 days, after the account
+    // and its campaigns.
+    multiPage: {
+      account: linkedin("512345678", 4, "America/New_York", "EUR"),
+      range: { since: "2026-10-01", until: "2026-10-20" },
+      requests: 5,
+    },
+    accounts: [
+      linkedin("512345679", 3, "America/New_York", "USD"),
+      linkedin("512345680", 2, "Europe/London", "GBP"),
+      linkedin("512345682", 2, "Asia/Singapore", "SGD"),
+    ],
+    // Two slices per account, after the account and its campaigns.
+    busyRange: { since: "2026-10-01", until: "2026-10-20" },
+    signals: {
+      // HTTP 429 with a Retry-After header (advertised only when a test asks for a wait).
+      rateLimit: { retryAfterSeconds: 120, retryAfterMs: 120_000, reason: "http_429" },
+      serverError: "http_500",
+      forbidden: { reason: "access_denied", message: "Not enough permissions to access" },
+      revoked: "oauth_invalid_grant",
+    },
+  },
+  {
+    provider: "tiktok",
+    adapter: tiktokAdapter,
+    platform: tiktokSandbox,
+    settings: {},
+    settingSecrets: [],
+    issue: (world) => world.issueTokens("tiktok"),
+    onExpiry: { refresh: false, reason: "tiktok_code_40102" },
+    reportingPath: /\/report\/integrated\/get\/$/,
+    // 40 campaigns × 45 days: advertiser info, then a 30-day slice of 1,200 rows in two
+    // 1,000-row pages and a 15-day slice in one.
+    multiPage: {
+      account: tiktok("7000000000000000001", 40, "America/New_York", "USD"),
+      range: { since: "2026-01-01", until: "2026-02-14" },
+      requests: 4,
+    },
+    accounts: [
+      tiktok("7000000000000000002", 3, "Etc/GMT-8", "EUR"),
+      tiktok("7000000000000000003", 2, "Asia/Tokyo", "JPY"),
+      tiktok("7000000000000000004", 2, "Europe/London", "GBP"),
+    ],
+    // Advertiser info and two 30-day slices per account.
+    busyRange: { since: "2026-01-01", until: "2026-02-14" },
+    signals: {
+      // Code 40100 in an HTTP 200 envelope, with no wait: TikTok's documented one second.
+      rateLimit: {
+        retryAfterSeconds: 1,
+        retryAfterMs: RATE_LIMIT_WAIT_MS,
+        reason: "tiktok_code_40100",
+      },
+      shortWaitMs: RATE_LIMIT_WAIT_MS,
+      serverError: "tiktok_code_50000",
+      forbidden: { reason: "tiktok_code_40001" },
+      revoked: "tiktok_code_40105",
+    },
+  },
+];
+
+describe.each(CASES)("$provider adapter contract", (entry) => {
+  const { provider, adapter, signals, onExpiry } = entry;
+  const [first, second, third] = entry.accounts;
+  const reported = entry.reportedTimeZone ? { timeZone: entry.reportedTimeZone } : {};
+
+  let world: SandboxWorld;
+  let sandbox: RunningSandbox;
+  let credentials: Credentials;
+
+  beforeEach(async () => {
+    ({ world, sandbox } = await startWorld(
+      [entry.multiPage.account, ...entry.accounts],
+      [entry.platform],
+    ));
+    credentials = entry.issue(world);
+  });
+
+  afterEach(() => sandbox.stop());
+
+  const run = (accountIds: string[], range = SHORT, settings: Record<string, unknown> = {}) =>
+    runAdapter(
+      adapter,
+      sandbox,
+      { credentials, accountIds, range },
+      { settings: { ...entry.settings, ...settings } },
+    );
+  const expected = (accounts: readonly SandboxAccount[], range = SHORT) =>
+    accounts.flatMap((account) => expectedRows(world, account, range, reported));
+  const requests = () => requestsTo(world, provider);
+  const reportingRequests = () => requestsTo(world, provider, entry.reportingPath);
+  const withFaults = (knobs: FaultKnobs) => world.setFaults(provider, knobs);
+  const noSecrets = (result: FetchResult, ...more: Array<string | undefined>) =>
+    expectNoSecrets(result, [
+      credentials.accessToken,
+      credentials.refreshToken,
+      ...entry.settingSecrets,
+      ...more,
+    ]);
+  /** How many requests a fault-free fetch of the accounts takes; the log is cleared after. */
+  const baseline = async (accountIds: string[]) => {
+    const result = await run(accountIds);
+    expect(result.accounts.every((outcome) => outcome.status === "ok")).toBe(true);
+    return world.requestLog.splice(0).length;
+  };
+
+  it("returns a multi-page result complete and normalised, totals as generated", async () => {
+    const { account, range } = entry.multiPage;
+    const result = await run([account.id], range);
+
+    const rows = expected([account], range);
+    expect(result.accounts).toEqual([{ accountId: account.id, status: "ok", rows: rows.length }]);
+    expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
+    expect(totals(result.rows)).toEqual(totals(rows));
+    // More requests than a single page or slice takes.
+    expect(requests()).toHaveLength(entry.multiPage.requests);
+  });
+
+  it("loses only the failing account's rows when one of three is forbidden", async () => {
+    withFaults({ forbiddenAccounts: [second.id] });
+    const result = await run([first.id, second.id, third.id]);
+
+    expect(result.accounts.map((outcome) => outcome.status)).toEqual(["ok", "failed", "ok"]);
+    expect(failure(result, 1)).toMatchObject({
+      code: "permanent",
+      reason: signals.forbidden.reason,
+      ...(signals.forbidden.message
+        ? { message: expect.stringContaining(signals.forbidden.message) as unknown }
+        : {}),
+    });
+    const rows = expected([first, third]);
+    expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
+    expect(totals(result.rows)).toEqual(totals(rows));
+    // Each account keeps its own currency and reporting time zone.
+    expect(new Set(result.rows.map((row) => `${row.currency} ${row.timeZone}`))).toEqual(
+      new Set(rows.map((row) => `${row.currency} ${row.timeZone}`)),
+    );
+    noSecrets(result);
+  });
+
+  it("does not retry a forbidden account (permanent)", async () => {
+    withFaults({ forbiddenAccounts: [second.id] });
+    const result = await run([second.id]);
+
+    expect(failure(result)).toMatchObject({ code: "permanent", reason: signals.forbidden.reason });
+    expect(requests()).toHaveLength(1);
+  });
+
+  it("hands a rate limit longer than the inline budget back as rate_limited with its wait", async () => {
+    const { retryAfterSeconds, retryAfterMs, reason } = signals.rateLimit;
+    withFaults({ rateLimit: { count: 1, retryAfterSeconds } });
+    const result = await run([first.id], SHORT, { maxInlineWaitMs: 500 });
+
+    expect(failure(result)).toMatchObject({ code: "rate_limited", reason, retryAfterMs });
+    expect(reportingRequests()).toHaveLength(1);
+    noSecrets(result);
+  });
+
+  it("honours a short rate-limit wait inline: the retry comes no sooner than asked", async () => {
+    const requestsWithoutFault = await baseline([first.id]);
+    withFaults({ rateLimit: { count: 1, retryAfterSeconds: 1 } });
+    const result = await run([first.id]);
+
+    expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected([first])));
+    expect(requests()).toHaveLength(requestsWithoutFault + 1);
+    const [limited, retried] = reportingRequests();
+    expect(retried?.path).toBe(limited?.path);
+    expect((retried?.at ?? 0) - (limited?.at ?? 0)).toBeGreaterThanOrEqual(
+      signals.shortWaitMs ?? 1_000,
+    );
+  });
+
+  it("retries a single 5xx away", async () => {
+    const requestsWithoutFault = await baseline([first.id]);
+    withFaults({ serverErrors: 1 });
+    const result = await run([first.id]);
+
+    expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected([first])));
+    expect(requests()).toHaveLength(requestsWithoutFault + 1);
+  });
+
+  it("reports a persisting 5xx as transient after the inline retries", async () => {
+    withFaults({ serverErrors: 5 });
+    const result = await run([first.id], SHORT, { maxInlineRetries: 1 });
+
+    expect(failure(result)).toMatchObject({ code: "transient", reason: signals.serverError });
+    expect(reportingRequests()).toHaveLength(2);
+    noSecrets(result);
+  });
+
+  it("reports a response slower than the timeout as transient", async () => {
+    withFaults({ slowMs: 400 });
+    const result = await run([first.id], SHORT, { timeoutMs: 150, maxInlineRetries: 0 });
+
+    expect(failure(result)).toMatchObject({ code: "transient", reason: "timeout" });
+    noSecrets(result);
+  });
+
+  it("reports malformed and truncated bodies as transient", async () => {
+    withFaults({ malformed: 1 });
+    const malformed = await run([first.id], SHORT, { maxInlineRetries: 0 });
+    expect(failure(malformed)).toMatchObject({ code: "transient", reason: "malformed_response" });
+
+    withFaults({ truncated: 1 });
+    const truncated = await run([first.id], SHORT, { maxInlineRetries: 0 });
+    // The connection closes before the announced length has arrived.
+    expect(failure(truncated)).toMatchObject({ code: "transient", reason: "network" });
+    noSecrets(malformed);
+    noSecrets(truncated);
+  });
+
+  it("fails every account with auth, without retries, when the token was revoked", async () => {
+    withFaults({ revokeTokens: true });
+    const result = await run([first.id, second.id, third.id]);
+
+    expect(result.rows).toEqual([]);
+    expect(result.accounts.map(({ status }) => status)).toEqual(["failed", "failed", "failed"]);
+    for (const index of [0, 1, 2]) {
+      expect(failure(result, index)).toMatchObject({ code: "auth", reason: signals.revoked });
+    }
+    expect(result.refreshedCredentials).toBeUndefined();
+    // One request answered as revoked and, where the platform refreshes, one refused refresh.
+    const paths = requests().map((request) => request.path);
+    const refreshes = onExpiry.refresh ? [onExpiry.tokenPath] : [];
+    expect(paths).toHaveLength(1 + refreshes.length);
+    expect(paths.slice(1)).toEqual(refreshes);
+    expect(refreshes).not.toContain(paths[0]);
+    noSecrets(result);
+  });
+
+  it(
+    onExpiry.refresh
+      ? "refreshes an expired token once, retries and hands the new credentials back"
+      : "fails every account with auth on an expired token, without requests after the first",
+    async () => {
+      const requestsWithoutFault = await baseline([first.id, second.id]);
+      world.expireAccessTokens(provider);
+      const before = Date.now();
+      const result = await run([first.id, second.id]);
+
+      if (!onExpiry.refresh) {
+        expect(result.rows).toEqual([]);
+        for (const index of [0, 1]) {
+          expect(failure(result, index)).toMatchObject({ code: "auth", reason: onExpiry.reason });
+        }
+        expect(requests()).toHaveLength(1);
+        expect(result.refreshedCredentials).toBeUndefined();
+        noSecrets(result);
+        return;
+      }
+      expect(result.accounts.map(({ status }) => status)).toEqual(["ok", "ok"]);
+      expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected([first, second])));
+      const renewed = result.refreshedCredentials;
+      expect(renewed?.accessToken).not.toBe(credentials.accessToken);
+      expect(world.checkAccessToken(provider, renewed?.accessToken)).toBe("valid");
+      expect(renewed?.refreshToken).toBe(credentials.refreshToken);
+      expect(renewed?.expiresAt).toBeGreaterThanOrEqual(before + onExpiry.accessTokenLifetimeMs);
+      expect(renewed?.expiresAt).toBeLessThanOrEqual(Date.now() + onExpiry.accessTokenLifetimeMs);
+      // The request that met the expired token, one refresh, the same request again, then the
+      // rest of the fetch as without the fault.
+      const paths = requests().map((request) => request.path);
+      expect(paths.slice(0, 3)).toEqual([paths[0], onExpiry.tokenPath, paths[0]]);
+      expect(paths[0]).not.toBe(onExpiry.tokenPath);
+      expect(paths).toHaveLength(requestsWithoutFault + 2);
+      noSecrets({ ...result, refreshedCredentials: undefined }, renewed?.accessToken);
+    },
+  );
+
+  it("never lets more requests arrive in a second than requestsPerSecond", async () => {
+    const result = await run([first.id, second.id, third.id], entry.busyRange, {
+      requestsPerSecond: RATE,
+    });
+
+    expect(result.accounts.map(({ status }) => status)).toEqual(["ok", "ok", "ok"]);
+    const arrivals = requests().map((request) => request.at);
+    expect(arrivals.length).toBeGreaterThan(2 * RATE);
+    expectRequestRate(arrivals, RATE);
+  });
+});

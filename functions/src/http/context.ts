@@ -9,7 +9,8 @@ import { randomUUID } from "node:crypto";
 import type { Auth } from "firebase-admin/auth";
 import type { Firestore } from "firebase-admin/firestore";
 
-import { DEFAULT_LEASE_MS, type MetricsFetcher, type ProcessDeps } from "../jobs/process";
+import { DEFAULT_LEASE_MS } from "../jobs/lease";
+import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import type { OperationResult } from "../scheduler/operations";
 import type { Clock } from "../shared/clock";
 import type { RawEnv } from "../shared/config";

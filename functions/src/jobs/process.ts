@@ -40,9 +40,6 @@ export interface ProcessDeps extends StoreDeps {
   leaseMs: number;
 }
 
-/** The guide's 30 minutes: a running job older than this is stale and reset. */
-export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
-
 export interface RunOutcome {
   outcome: FinishOutcome | "not_claimed";
   /** The failure class when the attempt failed. */

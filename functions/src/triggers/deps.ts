@@ -1,32 +1,42 @@
 /**
  * Builds the dependencies the domain modules take, from the Functions runtime: validated
  * configuration (params read inside the invocation), the Admin SDK's Firestore, the system
- * clock, and the provider runtime. The provider runtime is kept per instance so that every job
- * an instance runs shares the same per-platform limiters.
+ * clock, and the provider runtime.
+ *
+ * Cold starts: every function of the codebase loads `index.ts`, so trigger files import domain
+ * code lazily, inside handlers; the provider module (four adapters, axios, google-auth-library)
+ * is loaded only by the functions that call the platforms, on their first call. The runtime is
+ * then kept per instance so that every job the instance runs shares the per-platform limiters.
  */
 import { randomUUID } from "node:crypto";
 
 import { getFirestore } from "firebase-admin/firestore";
 
-import { DEFAULT_LEASE_MS, type ProcessDeps } from "../jobs/process";
+import { DEFAULT_LEASE_MS } from "../jobs/lease";
+import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import type { StoreDeps } from "../jobs/store";
 import { readRawEnv } from "../params";
-import { createProviderRuntime, type ProviderRuntime } from "../providers/registry";
+import type { ProviderRuntime } from "../providers/registry";
 import { systemClock } from "../shared/clock";
 import { requireProviderSettings } from "../shared/config";
 import { createLogger, type LogFields } from "../shared/logger";
 
 let runtime: { key: string; fetch: ProviderRuntime } | undefined;
 
-export function providerRuntime(): ProviderRuntime {
+async function providerRuntime(): Promise<ProviderRuntime> {
   const settings = requireProviderSettings(readRawEnv());
   // Rebuilt only if the settings change (they do not within a deployed instance).
   const key = JSON.stringify(settings);
   if (runtime?.key !== key) {
+    const { createProviderRuntime } = await import("../providers/registry");
     runtime = { key, fetch: createProviderRuntime(settings) };
   }
   return runtime.fetch;
 }
+
+/** Fetches through the instance's provider runtime, loading it on first use. */
+export const fetchMetrics: MetricsFetcher = async (providerId, request) =>
+  (await providerRuntime())(providerId, request);
 
 export function storeDeps(): StoreDeps {
   return { db: getFirestore(), clock: systemClock };
@@ -35,7 +45,7 @@ export function storeDeps(): StoreDeps {
 export function processDeps(scope: LogFields): ProcessDeps {
   return {
     ...storeDeps(),
-    fetchMetrics: providerRuntime(),
+    fetchMetrics,
     logger: createLogger(scope),
     owner: `${process.env.K_REVISION ?? "local"}/${randomUUID()}`,
     leaseMs: DEFAULT_LEASE_MS,

@@ -2,21 +2,15 @@
  * HTTPS bindings: each export wires an `onRequest` function to a plain handler in `http/`, which
  * checks the method, authenticates, validates and answers (every outcome is a JSON response).
  * URLs come from the hosting rewrites in firebase.json (the local stack reads the same table).
- * Each function is bound only to the secrets it needs.
+ * Each function is bound only to the secrets it needs, and loads its handler module on first
+ * use (see `deps.ts` on cold starts).
  */
 import { getAuth } from "firebase-admin/auth";
 import { getFirestore } from "firebase-admin/firestore";
 import { onRequest } from "firebase-functions/https";
 
-import { handleAutomation } from "../http/automation";
 import type { EndpointDeps, Handler } from "../http/context";
-import { handleCron } from "../http/cron";
-import { handleHealth } from "../http/health";
-import { handleProcess } from "../http/process";
-import { send } from "../http/respond";
-import { handleSchedule } from "../http/schedule";
-import { handleStatus } from "../http/status";
-import { handleWorker } from "../http/worker";
+import type { ResponseSink } from "../http/respond";
 import {
   integrationsCronSecret,
   integrationsCronSecretPrevious,
@@ -26,7 +20,7 @@ import {
 } from "../params";
 import { systemClock } from "../shared/clock";
 import { createLogger } from "../shared/logger";
-import { providerRuntime } from "./deps";
+import { fetchMetrics } from "./deps";
 
 function endpointDeps(): EndpointDeps {
   return {
@@ -35,14 +29,14 @@ function endpointDeps(): EndpointDeps {
     clock: systemClock,
     logger: createLogger(),
     env: readRawEnv(),
-    // Built on first use: only the worker and process endpoints call the platforms.
-    process: { fetchMetrics: (providerId, request) => providerRuntime()(providerId, request) },
+    process: { fetchMetrics },
   };
 }
 
 const serve =
-  (handler: Handler) =>
-  async (req: Parameters<Handler>[0], res: Parameters<typeof send>[0]): Promise<void> => {
+  (load: () => Promise<Handler>) =>
+  async (req: Parameters<Handler>[0], res: ResponseSink): Promise<void> => {
+    const [handler, { send }] = await Promise.all([load(), import("../http/respond")]);
     send(res, await handler(req, endpointDeps()));
   };
 
@@ -52,23 +46,35 @@ const JOB_TIMEOUT_SECONDS = 540;
 // Health binds the secrets only to report whether they are set; it never uses or returns them.
 export const health = onRequest(
   { secrets: [integrationsCronSecret, stripeSecretKey] },
-  serve(handleHealth),
+  serve(async () => (await import("../http/health")).handleHealth),
 );
 
-export const integrationsCron = onRequest({ secrets: cronSecrets }, serve(handleCron));
+export const integrationsCron = onRequest(
+  { secrets: cronSecrets },
+  serve(async () => (await import("../http/cron")).handleCron),
+);
 
 export const integrationsWorker = onRequest(
   { secrets: [...cronSecrets, providerSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
-  serve(handleWorker),
+  serve(async () => (await import("../http/worker")).handleWorker),
 );
 
-export const integrationsSchedule = onRequest({ secrets: cronSecrets }, serve(handleSchedule));
+export const integrationsSchedule = onRequest(
+  { secrets: cronSecrets },
+  serve(async () => (await import("../http/schedule")).handleSchedule),
+);
 
 export const integrationsProcess = onRequest(
   { secrets: [...cronSecrets, providerSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
-  serve(handleProcess),
+  serve(async () => (await import("../http/process")).handleProcess),
 );
 
-export const integrationsStatus = onRequest({}, serve(handleStatus));
+export const integrationsStatus = onRequest(
+  {},
+  serve(async () => (await import("../http/status")).handleStatus),
+);
 
-export const integrationsAutomation = onRequest({}, serve(handleAutomation));
+export const integrationsAutomation = onRequest(
+  {},
+  serve(async () => (await import("../http/automation")).handleAutomation),
+);

@@ -7,7 +7,6 @@
 import { onDocumentCreated } from "firebase-functions/firestore";
 
 import { providerSecrets } from "../params";
-import { processCreatedJobOperation } from "../scheduler/operations";
 import { processDeps } from "./deps";
 
 export const processSyncJob = onDocumentCreated(
@@ -20,6 +19,7 @@ export const processSyncJob = onDocumentCreated(
   async (event) => {
     const { jobId } = event.params;
     const providerId = String(event.data?.get("providerId") ?? "unknown");
+    const { processCreatedJobOperation } = await import("../scheduler/operations");
     await processCreatedJobOperation(processDeps({ trigger: "processSyncJob" }), jobId, providerId);
   },
 );

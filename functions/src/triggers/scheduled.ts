@@ -9,18 +9,15 @@
 import { onSchedule } from "firebase-functions/scheduler";
 
 import { providerSecrets } from "../params";
-import {
-  cleanupOperation,
-  enqueueAllOperation,
-  resetStaleOperation,
-  sweepOperation,
-} from "../scheduler/operations";
 import { processDeps, storeDeps } from "./deps";
 
 const SOURCE = "cloud-scheduler";
+// Loaded inside the handlers, not at import: see `deps.ts` on cold starts.
+const operations = () => import("../scheduler/operations");
 const common = { timeZone: "UTC", retryCount: 2 } as const;
 
 export const scheduledEnqueue = onSchedule({ ...common, schedule: "0 * * * *" }, async (_event) => {
+  const { enqueueAllOperation } = await operations();
   await enqueueAllOperation(storeDeps(), SOURCE, {
     jobType: "scheduled-sync",
     timeframeDays: 1,
@@ -36,6 +33,7 @@ export const sweepQueuedJobs = onSchedule(
     secrets: [providerSecrets],
   },
   async (_event) => {
+    const { sweepOperation } = await operations();
     await sweepOperation(processDeps({ trigger: "sweepQueuedJobs" }), SOURCE, {
       maxJobs: 25,
       maxUsers: 50,
@@ -44,9 +42,11 @@ export const sweepQueuedJobs = onSchedule(
 );
 
 export const cleanupOldJobs = onSchedule({ ...common, schedule: "0 3 * * 0" }, async (_event) => {
+  const { cleanupOperation } = await operations();
   await cleanupOperation(storeDeps(), SOURCE);
 });
 
 export const resetStaleJobs = onSchedule({ ...common, schedule: "0 * * * *" }, async (_event) => {
+  const { resetStaleOperation } = await operations();
   await resetStaleOperation(storeDeps(), SOURCE);
 });

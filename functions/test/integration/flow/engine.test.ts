@@ -5,7 +5,8 @@
  */
 import { integrationPath, integrationSchema } from "../../../src/integrations/model";
 import { DEFAULT_AUTOMATION } from "../../../src/integrations/model";
-import { DEFAULT_LEASE_MS, type ProcessDeps, runJob } from "../../../src/jobs/process";
+import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
+import { type ProcessDeps, runJob } from "../../../src/jobs/process";
 import { claimJob, enqueueJobs, jobRef, parseJob, resetStaleJobs } from "../../../src/jobs/store";
 import { syncWindow } from "../../../src/jobs/window";
 import { processDueJobs } from "../../../src/jobs/worker";

@@ -48,7 +48,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ["jest.config.js"],
+    files: ["jest.config.js", "jest.rules.config.js"],
     languageOptions: { globals: { module: "writable" } },
   },
 );

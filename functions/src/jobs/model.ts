@@ -23,7 +23,7 @@ export const ACTIVE_STATUSES: readonly JobStatus[] = ["queued", "running"];
 const timestamp = z.instanceof(Timestamp);
 
 export const jobErrorSchema = z.object({
-  code: z.enum([...PROVIDER_ERROR_CODES, "internal"]),
+  code: z.enum(PROVIDER_ERROR_CODES),
   reason: z.string(),
   message: z.string(),
   retryAfterMs: z.number().optional(),

@@ -13,17 +13,17 @@ import {
 } from "../integrations/model";
 import { upsertMetrics } from "../metrics/store";
 import { ProviderError } from "../providers/errors";
-import type { Credentials, FetchRequest, FetchResult, ProviderId } from "../providers/types";
+import type {
+  Credentials,
+  FetchRequest,
+  FetchResult,
+  ProviderErrorCode,
+  ProviderErrorInfo,
+  ProviderId,
+} from "../providers/types";
 import type { Logger } from "../shared/logger";
 import type { Job, JobResult } from "./model";
-import {
-  claimJob,
-  completeJob,
-  failJob,
-  type FailureInput,
-  type FinishOutcome,
-  type StoreDeps,
-} from "./store";
+import { claimJob, completeJob, failJob, type FinishOutcome, type StoreDeps } from "./store";
 import { syncWindow } from "./window";
 
 /** Pulls one integration's rows; the provider registry in production, the same in tests. */
@@ -43,11 +43,11 @@ export interface ProcessDeps extends StoreDeps {
 export interface RunOutcome {
   outcome: FinishOutcome | "not_claimed";
   /** The failure class when the attempt failed. */
-  errorCode?: FailureInput["code"];
+  errorCode?: ProviderErrorCode;
 }
 
 class JobFailure extends Error {
-  constructor(readonly failure: FailureInput) {
+  constructor(readonly failure: ProviderErrorInfo) {
     super(failure.message);
   }
 }
@@ -89,7 +89,7 @@ async function loadWork(deps: ProcessDeps, job: Job) {
 }
 
 /** The worst account failure decides: auth, then retryable, then (reported only) permanent. */
-function accountFailure(result: FetchResult): FailureInput | undefined {
+function accountFailure(result: FetchResult): ProviderErrorInfo | undefined {
   const failures = result.accounts.flatMap((account) =>
     account.status === "failed" ? [account.error] : [],
   );
@@ -162,7 +162,7 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
     logger.info("job finished", { outcome, ...counts, rowsFetched: fetched.rows.length });
     return { outcome };
   } catch (error) {
-    const failure: FailureInput =
+    const failure: ProviderErrorInfo =
       error instanceof JobFailure
         ? error.failure
         : error instanceof ProviderError

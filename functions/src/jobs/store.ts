@@ -19,7 +19,7 @@ import {
 } from "firebase-admin/firestore";
 
 import { type Integration, integrationPath, integrationSchema } from "../integrations/model";
-import type { ProviderErrorInfo, ProviderId } from "../providers/types";
+import type { ProviderErrorCode, ProviderErrorInfo, ProviderId } from "../providers/types";
 import type { Clock } from "../shared/clock";
 import { retryDelayMs } from "./backoff";
 import {
@@ -237,24 +237,87 @@ export async function claimJob(
 
 export type FinishOutcome = "succeeded" | "retry_scheduled" | "failed" | "lease_lost";
 
-export interface FailureInput extends Omit<ProviderErrorInfo, "code"> {
-  code: JobError["code"];
+const RETRYABLE: ReadonlySet<ProviderErrorCode> = new Set(["rate_limited", "transient"]);
+
+interface TransitionContext {
+  tx: Transaction;
+  jobId: string;
+  ref: DocumentReference;
+  job: Job;
+  now: Timestamp;
+  integrationRef: DocumentReference;
+  integration: Integration | undefined;
 }
 
-const RETRYABLE: ReadonlySet<JobError["code"]> = new Set(["rate_limited", "transient"]);
+/**
+ * Runs `apply` in a transaction when the job, read inside it, is `eligible`; returns `undefined`
+ * otherwise. The job's integration is read up front too (a transaction reads before it writes).
+ */
+async function transition<T>(
+  deps: StoreDeps,
+  jobId: string,
+  eligible: (job: Job, now: Timestamp) => boolean,
+  apply: (ctx: TransitionContext) => T,
+): Promise<T | undefined> {
+  const ref = jobRef(deps.db, jobId);
+  return deps.db.runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    if (!snapshot.exists) {
+      return undefined;
+    }
+    const { job } = parseJob(snapshot.id, snapshot.data());
+    const now = Timestamp.fromDate(deps.clock());
+    if (!eligible(job, now)) {
+      return undefined;
+    }
+    const integrationRef = deps.db.doc(integrationPath(job.userId, job.providerId));
+    const integration = await readIntegration(tx, integrationRef);
+    return apply({ tx, jobId, ref, job, now, integrationRef, integration });
+  });
+}
 
-/** Reads the job and checks `owner` still holds it; `undefined` means the lease was lost. */
-async function ownedJob(
-  tx: Transaction,
-  ref: DocumentReference,
-  owner: string,
-): Promise<Job | undefined> {
-  const snapshot = await tx.get(ref);
-  if (!snapshot.exists) {
-    return undefined;
+/** Only the worker holding the lease may finish a job; a worker that lost it changes nothing. */
+const heldBy = (owner: string) => (job: Job) =>
+  job.status === "running" && job.leaseOwner === owner;
+
+const integrationError = (error: JobError) => ({
+  code: error.code,
+  reason: error.reason,
+  message: error.message,
+  at: error.at,
+});
+
+/** Back to `queued`, claimable again from `nextAttemptAt`. */
+function requeue(ctx: TransitionContext, nextAttemptAt: Timestamp, lastError: JobError): void {
+  ctx.tx.update(ctx.ref, {
+    status: "queued",
+    nextAttemptAt,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    lastError,
+    updatedAt: ctx.now,
+  });
+}
+
+/** `failed` for good: the integration records the failure and is free for a new job. */
+function failTerminally(ctx: TransitionContext, lastError: JobError): void {
+  ctx.tx.update(ctx.ref, {
+    status: "failed",
+    lastError,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    finishedAt: ctx.now,
+    updatedAt: ctx.now,
+    expireAt: Timestamp.fromMillis(ctx.now.toMillis() + RETENTION_MS),
+  });
+  if (ctx.integration) {
+    ctx.tx.update(ctx.integrationRef, {
+      lastError: integrationError(lastError),
+      consecutiveFailures: ctx.integration.consecutiveFailures + 1,
+      ...(ctx.integration.activeJobId === ctx.jobId ? { activeJobId: null } : {}),
+      ...(lastError.code === "auth" ? { status: "needs_reauth" } : {}),
+    });
   }
-  const { job } = parseJob(snapshot.id, snapshot.data());
-  return job.status === "running" && job.leaseOwner === owner ? job : undefined;
 }
 
 /**
@@ -267,104 +330,56 @@ export async function completeJob(
   owner: string,
   result: JobResult,
 ): Promise<FinishOutcome> {
-  const ref = jobRef(deps.db, jobId);
-  return deps.db.runTransaction(async (tx) => {
-    const job = await ownedJob(tx, ref, owner);
-    if (!job) {
-      return "lease_lost";
-    }
-    const integrationRef = deps.db.doc(integrationPath(job.userId, job.providerId));
-    const integration = await readIntegration(tx, integrationRef);
-    const now = Timestamp.fromDate(deps.clock());
-    tx.update(ref, {
+  const outcome = await transition(deps, jobId, heldBy(owner), (ctx) => {
+    ctx.tx.update(ctx.ref, {
       status: "succeeded",
       result,
       leaseOwner: null,
       leaseExpiresAt: null,
-      finishedAt: now,
-      updatedAt: now,
-      expireAt: Timestamp.fromMillis(now.toMillis() + RETENTION_MS),
+      finishedAt: ctx.now,
+      updatedAt: ctx.now,
+      expireAt: Timestamp.fromMillis(ctx.now.toMillis() + RETENTION_MS),
     });
-    if (integration) {
+    if (ctx.integration) {
       const failedAccount = result.accounts.find((account) => account.status === "failed");
-      tx.update(integrationRef, {
-        lastSyncedAt: now,
+      ctx.tx.update(ctx.integrationRef, {
+        lastSyncedAt: ctx.now,
         consecutiveFailures: 0,
-        lastError: failedAccount?.error ? { ...failedAccount.error, at: now } : null,
-        ...(integration.activeJobId === jobId ? { activeJobId: null } : {}),
+        lastError: failedAccount?.error ? { ...failedAccount.error, at: ctx.now } : null,
+        ...(ctx.integration.activeJobId === jobId ? { activeJobId: null } : {}),
       });
     }
-    return "succeeded";
+    return "succeeded" as const;
   });
+  return outcome ?? "lease_lost";
 }
 
 /**
  * Records a failed attempt: `rate_limited` and `transient` go back to `queued` after the backoff
  * (never sooner than the platform's wait) until `maxAttempts`; `auth` fails at once and marks the
- * integration `needs_reauth`; `permanent` and `internal` fail at once.
+ * integration `needs_reauth`; `permanent` fails at once.
  */
 export async function failJob(
   deps: StoreDeps,
   jobId: string,
   owner: string,
-  failure: FailureInput,
+  failure: ProviderErrorInfo,
   random: () => number = Math.random,
 ): Promise<FinishOutcome> {
-  const ref = jobRef(deps.db, jobId);
-  return deps.db.runTransaction(async (tx) => {
-    const job = await ownedJob(tx, ref, owner);
-    if (!job) {
-      return "lease_lost";
+  const outcome = await transition(deps, jobId, heldBy(owner), (ctx) => {
+    const lastError: JobError = { ...failure, at: ctx.now };
+    if (!RETRYABLE.has(failure.code) || ctx.job.attempts >= ctx.job.maxAttempts) {
+      failTerminally(ctx, lastError);
+      return "failed" as const;
     }
-    const integrationRef = deps.db.doc(integrationPath(job.userId, job.providerId));
-    const integration = await readIntegration(tx, integrationRef);
-    const now = Timestamp.fromDate(deps.clock());
-    const lastError: JobError = { ...failure, at: now };
-    const retry = RETRYABLE.has(failure.code) && job.attempts < job.maxAttempts;
-    if (retry) {
-      const delay = retryDelayMs(job.attempts, failure.retryAfterMs, random);
-      tx.update(ref, {
-        status: "queued",
-        nextAttemptAt: Timestamp.fromMillis(now.toMillis() + delay),
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        lastError,
-        updatedAt: now,
-      });
-    } else {
-      tx.update(ref, terminalFailure(now, lastError));
+    const delay = retryDelayMs(ctx.job.attempts, failure.retryAfterMs, random);
+    requeue(ctx, Timestamp.fromMillis(ctx.now.toMillis() + delay), lastError);
+    if (ctx.integration) {
+      ctx.tx.update(ctx.integrationRef, { lastError: integrationError(lastError) });
     }
-    if (integration) {
-      tx.update(integrationRef, {
-        lastError: {
-          code: failure.code,
-          reason: failure.reason,
-          message: failure.message,
-          at: now,
-        },
-        ...(retry
-          ? {}
-          : {
-              consecutiveFailures: integration.consecutiveFailures + 1,
-              ...(integration.activeJobId === jobId ? { activeJobId: null } : {}),
-              ...(failure.code === "auth" ? { status: "needs_reauth" } : {}),
-            }),
-      });
-    }
-    return retry ? "retry_scheduled" : "failed";
+    return "retry_scheduled" as const;
   });
-}
-
-function terminalFailure(now: Timestamp, lastError: JobError): Partial<Job> {
-  return {
-    status: "failed",
-    lastError,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    finishedAt: now,
-    updatedAt: now,
-    expireAt: Timestamp.fromMillis(now.toMillis() + RETENTION_MS),
-  };
+  return outcome ?? "lease_lost";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,53 +444,23 @@ export interface StaleResetCounts {
 export async function resetStaleJobs(deps: StoreDeps, limit: number): Promise<StaleResetCounts> {
   const counts: StaleResetCounts = { requeued: 0, failed: 0 };
   const stale = await jobQueries.stale(deps.db, deps.clock(), limit).get();
+  const expired = (job: Job, now: Timestamp) =>
+    job.status === "running" &&
+    job.leaseExpiresAt !== null &&
+    job.leaseExpiresAt.toMillis() < now.toMillis();
   for (const doc of stale.docs) {
-    const outcome = await deps.db.runTransaction(async (tx) => {
-      const snapshot = await tx.get(doc.ref);
-      if (!snapshot.exists) {
-        return undefined;
-      }
-      const { job } = parseJob(snapshot.id, snapshot.data());
-      const now = Timestamp.fromDate(deps.clock());
-      if (
-        job.status !== "running" ||
-        !job.leaseExpiresAt ||
-        job.leaseExpiresAt.toMillis() >= now.toMillis()
-      ) {
-        return undefined;
-      }
+    const outcome = await transition(deps, doc.id, expired, (ctx) => {
       const lastError: JobError = {
         code: "transient",
         reason: "lease_expired",
-        message: `worker ${job.leaseOwner ?? "unknown"} did not finish before its lease expired`,
-        at: now,
+        message: `worker ${ctx.job.leaseOwner ?? "unknown"} did not finish before its lease expired`,
+        at: ctx.now,
       };
-      if (job.attempts < job.maxAttempts) {
-        tx.update(doc.ref, {
-          status: "queued",
-          nextAttemptAt: now,
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          lastError,
-          updatedAt: now,
-        });
+      if (ctx.job.attempts < ctx.job.maxAttempts) {
+        requeue(ctx, ctx.now, lastError);
         return "requeued" as const;
       }
-      const integrationRef = deps.db.doc(integrationPath(job.userId, job.providerId));
-      const integration = await readIntegration(tx, integrationRef);
-      tx.update(doc.ref, terminalFailure(now, lastError));
-      if (integration) {
-        tx.update(integrationRef, {
-          lastError: {
-            code: lastError.code,
-            reason: lastError.reason,
-            message: lastError.message,
-            at: now,
-          },
-          consecutiveFailures: integration.consecutiveFailures + 1,
-          ...(integration.activeJobId === doc.id ? { activeJobId: null } : {}),
-        });
-      }
+      failTerminally(ctx, lastError);
       return "failed" as const;
     });
     if (outcome) {

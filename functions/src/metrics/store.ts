@@ -5,6 +5,7 @@
  * written at all (no write cost, no listener churn).
  */
 import { type DocumentReference, type Firestore, Timestamp } from "firebase-admin/firestore";
+import { z } from "zod";
 
 import type { MetricRow } from "../providers/types";
 
@@ -21,6 +22,18 @@ const VALUE_FIELDS = [
   "conversions",
   "conversionValueMicros",
 ] as const satisfies ReadonlyArray<keyof MetricRow>;
+
+/** The values a stored metric document is compared on; an unreadable one is rewritten. */
+const storedValuesSchema = z.object({
+  campaignName: z.string(),
+  timeZone: z.string(),
+  currency: z.string(),
+  impressions: z.number(),
+  clicks: z.number(),
+  spendMicros: z.number(),
+  conversions: z.number(),
+  conversionValueMicros: z.number(),
+}) satisfies z.ZodType<Pick<MetricRow, (typeof VALUE_FIELDS)[number]>>;
 
 export function metricDocId(row: MetricRow): string {
   return [row.provider, row.accountId, row.campaignId, row.date]
@@ -51,8 +64,8 @@ export async function upsertMetrics(
     const batch = db.batch();
     let writes = 0;
     chunk.forEach((row, index) => {
-      const current = existing[index]?.data();
-      if (current && VALUE_FIELDS.every((field) => current[field] === row[field])) {
+      const current = storedValuesSchema.safeParse(existing[index]?.data());
+      if (current.success && VALUE_FIELDS.every((field) => current.data[field] === row[field])) {
         counts.unchanged += 1;
         return;
       }

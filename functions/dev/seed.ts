@@ -1,10 +1,14 @@
 /**
  * Seeds the demo users into Firestore, idempotently: integrations keep their sync history and
- * automation choices across runs (merge), credentials are the tokens this sandbox issued.
+ * automation choices across runs (merge), credentials are the tokens this sandbox issued, sealed
+ * with the keys the local functions read (TOKEN_ENCRYPTION_KEYS; dev/local.env by default).
  */
-import { type Firestore, Timestamp } from "firebase-admin/firestore";
+import type { Firestore } from "firebase-admin/firestore";
 
-import { credentialsPath, integrationPath } from "../src/integrations/model";
+import { writeCredentials } from "../src/integrations/credentials";
+import { integrationPath } from "../src/integrations/model";
+import { requireTokenKeys } from "../src/integrations/token-keys";
+import { readRawEnv } from "../src/params";
 import { DEMO_USERS } from "./sandbox";
 import type { SandboxWorld } from "./sandbox/world";
 
@@ -12,6 +16,7 @@ import type { SandboxWorld } from "./sandbox/world";
 const TOKEN_LIFETIMES_MS = { google: 3_600_000, linkedin: 60 * 86_400_000 } as const;
 
 export async function seedDemo(db: Firestore, world: SandboxWorld): Promise<number> {
+  const keys = requireTokenKeys(readRawEnv());
   let seeded = 0;
   for (const user of DEMO_USERS) {
     await db.doc(`users/${user.userId}`).set({ email: user.email }, { merge: true });
@@ -41,11 +46,7 @@ export async function seedDemo(db: Firestore, world: SandboxWorld): Promise<numb
         refreshable: lifetimeMs !== undefined,
         ...(lifetimeMs === undefined ? {} : { lifetimeMs }),
       });
-      await db.doc(credentialsPath(user.userId, provider)).set({
-        accessToken: tokens.accessToken,
-        refreshToken: tokens.refreshToken ?? null,
-        expiresAt: tokens.expiresAt ? Timestamp.fromMillis(tokens.expiresAt) : null,
-      });
+      await writeCredentials(db, keys, user.userId, provider, tokens);
       seeded += 1;
     }
   }

@@ -97,6 +97,23 @@ async function main(): Promise<void> {
   const world = new SandboxWorld(demoAccounts());
   const sandbox = await startSandbox({ world, platforms: SANDBOX_PLATFORMS, port: sandboxPort });
   stops.push(() => sandbox.stop());
+
+  // No webhook configured: a local receiver stands in, so scheduler alerts show in these logs.
+  let alertReceiver: string | undefined;
+  if (!process.env.SCHEDULER_ALERT_WEBHOOK_URL) {
+    const alertPort = portFrom("ALERT_RECEIVER_PORT", 4020);
+    const { startWebhookReceiver } = await import("./webhook-receiver");
+    const receiver = await startWebhookReceiver({
+      port: alertPort,
+      onMessage: (alert) => info("alert webhook received", { text: alert.text }),
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === "EADDRINUSE"
+        ? portInUse(alertPort, "alert webhook receiver", "ALERT_RECEIVER_PORT")
+        : error;
+    });
+    process.env.SCHEDULER_ALERT_WEBHOOK_URL = alertReceiver = receiver.url;
+    stops.push(() => receiver.stop());
+  }
   // The adapters reach the sandbox by configuration only, as they would reach production.
   const { settings, secrets } = sandboxProviderSettings(sandbox);
   process.env.PROVIDER_SETTINGS ??= JSON.stringify(settings);
@@ -130,6 +147,8 @@ async function main(): Promise<void> {
   info(`Local stack ready on http://localhost:${port}`, {
     firestore: firestore.host,
     sandbox: sandbox.url,
+    // A configured webhook URL is a credential: only the local receiver's is shown.
+    alertWebhook: alertReceiver ?? "configured (SCHEDULER_ALERT_WEBHOOK_URL)",
     project: process.env.GCLOUD_PROJECT,
     auth: authEmulator.host,
     envFiles,

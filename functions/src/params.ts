@@ -8,7 +8,9 @@
  */
 import { defineSecret, defineString } from "firebase-functions/params";
 
+import { ALERT_DEFAULTS } from "./shared/alert-config";
 import { CONFIG_DEFAULTS, type RawEnv } from "./shared/config";
+import { AUTH_FAILURE_DEFAULTS } from "./shared/rate-limit-config";
 
 export const REGION = "us-central1";
 
@@ -52,6 +54,60 @@ export const healthCheckTimeoutMs = defineString("HEALTH_CHECK_TIMEOUT_MS", {
   description: "Timeout of each /api/health dependency check, in milliseconds",
 });
 
+// Tokens at rest.
+/**
+ * The keys that encrypt OAuth tokens at rest, as JSON
+ * `{"current":"k2","keys":{"k1":"<base64 of 32 bytes>","k2":"…"}}` (`integrations/token-keys.ts`);
+ * bound only to the functions that process jobs.
+ */
+export const tokenEncryptionKeys = defineSecret("TOKEN_ENCRYPTION_KEYS");
+
+// Failed-authentication monitoring and endpoint rate limits (`http/rate-limit.ts`).
+export const authFailureThreshold = defineString("AUTH_FAILURE_THRESHOLD", {
+  default: String(AUTH_FAILURE_DEFAULTS.AUTH_FAILURE_THRESHOLD),
+  description: "Failed authentications a source address may make within the window (1-10000)",
+});
+export const authFailureWindowSeconds = defineString("AUTH_FAILURE_WINDOW_SECONDS", {
+  default: String(AUTH_FAILURE_DEFAULTS.AUTH_FAILURE_WINDOW_SECONDS),
+  description: "Window in which a source's failed authentications are counted, in seconds",
+});
+export const authFailureBlockSeconds = defineString("AUTH_FAILURE_BLOCK_SECONDS", {
+  default: String(AUTH_FAILURE_DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS),
+  description: "How long a source that exceeded the threshold gets 429, in seconds",
+});
+export const endpointRateLimits = defineString("ENDPOINT_RATE_LIMITS", {
+  default: "{}",
+  description:
+    'Requests per caller per minute, per endpoint, overriding the defaults, e.g. {"status":240}',
+});
+
+// Scheduler insights and alerts (`shared/alert-config.ts`, `scheduler/alerts.ts`, `/api/health`).
+export const schedulerAlertThresholds = defineString("SCHEDULER_ALERT_THRESHOLDS", {
+  default: ALERT_DEFAULTS.SCHEDULER_ALERT_THRESHOLDS,
+  description:
+    'Failure thresholds per platform and per event type, e.g. {"providers":{"meta":5},"operations":{"process_job":1}}',
+});
+export const schedulerAlertCooldownMinutes = defineString("SCHEDULER_ALERT_COOLDOWN_MINUTES", {
+  default: String(ALERT_DEFAULTS.SCHEDULER_ALERT_COOLDOWN_MINUTES),
+  description: "Minutes during which repeats of a firing alert are suppressed (1-10080)",
+});
+export const schedulerAlertTimeoutMs = defineString("SCHEDULER_ALERT_TIMEOUT_MS", {
+  default: String(ALERT_DEFAULTS.SCHEDULER_ALERT_TIMEOUT_MS),
+  description: "Timeout of one alert webhook delivery, in milliseconds (1-30000)",
+});
+export const schedulerQueueStuckMinutes = defineString("SCHEDULER_QUEUE_STUCK_MINUTES", {
+  default: String(ALERT_DEFAULTS.SCHEDULER_QUEUE_STUCK_MINUTES),
+  description: "A due job waiting this many minutes means a stuck queue: alert and health warning",
+});
+export const schedulerQueueUnhealthyMinutes = defineString("SCHEDULER_QUEUE_UNHEALTHY_MINUTES", {
+  default: String(ALERT_DEFAULTS.SCHEDULER_QUEUE_UNHEALTHY_MINUTES),
+  description: "A due job waiting this many minutes makes /api/health answer 503",
+});
+export const schedulerQueueFailedWarning = defineString("SCHEDULER_QUEUE_FAILED_WARNING", {
+  default: String(ALERT_DEFAULTS.SCHEDULER_QUEUE_FAILED_WARNING),
+  description: "Failed jobs in the last 24 hours that make a /api/health queue warning",
+});
+
 /** Every parameter; `readRawEnv` reads exactly these names. */
 export const allParams = [
   integrationsCronSecret,
@@ -65,6 +121,17 @@ export const allParams = [
   healthCheckTimeoutMs,
   providerSettings,
   providerSecrets,
+  tokenEncryptionKeys,
+  authFailureThreshold,
+  authFailureWindowSeconds,
+  authFailureBlockSeconds,
+  endpointRateLimits,
+  schedulerAlertThresholds,
+  schedulerAlertCooldownMinutes,
+  schedulerAlertTimeoutMs,
+  schedulerQueueStuckMinutes,
+  schedulerQueueUnhealthyMinutes,
+  schedulerQueueFailedWarning,
 ] as const;
 
 /**

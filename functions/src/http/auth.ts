@@ -8,9 +8,12 @@
  *
  * No or bad credentials → 401 `unauthenticated`; valid but not allowed → 403
  * `permission_denied`. Every failed attempt is logged as a warning naming the endpoint, the
- * reason and the source address (never the presented key or token) and counted in
- * `admin/security/authFailures/{YYYY-MM-DD}`. Endpoints that accept the cron key validate the
- * configuration first, so a missing secret refuses every request (500 `misconfigured`).
+ * reason and the source address (never the presented key or token), counted in
+ * `admin/security/authFailures/{YYYY-MM-DD}`, and counted against its source address
+ * (`rate-limit.ts`): a source that fails too often is blocked (429 with `Retry-After`) before
+ * its credentials are looked at, and the block is reported once to `onAuthFailureSpike`.
+ * Endpoints that accept the cron key validate the configuration first, so a missing secret
+ * refuses every request (500 `misconfigured`).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 
@@ -21,7 +24,15 @@ import type { Clock } from "../shared/clock";
 import { type Config, type RawEnv, requireConfig } from "../shared/config";
 import { AppError } from "../shared/errors";
 import type { Logger } from "../shared/logger";
+import { requireRateLimitConfig } from "../shared/rate-limit-config";
 import type { HttpRequestLike } from "./context";
+import {
+  assertSourceNotBlocked,
+  type AuthFailureSpike,
+  clientAddress,
+  recordSourceFailure,
+} from "./rate-limit";
+import { HTTP_STATUS } from "./respond";
 
 export type AccessRule = "public" | "cron" | "admin_or_cron" | "user";
 
@@ -43,12 +54,20 @@ export interface CallerByRule {
   user: UserCaller;
 }
 
+/** Told when a source address is blocked for failed authentication (once per block). */
+export type AuthFailureSpikeHook = (spike: AuthFailureSpike) => Promise<void>;
+
+/** The default when no alerting is wired in: the block is still logged as a warning. */
+export const noAuthFailureAlert: AuthFailureSpikeHook = () => Promise.resolve();
+
 export interface AuthDeps {
   db: Firestore;
   auth: Auth;
   clock: Clock;
   logger: Logger;
   env: RawEnv;
+  /** Alerting on blocked sources; `noAuthFailureAlert` when absent. */
+  onAuthFailureSpike?: AuthFailureSpikeHook;
 }
 
 export const AUTH_FAILURES_COLLECTION = "admin/security/authFailures";
@@ -86,15 +105,6 @@ const REQUIREMENT: Readonly<Record<GuardedRule, string>> = {
 const singleHeader = (value: string | string[] | undefined): string | undefined =>
   typeof value === "string" && value.length > 0 ? value : undefined;
 
-/**
- * For logs only: the first X-Forwarded-For hop (the client as seen by the Google front end),
- * else the socket address. The first hop is client-supplied, so nothing is decided from it.
- */
-function sourceAddress(req: HttpRequestLike): string {
-  const forwarded = singleHeader(req.headers["x-forwarded-for"])?.split(",")[0]?.trim();
-  return forwarded || req.ip || "unknown";
-}
-
 const sha256 = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
 
 /**
@@ -122,23 +132,32 @@ function isAdmin(token: DecodedIdToken, config: Config): boolean {
   );
 }
 
-/** Logs and counts a refused attempt, then returns the error to throw. */
-async function refuse(
-  deps: AuthDeps,
-  req: HttpRequestLike,
-  endpoint: string,
-  rule: GuardedRule,
-  reason: FailureReason,
-  uid?: string,
-): Promise<AppError> {
-  const forbidden = reason === "not_admin";
-  deps.logger.warn("authentication failed", {
-    endpoint,
-    reason,
-    status: forbidden ? 403 : 401,
-    sourceIp: sourceAddress(req),
-    ...(uid !== undefined ? { uid } : {}),
+/** Reports a block to the alert hook; an alerting failure never changes the refusal. */
+async function reportSpike(deps: AuthDeps, spike: AuthFailureSpike): Promise<void> {
+  deps.logger.warn("source blocked after repeated failed authentication", {
+    endpoint: spike.endpoint,
+    sourceIp: spike.source,
+    failures: spike.failures,
+    windowSeconds: spike.windowSeconds,
+    blockedSeconds: spike.blockedSeconds,
+    blockedUntil: spike.blockedUntil.toISOString(),
   });
+  try {
+    await (deps.onAuthFailureSpike ?? noAuthFailureAlert)(spike);
+  } catch (error) {
+    deps.logger.error("could not alert on a blocked source", {
+      sourceIp: spike.source,
+      errorMessage: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/** Counts a refused attempt for the day, for monitoring. */
+async function countDailyFailure(
+  deps: AuthDeps,
+  endpoint: string,
+  reason: FailureReason,
+): Promise<void> {
   const now = deps.clock();
   try {
     // One small merge write per failure; the daily document holds per-endpoint and per-reason
@@ -161,9 +180,43 @@ async function refuse(
       errorMessage: error instanceof Error ? error.message : String(error),
     });
   }
-  return forbidden
-    ? new AppError("permission_denied", "This endpoint requires an administrator")
-    : new AppError("unauthenticated", REQUIREMENT[rule]);
+}
+
+/**
+ * Logs and counts a refused attempt, then returns the error to throw: 429 when the source is
+ * (or has just become) blocked, else 401 or 403.
+ */
+async function refuse(
+  deps: AuthDeps,
+  req: HttpRequestLike,
+  endpoint: string,
+  rule: GuardedRule,
+  reason: FailureReason,
+  uid?: string,
+): Promise<AppError> {
+  const source = clientAddress(req);
+  // Before any write: a bad limit variable refuses with 500 and leaves no write behind.
+  const limits = requireRateLimitConfig(deps.env).authFailures;
+  const [, outcome] = await Promise.all([
+    countDailyFailure(deps, endpoint, reason),
+    recordSourceFailure(deps, limits, source, endpoint),
+  ]);
+  const error =
+    outcome.blocked ??
+    (reason === "not_admin"
+      ? new AppError("permission_denied", "This endpoint requires an administrator")
+      : new AppError("unauthenticated", REQUIREMENT[rule]));
+  deps.logger.warn("authentication failed", {
+    endpoint,
+    reason,
+    status: HTTP_STATUS[error.code],
+    sourceIp: source,
+    ...(uid !== undefined ? { uid } : {}),
+  });
+  if (outcome.spike) {
+    await reportSpike(deps, outcome.spike);
+  }
+  return error;
 }
 
 async function verifyToken(deps: AuthDeps, token: string): Promise<DecodedIdToken | FailureReason> {
@@ -263,14 +316,18 @@ const AUTHENTICATORS: { readonly [R in AccessRule]: Authenticator<R> } = {
 
 /**
  * Authenticates the request for `endpoint` under `rule`; returns the caller or throws an
- * AppError (401, 403, 500 `misconfigured`, 503 when a token cannot be checked).
+ * AppError (401, 403, 429 for a blocked source, 500 `misconfigured`, 503 when a token or the
+ * source's block cannot be checked).
  */
-export function authenticate<R extends AccessRule>(
+export async function authenticate<R extends AccessRule>(
   req: HttpRequestLike,
   rule: R,
   endpoint: string,
   deps: AuthDeps,
 ): Promise<CallerByRule[R]> {
+  if (rule !== "public") {
+    await assertSourceNotBlocked(deps, clientAddress(req), endpoint);
+  }
   const authenticator: Authenticator<R> = AUTHENTICATORS[rule];
   return authenticator(req, endpoint, deps);
 }

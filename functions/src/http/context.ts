@@ -1,7 +1,8 @@
 /**
  * What every sync endpoint shares: the request slice handlers read, their dependencies, and one
- * pipeline — method check (405), authentication (401/403), validation (400), then the work —
- * with every error answered through `respond.ts`. Handlers therefore always resolve to a
+ * pipeline — method check (405), authentication (401/403, 429 for a source blocked after
+ * failed attempts), the caller's rate limit (429), validation (400), then the work — with
+ * every error answered through `respond.ts`. Handlers therefore always resolve to a
  * `JsonResponse`; the trigger wiring only sends it.
  */
 import { randomUUID } from "node:crypto";
@@ -9,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { Auth } from "firebase-admin/auth";
 import type { Firestore } from "firebase-admin/firestore";
 
+import { requireTokenKeys } from "../integrations/token-keys";
 import { DEFAULT_LEASE_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import type { OperationResult } from "../scheduler/operations";
@@ -16,7 +18,14 @@ import type { Clock } from "../shared/clock";
 import type { RawEnv } from "../shared/config";
 import { AppError } from "../shared/errors";
 import type { Logger } from "../shared/logger";
-import { type AccessRule, authenticate, type CallerByRule } from "./auth";
+import type { LimitedEndpoint } from "../shared/rate-limit-config";
+import {
+  type AccessRule,
+  authenticate,
+  type AuthFailureSpikeHook,
+  type CallerByRule,
+} from "./auth";
+import { enforceRateLimit } from "./rate-limit";
 import { errorResponse, type JsonResponse } from "./respond";
 
 /** The slice of an Express request the handlers read. */
@@ -41,6 +50,8 @@ export interface EndpointDeps {
   env: RawEnv;
   /** How jobs run: the provider registry's fetch in production, a local function in tests. */
   process: { fetchMetrics: MetricsFetcher; leaseMs?: number };
+  /** Alerting on source addresses blocked for failed authentication (`auth.ts`). */
+  onAuthFailureSpike?: AuthFailureSpikeHook;
 }
 
 export type HttpMethod = "GET" | "POST" | "PATCH";
@@ -48,8 +59,11 @@ export type HttpMethod = "GET" | "POST" | "PATCH";
 export type Handler = (req: HttpRequestLike, deps: EndpointDeps) => Promise<JsonResponse>;
 
 export interface EndpointDefinition<Input, Rule extends AccessRule> {
-  /** Names the endpoint in logs and in the auth-failure counters. */
-  name: string;
+  /**
+   * Names the endpoint in logs and in the auth-failure counters; an endpoint that admits only
+   * some callers must have a rate limit (`DEFAULT_ENDPOINT_LIMITS`), so its name is one of them.
+   */
+  name: Rule extends "public" ? string : LimitedEndpoint;
   method: HttpMethod;
   access: Rule;
   /** Validates the request (throws `invalid_argument`); runs before anything is written. */
@@ -71,6 +85,8 @@ export function defineEndpoint<Input, Rule extends AccessRule>(
         );
       }
       const caller = await authenticate(req, definition.access, definition.name, scoped);
+      // Before validation: malformed requests count too, or they could be sent without limit.
+      await enforceRateLimit(scoped, definition.name, caller);
       const input = definition.parse(req);
       return await definition.run(input, caller, scoped);
     } catch (error) {
@@ -102,4 +118,6 @@ export const processDeps = (deps: EndpointDeps, endpoint: string): ProcessDeps =
   fetchMetrics: deps.process.fetchMetrics,
   leaseMs: deps.process.leaseMs ?? DEFAULT_LEASE_MS,
   owner: `${endpoint}-${randomUUID()}`,
+  // Parsed here, not for every endpoint: only the job-processing ones are bound to the keys.
+  tokenKeys: requireTokenKeys(deps.env),
 });

@@ -1,15 +1,21 @@
 /**
  * GET /api/health. Overall status is `unhealthy` (HTTP 503) when Firestore does not answer a
- * read within the timeout or a required variable is missing or invalid: without either, no sync
- * can run. Stripe is not used by the sync; when `STRIPE_SECRET_KEY` is set its reachability is
- * reported for the dashboard's operators but does not change the overall status. Check results
- * name variables, never their values.
+ * read within the timeout, a required variable is missing or invalid, or the queue check is
+ * `error` (its gauges cannot be read, or the oldest due job has waited
+ * SCHEDULER_QUEUE_UNHEALTHY_MINUTES): in each case no data is being kept fresh. A queue `warning`
+ * (a stuck or stale queue, many recent failures: see `scheduler/gauges.ts`) is reported with its
+ * reasons but keeps 200 — someone should look, and nothing restarts or reroutes for it. Stripe is
+ * not used by the sync; when `STRIPE_SECRET_KEY` is set its reachability is reported for the
+ * dashboard's operators but does not change the overall status. Check results name variables,
+ * never their values, and no job or user id.
  */
 import type { AxiosInstance } from "axios";
 import axios from "axios";
 import type { Firestore } from "firebase-admin/firestore";
 
-import { CONFIG_DEFAULTS, parseConfig, type RawEnv } from "../shared/config";
+import { assessQueue, type QueueGauges, readQueueGauges } from "../scheduler/gauges";
+import { type AlertConfig, requireAlertConfig } from "../shared/alert-config";
+import { CONFIG_DEFAULTS, ConfigError, parseConfig, type RawEnv } from "../shared/config";
 import { withTimeout } from "../shared/timeout";
 import { packageVersion } from "../shared/version";
 import { defineEndpoint } from "./context";
@@ -40,6 +46,46 @@ interface EnvironmentCheck {
   invalid?: string[];
 }
 
+type QueueCheck = Omit<Check, "status"> &
+  Partial<Omit<QueueGauges, "oldestDueJobId">> & {
+    status: "ok" | "warning" | "error";
+    reasons?: string[];
+  };
+
+/** The alert and queue thresholds, or the defaults and the names of the bad variables. */
+function alertConfigOf(env: RawEnv): { config: AlertConfig; invalid: string[] } {
+  try {
+    return { config: requireAlertConfig(env), invalid: [] };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) {
+      throw error;
+    }
+    return {
+      config: requireAlertConfig({}),
+      invalid: error.issues.map((issue) => issue.variable),
+    };
+  }
+}
+
+async function queueCheck(deps: HealthDeps, timeoutMs: number, config: AlertConfig) {
+  let gauges: QueueGauges | undefined;
+  const read = await timed(deps.now, timeoutMs, async () => {
+    gauges = await readQueueGauges(deps.db, new Date(deps.now()));
+  });
+  if (read.status !== "ok" || !gauges) {
+    return { ...read, status: "error" } satisfies QueueCheck;
+  }
+  const { status, reasons } = assessQueue(gauges, config.queue);
+  // Job ids stay out: a scheduled job's id names its user, and this endpoint is public.
+  const { oldestDueJobId: _omitted, ...figures } = gauges;
+  return {
+    status,
+    responseTime: read.responseTime,
+    ...figures,
+    ...(reasons.length > 0 ? { reasons } : {}),
+  } satisfies QueueCheck;
+}
+
 const describeError = (error: unknown): string =>
   error instanceof Error ? (error.message.split("\n")[0] ?? error.name) : "unknown error";
 
@@ -64,22 +110,24 @@ export async function checkHealth(deps: HealthDeps): Promise<JsonResponse> {
     ? parsed.config.HEALTH_CHECK_TIMEOUT_MS
     : Number(CONFIG_DEFAULTS.HEALTH_CHECK_TIMEOUT_MS);
 
-  const environment: EnvironmentCheck = parsed.ok
-    ? { status: "ok" }
-    : {
-        status: "error",
-        missing: parsed.missing,
-        invalid: parsed.issues
-          .map((issue) => issue.variable)
-          .filter((name) => !parsed.missing.includes(name as never)),
-      };
+  const alerting = alertConfigOf(deps.env);
+  const invalid = [
+    ...new Set([
+      ...(parsed.ok ? [] : parsed.issues.map((issue) => issue.variable)),
+      ...alerting.invalid,
+    ]),
+  ].filter((name) => parsed.ok || !parsed.missing.includes(name as never));
+  const environment: EnvironmentCheck =
+    parsed.ok && invalid.length === 0
+      ? { status: "ok" }
+      : { status: "error", missing: parsed.ok ? [] : parsed.missing, invalid };
 
   const stripeKey = parsed.ok ? parsed.config.STRIPE_SECRET_KEY : deps.env.STRIPE_SECRET_KEY;
   const stripeBase = parsed.ok
     ? parsed.config.STRIPE_API_BASE_URL
     : CONFIG_DEFAULTS.STRIPE_API_BASE_URL;
 
-  const [firebase, stripe] = await Promise.all([
+  const [firebase, stripe, queue] = await Promise.all([
     timed(deps.now, timeoutMs, async () => {
       // A real round trip: a point read of a server-only document.
       await deps.db.collection("admin").doc("health").get();
@@ -92,9 +140,11 @@ export async function checkHealth(deps: HealthDeps): Promise<JsonResponse> {
           });
         })
       : Promise.resolve<Check>({ status: "not_configured" }),
+    queueCheck(deps, timeoutMs, alerting.config),
   ]);
 
-  const healthy = firebase.status === "ok" && environment.status === "ok";
+  const healthy =
+    firebase.status === "ok" && environment.status === "ok" && queue.status !== "error";
   return {
     status: healthy ? 200 : 503,
     body: {
@@ -102,7 +152,7 @@ export async function checkHealth(deps: HealthDeps): Promise<JsonResponse> {
       timestamp: new Date(start).toISOString(),
       uptime: Math.round(deps.uptimeSeconds()),
       responseTime: deps.now() - start,
-      checks: { firebase, stripe, environment },
+      checks: { firebase, stripe, environment, queue },
       version: deps.version,
     },
   };

@@ -2,7 +2,7 @@
  * A user's connection to one ad platform: `users/{userId}/integrations/{providerId}`, readable by
  * its owner (status, automation settings, sync times — never tokens). The OAuth tokens live in a
  * separate server-only document, `users/{userId}/integrations/{providerId}/private/credentials`,
- * which the rules deny to every client.
+ * which the rules deny to every client, and the tokens in it are encrypted (`credentials.ts`).
  */
 import { Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
@@ -54,6 +54,10 @@ export const integrationSchema = z.object({
 });
 export type Integration = z.infer<typeof integrationSchema>;
 
+/**
+ * The stored form: both tokens sealed (`crypto.ts`: `v1.<keyId>.<iv>.<ciphertext>`), each bound to
+ * this document and field; only `credentials.ts` seals and opens them.
+ */
 export const credentialsSchema = z.object({
   accessToken: z.string().min(1),
   refreshToken: z.string().min(1).nullable().default(null),
@@ -70,8 +74,11 @@ export const integrationsPath = (userId: string): string =>
 export const integrationPath = (userId: string, providerId: ProviderId): string =>
   `${integrationsPath(userId)}/${providerId}`;
 
+/** The server-only subcollection of an integration; `credentials` is its one document. */
+export const PRIVATE_COLLECTION = "private";
+
 export const credentialsPath = (userId: string, providerId: ProviderId): string =>
-  `${integrationPath(userId, providerId)}/private/credentials`;
+  `${integrationPath(userId, providerId)}/${PRIVATE_COLLECTION}/credentials`;
 
 export const isProviderId = (value: string): value is ProviderId =>
   (PROVIDER_IDS as readonly string[]).includes(value);

@@ -3,18 +3,12 @@
  * the platform's rows through the provider module, persist refreshed tokens, upsert metrics,
  * and record the outcome. The job's fate is decided from the provider error class alone.
  */
-import { Timestamp } from "firebase-admin/firestore";
-
-import {
-  credentialsPath,
-  credentialsSchema,
-  integrationPath,
-  integrationSchema,
-} from "../integrations/model";
+import { CredentialsError, openCredentials, writeCredentials } from "../integrations/credentials";
+import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
+import type { TokenKeyring } from "../integrations/token-keys";
 import { upsertMetrics } from "../metrics/store";
 import { ProviderError } from "../providers/errors";
 import type {
-  Credentials,
   FetchRequest,
   FetchResult,
   ProviderErrorCode,
@@ -38,6 +32,8 @@ export interface ProcessDeps extends StoreDeps {
   /** Identifies this worker invocation in the job's lease. */
   owner: string;
   leaseMs: number;
+  /** Opens and seals the integration's OAuth tokens (TOKEN_ENCRYPTION_KEYS). */
+  tokenKeys: TokenKeyring;
 }
 
 export interface RunOutcome {
@@ -79,12 +75,12 @@ async function loadWork(deps: ProcessDeps, job: Job) {
       message: "no stored credentials: the user must reconnect",
     });
   }
-  const stored = credentialsSchema.parse(credentialsSnap.data());
-  const credentials: Credentials = {
-    accessToken: stored.accessToken,
-    ...(stored.refreshToken ? { refreshToken: stored.refreshToken } : {}),
-    ...(stored.expiresAt ? { expiresAt: stored.expiresAt.toMillis() } : {}),
-  };
+  const credentials = openCredentials(
+    deps.tokenKeys,
+    job.userId,
+    job.providerId,
+    credentialsSnap.data(),
+  );
   return { integration, credentials };
 }
 
@@ -124,12 +120,13 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
           });
     if (fetched.refreshedCredentials) {
       // Persisted at once: a crash later in the job must not lose a rotated token.
-      const refreshed = fetched.refreshedCredentials;
-      await deps.db.doc(credentialsPath(job.userId, job.providerId)).set({
-        accessToken: refreshed.accessToken,
-        refreshToken: refreshed.refreshToken ?? null,
-        expiresAt: refreshed.expiresAt ? Timestamp.fromMillis(refreshed.expiresAt) : null,
-      });
+      await writeCredentials(
+        deps.db,
+        deps.tokenKeys,
+        job.userId,
+        job.providerId,
+        fetched.refreshedCredentials,
+      );
     }
     const counts = await upsertMetrics(deps.db, job.userId, fetched.rows, {
       jobId,
@@ -163,7 +160,7 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
     return { outcome };
   } catch (error) {
     const failure: ProviderErrorInfo =
-      error instanceof JobFailure
+      error instanceof JobFailure || error instanceof CredentialsError
         ? error.failure
         : error instanceof ProviderError
           ? error.toInfo()

@@ -30,6 +30,7 @@ import {
   type JobResult,
   JOBS_COLLECTION,
   jobSchema,
+  type JobStatus,
   type JobType,
 } from "./model";
 
@@ -425,6 +426,17 @@ export const jobQueries = {
       .collection(JOBS_COLLECTION)
       .where("userId", "==", userId)
       .orderBy("createdAt", "desc")
+      .limit(limit),
+  /** Jobs in one status, for the queue gauges' counts. Single-field index on status (automatic). */
+  withStatus: (db: Firestore, status: JobStatus, limit: number): Query =>
+    db.collection(JOBS_COLLECTION).where("status", "==", status).limit(limit),
+  /** Jobs that failed at or after `since`, for the gauges. Index: status ASC, finishedAt ASC. */
+  failedSince: (db: Firestore, since: Date, limit: number): Query =>
+    db
+      .collection(JOBS_COLLECTION)
+      .where("status", "==", "failed")
+      .where("finishedAt", ">=", Timestamp.fromDate(since))
+      .orderBy("finishedAt")
       .limit(limit),
 };
 

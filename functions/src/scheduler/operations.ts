@@ -1,8 +1,12 @@
 /**
  * The scheduler's operations, shared by the scheduled functions, the job trigger and the HTTP
- * endpoints: each runs its work, then records one scheduler event with its counts, duration and
- * grouped errors, and returns the same figures to the caller.
+ * endpoints: each runs its work, measures the queue after the sweep and the stale reset,
+ * evaluates the alerts, then records one scheduler event with its counts, duration, grouped
+ * errors, details, queue gauges and alert deliveries, and returns the same figures to the
+ * caller. Neither the gauges nor the alerts can fail a run: their failures go into the event.
  */
+import { z } from "zod";
+
 import { type ProcessDeps, runJob } from "../jobs/process";
 import { type EnqueueAllOptions, enqueueAllUsers } from "../jobs/schedule";
 import {
@@ -13,14 +17,42 @@ import {
   type StoreDeps,
 } from "../jobs/store";
 import { cleanupOldJobs, processDueJobs, processUserJobs } from "../jobs/worker";
-import { emptyCounts, type ErrorGroup, groupErrors, recordEvent, type RunCounts } from "./events";
+import { readRawEnv } from "../params";
+import type { ProviderId } from "../providers/types";
+import type { SchedulerOperation } from "../shared/alert-config";
+import type { RawEnv } from "../shared/config";
+import { createLogger, type Logger } from "../shared/logger";
+import { type AlertsReport, evaluateRunAlerts } from "./alerts";
+import {
+  emptyCounts,
+  type ErrorGroup,
+  groupErrors,
+  newEventId,
+  recordEvent,
+  type RunCounts,
+} from "./events";
+import { type QueueReading, readQueueGauges } from "./gauges";
+
+/**
+ * The store, plus the raw parameters (alert configuration) and a logger when the caller has them
+ * (the HTTP endpoints); otherwise the Functions runtime's own parameters, as the scheduled
+ * functions and the job trigger see them.
+ */
+export interface OperationDeps extends StoreDeps {
+  env?: RawEnv;
+  logger?: Logger;
+}
 
 export interface OperationResult {
-  operation: string;
+  operation: SchedulerOperation;
   counts: RunCounts;
   errors: ErrorGroup[];
   jobIds: string[];
   details: Record<string, unknown>;
+  /** Measured after the sweep and the stale reset. */
+  queue?: QueueReading;
+  /** Present when alerting sent something, failed to, or could not be evaluated. */
+  alerts?: AlertsReport;
   eventId: string;
   durationMs: number;
 }
@@ -30,20 +62,98 @@ interface Work {
   errors?: ErrorGroup[];
   jobIds?: string[];
   details?: Record<string, unknown>;
+  /** Stale jobs the run itself found (the stale reset). */
+  staleFound?: number;
+}
+
+/** The operations that drain or repair the queue: it is measured (and alerted on) after them. */
+const QUEUE_WATCHERS: ReadonlySet<SchedulerOperation> = new Set([
+  "process_queued_jobs",
+  "reset_stale_jobs",
+]);
+
+/** One line for events and logs: a document that failed validation names its fields. */
+function describeFailure(error: unknown): string {
+  const text =
+    error instanceof z.ZodError
+      ? `invalid document: ${error.issues.map((issue) => `${issue.path.join(".")} (${issue.message})`).join(", ")}`
+      : error instanceof Error
+        ? (error.message.split("\n")[0] ?? error.name)
+        : String(error);
+  return text.slice(0, 300);
+}
+
+/**
+ * The same dependencies with a fetcher that notes which platforms the run called: a platform
+ * reached without a failure clears its failure alert.
+ */
+const reaching = (deps: ProcessDeps, reached: Set<ProviderId>): ProcessDeps => ({
+  ...deps,
+  fetchMetrics: (providerId, request) => {
+    reached.add(providerId);
+    return deps.fetchMetrics(providerId, request);
+  },
+});
+
+async function measureQueue(deps: StoreDeps, logger: Logger): Promise<QueueReading> {
+  try {
+    return await readQueueGauges(deps.db, deps.clock());
+  } catch (error) {
+    logger.error("queue gauges could not be read", { errorMessage: describeFailure(error) });
+    return { error: describeFailure(error) };
+  }
 }
 
 async function recorded(
-  deps: StoreDeps,
-  operation: string,
+  deps: OperationDeps,
+  operation: SchedulerOperation,
   source: string,
-  work: () => Promise<Work>,
+  work: (reached: Set<ProviderId>) => Promise<Work>,
 ): Promise<OperationResult> {
+  const logger = deps.logger ?? createLogger({ operation, source });
   const startedAt = deps.clock();
-  const done = await work();
-  const finishedAt = deps.clock();
+  const eventId = newEventId(deps.db);
+  const reached = new Set<ProviderId>();
+  let done: Work;
+  try {
+    done = await work(reached);
+  } catch (error) {
+    // The crash gets its event too; recording it must not mask the error itself.
+    await recordEvent(deps.db, {
+      id: eventId,
+      operation,
+      source,
+      startedAt,
+      finishedAt: deps.clock(),
+      counts: emptyCounts(),
+      errors: [],
+      crash: describeFailure(error),
+    }).catch((recordError: unknown) => {
+      logger.error("could not record the event of a crashed run", {
+        errorMessage: describeFailure(recordError),
+      });
+    });
+    throw error;
+  }
   const errors = done.errors ?? [];
+  const queue = QUEUE_WATCHERS.has(operation) ? await measureQueue(deps, logger) : undefined;
+  const alerts = await evaluateRunAlerts(
+    { db: deps.db, clock: deps.clock, logger, env: deps.env ?? readRawEnv() },
+    {
+      operation,
+      source,
+      eventId,
+      errors,
+      reached: [...reached],
+      ...(queue && !("error" in queue) ? { queue } : {}),
+      ...(done.staleFound === undefined ? {} : { staleFound: done.staleFound }),
+    },
+  );
   const details = done.details ?? {};
-  const eventId = await recordEvent(deps.db, {
+  const insights = { ...(queue ? { queue } : {}), ...(alerts ? { alerts } : {}) };
+  const finishedAt = deps.clock();
+  await recordEvent(deps.db, {
+    id: eventId,
     operation,
     source,
     startedAt,
@@ -51,6 +161,7 @@ async function recorded(
     counts: done.counts,
     errors,
     details,
+    ...insights,
   });
   return {
     operation,
@@ -58,6 +169,7 @@ async function recorded(
     errors,
     jobIds: done.jobIds ?? [],
     details,
+    ...insights,
     eventId,
     durationMs: finishedAt.getTime() - startedAt.getTime(),
   };
@@ -85,7 +197,7 @@ function tallyEnqueue(outcomes: readonly EnqueueOutcome[]): Work {
 
 /** `process_all_users` and the scheduled enqueue: every active integration of up to maxUsers users. */
 export function enqueueAllOperation(
-  deps: StoreDeps,
+  deps: OperationDeps,
   source: string,
   options: Omit<EnqueueAllOptions, "source">,
 ): Promise<OperationResult> {
@@ -107,7 +219,7 @@ export function enqueueAllOperation(
 
 /** Manual scheduling of specific integrations (the schedule endpoint). */
 export function enqueueOperation(
-  deps: StoreDeps,
+  deps: OperationDeps,
   source: string,
   requests: readonly EnqueueRequest[],
 ): Promise<OperationResult> {
@@ -118,11 +230,13 @@ export function enqueueOperation(
 
 /** The sweep and the worker endpoint. */
 export function sweepOperation(
-  deps: ProcessDeps,
+  deps: ProcessDeps & OperationDeps,
   source: string,
   options: { maxJobs: number; maxUsers: number },
 ): Promise<OperationResult> {
-  return recorded(deps, "process_queued_jobs", source, () => processDueJobs(deps, options));
+  return recorded(deps, "process_queued_jobs", source, (reached) =>
+    processDueJobs(reaching(deps, reached), options),
+  );
 }
 
 /**
@@ -130,13 +244,13 @@ export function sweepOperation(
  * claimed (or finished) and is counted as skipped.
  */
 export function processCreatedJobOperation(
-  deps: ProcessDeps,
+  deps: ProcessDeps & OperationDeps,
   jobId: string,
   providerId: string,
 ): Promise<OperationResult> {
-  return recorded(deps, "process_job", "trigger", async () => {
+  return recorded(deps, "process_job", "trigger", async (reached) => {
     const counts = emptyCounts();
-    const { outcome, errorCode } = await runJob(deps, jobId);
+    const { outcome, errorCode } = await runJob(reaching(deps, reached), jobId);
     if (outcome === "not_claimed" || outcome === "lease_lost") {
       counts.skipped = 1;
       return { counts, details: { jobId, outcome } };
@@ -156,13 +270,13 @@ export function processCreatedJobOperation(
 
 /** The process endpoint: one user's due jobs now. */
 export function processUserOperation(
-  deps: ProcessDeps,
+  deps: ProcessDeps & OperationDeps,
   source: string,
   userId: string,
   maxJobs: number,
 ): Promise<OperationResult> {
-  return recorded(deps, "process_user_jobs", source, async () => ({
-    ...(await processUserJobs(deps, userId, maxJobs)),
+  return recorded(deps, "process_user_jobs", source, async (reached) => ({
+    ...(await processUserJobs(reaching(deps, reached), userId, maxJobs)),
     details: { userId },
   }));
 }
@@ -174,19 +288,19 @@ export function processUserOperation(
 export const CLEANUP_LIMITS = { batchSize: 200, maxBatches: 10 } as const;
 export const STALE_RESET_LIMIT = 200;
 
-export function cleanupOperation(deps: StoreDeps, source: string): Promise<OperationResult> {
+export function cleanupOperation(deps: OperationDeps, source: string): Promise<OperationResult> {
   return recorded(deps, "cleanup_old_jobs", source, async () => {
     const result = await cleanupOldJobs(deps, CLEANUP_LIMITS);
     return { counts: emptyCounts(), details: { ...result } };
   });
 }
 
-export function resetStaleOperation(deps: StoreDeps, source: string): Promise<OperationResult> {
+export function resetStaleOperation(deps: OperationDeps, source: string): Promise<OperationResult> {
   return recorded(deps, "reset_stale_jobs", source, async () => {
     const result = await resetStaleJobs(deps, STALE_RESET_LIMIT);
     const counts = emptyCounts();
     counts.queued = result.requeued;
     counts.failed = result.failed;
-    return { counts, details: { ...result } };
+    return { counts, details: { ...result }, staleFound: result.requeued + result.failed };
   });
 }

@@ -34,7 +34,7 @@ const isLoopbackHost = (host: string): boolean =>
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 /** https anywhere; plain http only to a loopback host (local runs). */
-const webhookUrl = httpUrl.refine(
+export const webhookUrl = httpUrl.refine(
   (value) => {
     const url = new URL(value);
     return url.protocol === "https:" || isLoopbackHost(url.hostname);
@@ -42,7 +42,8 @@ const webhookUrl = httpUrl.refine(
   { error: "must be an https URL (http is accepted only for localhost)" },
 );
 
-const positiveIntString = (max: number) =>
+/** A whole number from 1 to `max`, given as a string (every numeric variable). */
+export const positiveIntString = (max: number) =>
   z
     .string()
     .regex(/^\d+$/, { error: `must be a whole number from 1 to ${max}` })
@@ -69,7 +70,8 @@ const emailList = z
       .min(1, { error: "must name at least one e-mail address" }),
   );
 
-const jsonObject = z.string().transform((value, ctx) => {
+/** A variable holding a JSON object; the issue says so without echoing the value. */
+export const jsonObject = z.string().transform((value, ctx) => {
   try {
     const parsed: unknown = JSON.parse(value);
     if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
@@ -194,7 +196,19 @@ export function parseConfig(raw: RawEnv): ConfigResult {
  * the cron secret or admin list (least privilege: they are not bound to those secrets).
  */
 export function requireProviderSettings(raw: RawEnv): ProviderSettings {
-  const result = parseWith(providerConfigSchema, raw, []);
+  return requireVariables(providerConfigSchema, raw);
+}
+
+/**
+ * The variables one module owns (its schema keyed by variable name), with the defaults above,
+ * or a `ConfigError` naming each bad or missing one.
+ */
+export function requireVariables<T>(
+  schema: z.ZodType<T, unknown>,
+  raw: RawEnv,
+  required: readonly string[] = [],
+): T {
+  const result = parseWith(schema, raw, required);
   if (!result.ok) {
     throw new ConfigError(result.issues);
   }

@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto";
 
 import { getFirestore } from "firebase-admin/firestore";
 
+import { requireTokenKeys } from "../integrations/token-keys";
 import { DEFAULT_LEASE_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import type { StoreDeps } from "../jobs/store";
@@ -49,5 +50,6 @@ export function processDeps(scope: LogFields): ProcessDeps {
     logger: createLogger(scope),
     owner: `${process.env.K_REVISION ?? "local"}/${randomUUID()}`,
     leaseMs: DEFAULT_LEASE_MS,
+    tokenKeys: requireTokenKeys(readRawEnv()),
   };
 }

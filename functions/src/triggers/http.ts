@@ -17,6 +17,7 @@ import {
   providerSecrets,
   readRawEnv,
   stripeSecretKey,
+  tokenEncryptionKeys,
 } from "../params";
 import { systemClock } from "../shared/clock";
 import { createLogger } from "../shared/logger";
@@ -41,6 +42,8 @@ const serve =
   };
 
 const cronSecrets = [integrationsCronSecret, integrationsCronSecretPrevious];
+/** What running jobs needs: the platforms' client secrets and the token keys. */
+const jobSecrets = [providerSecrets, tokenEncryptionKeys];
 const JOB_TIMEOUT_SECONDS = 540;
 
 // Health binds the secrets only to report whether they are set; it never uses or returns them.
@@ -55,7 +58,7 @@ export const integrationsCron = onRequest(
 );
 
 export const integrationsWorker = onRequest(
-  { secrets: [...cronSecrets, providerSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
+  { secrets: [...cronSecrets, ...jobSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
   serve(async () => (await import("../http/worker")).handleWorker),
 );
 
@@ -65,7 +68,7 @@ export const integrationsSchedule = onRequest(
 );
 
 export const integrationsProcess = onRequest(
-  { secrets: [...cronSecrets, providerSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
+  { secrets: [...cronSecrets, ...jobSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
   serve(async () => (await import("../http/process")).handleProcess),
 );
 

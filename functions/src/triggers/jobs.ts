@@ -6,7 +6,7 @@
  */
 import { onDocumentCreated } from "firebase-functions/firestore";
 
-import { providerSecrets } from "../params";
+import { providerSecrets, tokenEncryptionKeys } from "../params";
 import { processDeps } from "./deps";
 
 export const processSyncJob = onDocumentCreated(
@@ -14,7 +14,7 @@ export const processSyncJob = onDocumentCreated(
     document: "syncJobs/{jobId}",
     retry: false,
     timeoutSeconds: 540,
-    secrets: [providerSecrets],
+    secrets: [providerSecrets, tokenEncryptionKeys],
   },
   async (event) => {
     const { jobId } = event.params;

@@ -8,7 +8,7 @@
  */
 import { onSchedule } from "firebase-functions/scheduler";
 
-import { providerSecrets } from "../params";
+import { providerSecrets, tokenEncryptionKeys } from "../params";
 import { processDeps, storeDeps } from "./deps";
 
 const SOURCE = "cloud-scheduler";
@@ -30,7 +30,7 @@ export const sweepQueuedJobs = onSchedule(
     ...common,
     schedule: "*/5 * * * *",
     timeoutSeconds: 540,
-    secrets: [providerSecrets],
+    secrets: [providerSecrets, tokenEncryptionKeys],
   },
   async (_event) => {
     const { sweepOperation } = await operations();

@@ -5,10 +5,11 @@
  * as integrations/model.ts describes.
  */
 import { type Auth, getAuth } from "firebase-admin/auth";
-import { type Firestore, Timestamp } from "firebase-admin/firestore";
+import type { Firestore } from "firebase-admin/firestore";
 
 import { type RunningAuthEmulator, startAuthEmulator } from "../../dev/auth-emulator";
 import type { EndpointDeps, HttpRequestLike } from "../../src/http/context";
+import { writeCredentials } from "../../src/integrations/credentials";
 import { type Automation, DEFAULT_AUTOMATION } from "../../src/integrations/model";
 import { JOBS_COLLECTION } from "../../src/jobs/model";
 import type { MetricsFetcher } from "../../src/jobs/process";
@@ -16,7 +17,9 @@ import type { ProviderId } from "../../src/providers/types";
 import { EVENTS_COLLECTION } from "../../src/scheduler/events";
 import type { RawEnv } from "../../src/shared/config";
 import type { LogFields, Logger } from "../../src/shared/logger";
+import { DEFAULT_ENDPOINT_LIMITS } from "../../src/shared/rate-limit-config";
 import type { TestFirestore } from "./firestore";
+import { TEST_TOKEN_KEYS, TEST_TOKEN_KEYS_VALUE } from "./seed";
 
 export const CRON_SECRET = "current-cron-secret-0123456789abcdef";
 export const PREVIOUS_CRON_SECRET = "previous-cron-secret-0123456789abcdef";
@@ -28,6 +31,13 @@ export const TEST_ENV: RawEnv = {
   NEXT_PUBLIC_APP_URL: "http://localhost:3000",
   // Mixed case on purpose: the allow-list is matched case-insensitively.
   ADMIN_EMAILS: "someone@example.com, Ops.Admin@Example.com",
+  TOKEN_ENCRYPTION_KEYS: TEST_TOKEN_KEYS_VALUE,
+  // Suites about other behaviour call endpoints many times at one fixed instant, from one
+  // address: the abuse limits must not refuse them. The limit tests set their own values.
+  AUTH_FAILURE_THRESHOLD: "10000",
+  ENDPOINT_RATE_LIMITS: JSON.stringify(
+    Object.fromEntries(Object.keys(DEFAULT_ENDPOINT_LIMITS).map((name) => [name, 100_000])),
+  ),
 };
 
 export interface TestAuth {
@@ -164,14 +174,11 @@ export async function seedIntegration(
     accountIds: options.accountIds ?? ["acct-1", "acct-2"],
     automation: { ...DEFAULT_AUTOMATION, ...options.automation },
   });
-  await ref
-    .collection("private")
-    .doc("credentials")
-    .set({
-      accessToken: accessTokenOf(uid, providerId),
-      refreshToken: `refresh-token-${uid}-${providerId}-do-not-leak`,
-      expiresAt: Timestamp.fromMillis(Date.UTC(2100, 0, 1)),
-    });
+  await writeCredentials(db, TEST_TOKEN_KEYS, uid, providerId, {
+    accessToken: accessTokenOf(uid, providerId),
+    refreshToken: `refresh-token-${uid}-${providerId}-do-not-leak`,
+    expiresAt: Date.UTC(2100, 0, 1),
+  });
 }
 
 /** Sync jobs and scheduler events in the project: what a rejected request must not change. */

@@ -1,13 +1,23 @@
 /** Seeds integrations and credentials exactly as the integrations model describes them. */
-import { type Firestore, Timestamp } from "firebase-admin/firestore";
+import { randomBytes } from "node:crypto";
 
-import {
-  type Automation,
-  credentialsPath,
-  DEFAULT_AUTOMATION,
-  integrationPath,
-} from "../../src/integrations/model";
+import type { Firestore } from "firebase-admin/firestore";
+
+import { writeCredentials } from "../../src/integrations/credentials";
+import { type Automation, DEFAULT_AUTOMATION, integrationPath } from "../../src/integrations/model";
+import { requireTokenKeys } from "../../src/integrations/token-keys";
 import type { ProviderId } from "../../src/providers/types";
+
+/** A TOKEN_ENCRYPTION_KEYS value: fresh random keys under the given ids, the first current. */
+export const tokenKeysValue = (...ids: string[]): string =>
+  JSON.stringify({
+    current: ids[0],
+    keys: Object.fromEntries(ids.map((id) => [id, randomBytes(32).toString("base64")])),
+  });
+
+/** The suite's token keys: credentials are seeded sealed, as production stores them. */
+export const TEST_TOKEN_KEYS_VALUE = tokenKeysValue("test-key");
+export const TEST_TOKEN_KEYS = requireTokenKeys({ TOKEN_ENCRYPTION_KEYS: TEST_TOKEN_KEYS_VALUE });
 
 export interface SeedIntegration {
   userId: string;
@@ -27,11 +37,7 @@ export async function seedIntegration(db: Firestore, seed: SeedIntegration): Pro
   const credentials = seed.credentials ?? {
     accessToken: `token-${seed.userId}-${seed.providerId}`,
   };
-  await db.doc(credentialsPath(seed.userId, seed.providerId)).set({
-    accessToken: credentials.accessToken,
-    refreshToken: credentials.refreshToken ?? null,
-    expiresAt: credentials.expiresAt ? Timestamp.fromMillis(credentials.expiresAt) : null,
-  });
+  await writeCredentials(db, TEST_TOKEN_KEYS, seed.userId, seed.providerId, credentials);
 }
 
 /** A clock tests move by hand. */

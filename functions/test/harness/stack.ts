@@ -2,17 +2,19 @@
  * The sandbox platforms plus the Firestore test server, wired like the local stack: demo-shaped
  * integrations seeded, and a provider runtime pointed at the sandbox by settings alone.
  */
-import { type Firestore, Timestamp } from "firebase-admin/firestore";
+import type { Firestore } from "firebase-admin/firestore";
 
 import { SANDBOX_PLATFORMS, sandboxProviderSettings } from "../../dev/sandbox";
 import { createLinkedinSandbox } from "../../dev/sandbox/linkedin";
 import { type RunningSandbox, startSandbox } from "../../dev/sandbox/server";
 import { daysBetween, type SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
-import { credentialsPath, integrationPath } from "../../src/integrations/model";
+import { writeCredentials } from "../../src/integrations/credentials";
+import { integrationPath } from "../../src/integrations/model";
 import { createProviderRuntime, type ProviderRuntime } from "../../src/providers/registry";
 import { parseProviderSettings } from "../../src/providers/settings";
 import type { DateRange, ProviderId } from "../../src/providers/types";
 import { LINKEDIN_VERSIONS_AT } from "./sandbox";
+import { TEST_TOKEN_KEYS } from "./seed";
 
 export interface TestStack {
   sandbox: RunningSandbox;
@@ -82,11 +84,7 @@ export async function seedSandboxIntegration(
       lookbackDays: null,
     },
   });
-  await db.doc(credentialsPath(userId, providerId)).set({
-    accessToken: tokens.accessToken,
-    refreshToken: tokens.refreshToken ?? null,
-    expiresAt: tokens.expiresAt ? Timestamp.fromMillis(tokens.expiresAt) : null,
-  });
+  await writeCredentials(db, TEST_TOKEN_KEYS, userId, providerId, tokens);
 }
 
 /** What the sandbox generated for a platform's accounts over a range: the expected totals. */

@@ -14,7 +14,7 @@ import { upsertMetrics } from "../../../src/metrics/store";
 import type { ProviderId } from "../../../src/providers/types";
 import { createLogger } from "../../../src/shared/logger";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
-import { manualClock } from "../../harness/seed";
+import { manualClock, TEST_TOKEN_KEYS } from "../../harness/seed";
 import {
   expectedTotals,
   seedSandboxIntegration,
@@ -71,8 +71,9 @@ afterAll(async () => {
   await firestore.close();
 });
 beforeEach(() => {
-  // "Now" for the engine; the sandbox's tokens and data do not depend on it.
-  time = manualClock(new Date().toISOString());
+  // "Now" for the engine, fixed at mid-morning so that advancing it never crosses midnight (which
+  // would move the sync window by a day); the sandbox's tokens and data do not depend on it.
+  time = manualClock("2026-11-20T10:00:00Z");
   // Each test is a fresh function instance: a platform pause from one test must not leak.
   runtime = stack.newRuntime();
   stack.world.setFaults("google", {});
@@ -86,6 +87,7 @@ const deps = (overrides: Partial<ProcessDeps> = {}): ProcessDeps => ({
   logger: createLogger({ test: "engine" }),
   owner: "worker-a",
   leaseMs: DEFAULT_LEASE_MS,
+  tokenKeys: TEST_TOKEN_KEYS,
   ...overrides,
 });
 

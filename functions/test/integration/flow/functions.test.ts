@@ -13,6 +13,7 @@ import type * as FunctionsModule from "../../../src/index";
 import { JOBS_COLLECTION } from "../../../src/jobs/model";
 import { enqueueJobs, parseJob } from "../../../src/jobs/store";
 import { EVENTS_COLLECTION } from "../../../src/scheduler/events";
+import { TEST_TOKEN_KEYS_VALUE } from "../../harness/seed";
 import {
   expectedTotals,
   seedSandboxIntegration,
@@ -57,6 +58,7 @@ beforeAll(async () => {
   process.env.GCLOUD_PROJECT = projectId;
   process.env.PROVIDER_SETTINGS = stack.env.PROVIDER_SETTINGS;
   process.env.PROVIDER_SECRETS = stack.env.PROVIDER_SECRETS;
+  process.env.TOKEN_ENCRYPTION_KEYS = TEST_TOKEN_KEYS_VALUE;
   initializeApp({ projectId });
   db = getFirestore();
   functions = await import("../../../src/index");

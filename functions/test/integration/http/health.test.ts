@@ -6,8 +6,10 @@ import { promisify } from "node:util";
 import axios from "axios";
 
 import { checkHealth, type HealthDeps } from "../../../src/http/health";
+import { jobRef } from "../../../src/jobs/store";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 import { listenOnLoopback, type RunningServer } from "../../harness/http";
+import { minutesBefore, seededJob } from "../scheduler/seeded-jobs";
 
 const env = {
   INTEGRATIONS_CRON_SECRET: "cron-secret-for-health-tests",
@@ -24,6 +26,17 @@ interface HealthBody {
     firebase: { status: string; responseTime: number; error?: string };
     stripe: { status: string; responseTime?: number };
     environment: { status: string; missing?: string[]; invalid?: string[] };
+    queue: {
+      status: string;
+      responseTime?: number;
+      queued?: number;
+      running?: number;
+      stale?: number;
+      failedLast24h?: number;
+      oldestDueAgeSeconds?: number | null;
+      reasons?: string[];
+      error?: string;
+    };
   };
   version: string;
 }
@@ -60,6 +73,15 @@ describe("checkHealth", () => {
     expect(body.checks.firebase.responseTime).toBeGreaterThanOrEqual(0);
     expect(body.checks.stripe).toEqual({ status: "not_configured" });
     expect(body.checks.environment).toEqual({ status: "ok" });
+    expect(body.checks.queue).toEqual({
+      status: "ok",
+      responseTime: expect.any(Number) as unknown,
+      queued: 0,
+      running: 0,
+      stale: 0,
+      failedLast24h: 0,
+      oldestDueAgeSeconds: null,
+    });
     expect(body.version).toBe("9.9.9");
   });
 
@@ -113,6 +135,10 @@ describe("checkHealth", () => {
       expect(response.body.status).toBe("unhealthy");
       expect(response.body.checks.firebase.status).toBe("error");
       expect(response.body.checks.firebase.error).toBe("timed out after 1500 ms");
+      expect(response.body.checks.queue).toMatchObject({
+        status: "error",
+        error: "timed out after 1500 ms",
+      });
       expect(response.body.checks.firebase.responseTime).toBeGreaterThanOrEqual(1500);
     });
   });
@@ -152,6 +178,78 @@ describe("checkHealth", () => {
       expect(body.checks.stripe.status).toBe("error");
       expect(response.status).toBe(200);
       expect(JSON.stringify(body)).not.toContain(stripeKey);
+    });
+  });
+
+  describe("with jobs in the queue", () => {
+    const now = new Date("2026-11-28T12:00:00Z");
+    let queueStore: TestFirestore;
+
+    beforeEach(() => {
+      queueStore = testFirestore("health-queue");
+    });
+    afterEach(() => queueStore.close());
+
+    const queueHealth = async (dueMinutesAgo: number, extraEnv: Record<string, string> = {}) => {
+      const job = seededJob(now, {
+        userId: "user-with-a-private-id",
+        nextAttemptAt: minutesBefore(now, dueMinutesAgo),
+      });
+      await jobRef(queueStore.db, "2026-11-28T02_user-with-a-private-id_google").set(job);
+      await jobRef(queueStore.db, "stale").set(
+        seededJob(now, { status: "running", leaseExpiresAt: minutesBefore(now, 5) }),
+      );
+      const response = await checkHealth(
+        deps({ db: queueStore.db, now: () => now.getTime(), env: { ...env, ...extraEnv } }),
+      );
+      return { response, body: response.body as HealthBody };
+    };
+
+    it("warns with 200 past the stuck age and on stale jobs, naming no job or user", async () => {
+      const { response, body } = await queueHealth(45);
+      expect(response.status).toBe(200);
+      expect(body.status).toBe("healthy");
+      expect(body.checks.queue).toMatchObject({
+        status: "warning",
+        queued: 1,
+        running: 1,
+        stale: 1,
+        oldestDueAgeSeconds: 45 * 60,
+        reasons: [
+          "the oldest due job has waited 45 min (warning at 30)",
+          "1 running job(s) have an expired lease",
+        ],
+      });
+      expect(JSON.stringify(body)).not.toContain("user-with-a-private-id");
+    });
+
+    it("answers 503 past the unhealthy age", async () => {
+      const { response, body } = await queueHealth(125);
+      expect(response.status).toBe(503);
+      expect(body.status).toBe("unhealthy");
+      expect(body.checks.queue.status).toBe("error");
+      expect(body.checks.queue.reasons?.[0]).toBe(
+        "the oldest due job has waited 125 min (unhealthy at 120)",
+      );
+    });
+
+    it("takes its thresholds from the configuration", async () => {
+      const { response, body } = await queueHealth(125, {
+        SCHEDULER_QUEUE_STUCK_MINUTES: "150",
+        SCHEDULER_QUEUE_UNHEALTHY_MINUTES: "300",
+      });
+      expect(response.status).toBe(200);
+      expect(body.checks.queue.reasons).toEqual(["1 running job(s) have an expired lease"]);
+    });
+
+    it("answers 503 naming an invalid threshold variable", async () => {
+      const { response, body } = await queueHealth(1, { SCHEDULER_ALERT_THRESHOLDS: "[1]" });
+      expect(response.status).toBe(503);
+      expect(body.checks.environment).toEqual({
+        status: "error",
+        missing: [],
+        invalid: ["SCHEDULER_ALERT_THRESHOLDS"],
+      });
     });
   });
 });

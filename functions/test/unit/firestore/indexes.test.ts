@@ -66,16 +66,23 @@ function shape(query: Query) {
   };
   walk(structured.where);
   const from = structured.from[0]!;
+  const explicit = (structured.orderBy ?? [])
+    .filter((o) => o.field.fieldPath !== "__name__")
+    .map((o) => ({
+      field: o.field.fieldPath,
+      order: o.direction === "DESCENDING" ? "DESCENDING" : "ASCENDING",
+    }));
+  const isEquality = (op: string) => op === "EQUAL" || op === "IN";
+  // Any other filter (a range, != or not-in) on a field the query does not order by orders it
+  // implicitly, after the explicit orders, ascending: it needs its place in the index too.
+  const implicit = [...new Set(filters.filter((f) => !isEquality(f.op)).map((f) => f.field))]
+    .filter((field) => !explicit.some((o) => o.field === field))
+    .map((field) => ({ field, order: "ASCENDING" }));
   return {
     collection: from.collectionId,
     scope: from.allDescendants ? ("COLLECTION_GROUP" as const) : ("COLLECTION" as const),
-    equality: filters.filter((f) => f.op === "EQUAL" || f.op === "IN").map((f) => f.field),
-    orders: (structured.orderBy ?? [])
-      .filter((o) => o.field.fieldPath !== "__name__")
-      .map((o) => ({
-        field: o.field.fieldPath,
-        order: o.direction === "DESCENDING" ? "DESCENDING" : "ASCENDING",
-      })),
+    equality: filters.filter((f) => isEquality(f.op)).map((f) => f.field),
+    orders: [...explicit, ...implicit],
   };
 }
 
@@ -117,6 +124,8 @@ const queries: Record<string, Query> = {
   "jobs.stale": jobQueries.stale(db, now, 10),
   "jobs.finishedBefore": jobQueries.finishedBefore(db, now, 10),
   "jobs.recentForUser": jobQueries.recentForUser(db, "u", 10),
+  "jobs.withStatus": jobQueries.withStatus(db, "queued", 10),
+  "jobs.failedSince": jobQueries.failedSince(db, now, 10),
   "integrations.active": activeIntegrationsQuery(db, 10),
   "events.createdBefore": eventsCreatedBefore(db, now, 10),
 };
@@ -134,10 +143,20 @@ describe("firestore.indexes.json", () => {
     expect(hasIndex(undeclared)).toBe(false);
   });
 
-  it("declares TTL policies on the expiry fields of jobs and scheduler events", () => {
+  it("detects a range filter without an orderBy whose index is missing", () => {
+    const undeclared = db
+      .collection("syncJobs")
+      .where("status", "==", "failed")
+      .where("updatedAt", ">=", now);
+    expect(hasIndex(undeclared)).toBe(false);
+  });
+
+  it("declares TTL policies on the expiry fields of jobs, scheduler events and limiters", () => {
     const ttl = declared.fieldOverrides.filter((override) => override.ttl);
     expect(ttl.map((o) => `${o.collectionGroup}.${o.fieldPath}`).sort()).toEqual([
+      "authFailureSources.expireAt",
       "events.expireAt",
+      "rateLimits.expireAt",
       "syncJobs.expireAt",
     ]);
   });

@@ -13,7 +13,7 @@ import type { Firestore } from "firebase-admin/firestore";
 import { requireTokenKeys } from "../integrations/token-keys";
 import { DEFAULT_LEASE_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
-import type { OperationResult } from "../scheduler/operations";
+import type { OperationDeps, OperationResult } from "../scheduler/operations";
 import type { Clock } from "../shared/clock";
 import type { RawEnv } from "../shared/config";
 import { AppError } from "../shared/errors";
@@ -111,10 +111,11 @@ export const operationResponse = (result: OperationResult): JsonResponse => ({
 });
 
 /** Job-running dependencies for one invocation; the lease owner is unique per invocation. */
-export const processDeps = (deps: EndpointDeps, endpoint: string): ProcessDeps => ({
+export const processDeps = (deps: EndpointDeps, endpoint: string): ProcessDeps & OperationDeps => ({
   db: deps.db,
   clock: deps.clock,
   logger: deps.logger,
+  env: deps.env,
   fetchMetrics: deps.process.fetchMetrics,
   leaseMs: deps.process.leaseMs ?? DEFAULT_LEASE_MS,
   owner: `${endpoint}-${randomUUID()}`,

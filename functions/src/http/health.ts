@@ -16,6 +16,7 @@ import type { Firestore } from "firebase-admin/firestore";
 import { assessQueue, type QueueGauges, readQueueGauges } from "../scheduler/gauges";
 import { type AlertConfig, requireAlertConfig } from "../shared/alert-config";
 import { CONFIG_DEFAULTS, ConfigError, parseConfig, type RawEnv } from "../shared/config";
+import { requireRateLimitConfig } from "../shared/rate-limit-config";
 import { withTimeout } from "../shared/timeout";
 import { packageVersion } from "../shared/version";
 import { defineEndpoint } from "./context";
@@ -52,19 +53,23 @@ type QueueCheck = Omit<Check, "status"> &
     reasons?: string[];
   };
 
-/** The alert and queue thresholds, or the defaults and the names of the bad variables. */
-function alertConfigOf(env: RawEnv): { config: AlertConfig; invalid: string[] } {
+/** The names of the variables `read` refuses (none when it accepts them). */
+function invalidVariables(read: () => unknown): string[] {
   try {
-    return { config: requireAlertConfig(env), invalid: [] };
+    read();
+    return [];
   } catch (error) {
     if (!(error instanceof ConfigError)) {
       throw error;
     }
-    return {
-      config: requireAlertConfig({}),
-      invalid: error.issues.map((issue) => issue.variable),
-    };
+    return error.issues.map((issue) => issue.variable);
   }
+}
+
+/** The alert and queue thresholds, or the defaults and the names of the bad variables. */
+function alertConfigOf(env: RawEnv): { config: AlertConfig; invalid: string[] } {
+  const invalid = invalidVariables(() => requireAlertConfig(env));
+  return { config: requireAlertConfig(invalid.length === 0 ? env : {}), invalid };
 }
 
 async function queueCheck(deps: HealthDeps, timeoutMs: number, config: AlertConfig) {
@@ -115,6 +120,7 @@ export async function checkHealth(deps: HealthDeps): Promise<JsonResponse> {
     ...new Set([
       ...(parsed.ok ? [] : parsed.issues.map((issue) => issue.variable)),
       ...alerting.invalid,
+      ...invalidVariables(() => requireRateLimitConfig(deps.env)),
     ]),
   ].filter((name) => parsed.ok || !parsed.missing.includes(name as never));
   const environment: EnvironmentCheck =

@@ -9,6 +9,7 @@
 import {
   FieldPath,
   type Firestore,
+  type Query,
   type QueryDocumentSnapshot,
   Timestamp,
 } from "firebase-admin/firestore";
@@ -217,6 +218,14 @@ export async function reencryptDocument(
 }
 
 /**
+ * Every credentials document, in document-id order. No filter and no order but the document id:
+ * served by Firestore's built-in document-id index in collection-group scope too, so
+ * firestore.indexes.json needs nothing for it (the index test checks that rule).
+ */
+export const allCredentialsQuery = (db: Firestore, pageSize: number): Query =>
+  db.collectionGroup(PRIVATE_COLLECTION).orderBy(FieldPath.documentId()).limit(pageSize);
+
+/**
  * The re-encryption pass (`dev/reencrypt-credentials.ts`): every credentials document not yet
  * sealed under the current key is opened with the key it names and sealed again — the last step
  * of a key rotation, after which the old key can be removed — and tokens stored before
@@ -238,12 +247,7 @@ export async function reencryptCredentials(
   };
   let after: QueryDocumentSnapshot | undefined;
   for (;;) {
-    // No filter and no order but the document id: served by Firestore's built-in document-id
-    // index in collection-group scope too, so firestore.indexes.json needs nothing for it.
-    const query = db
-      .collectionGroup(PRIVATE_COLLECTION)
-      .orderBy(FieldPath.documentId())
-      .limit(pageSize);
+    const query = allCredentialsQuery(db, pageSize);
     const page = await (after ? query.startAfter(after) : query).get();
     for (const doc of page.docs) {
       const outcome = await reencryptDocument(keys, doc, dryRun);

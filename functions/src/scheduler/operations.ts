@@ -17,11 +17,10 @@ import {
   type StoreDeps,
 } from "../jobs/store";
 import { cleanupOldJobs, processDueJobs, processUserJobs } from "../jobs/worker";
-import { readRawEnv } from "../params";
 import type { ProviderId } from "../providers/types";
 import type { SchedulerOperation } from "../shared/alert-config";
 import type { RawEnv } from "../shared/config";
-import { createLogger, type Logger } from "../shared/logger";
+import type { Logger } from "../shared/logger";
 import { type AlertsReport, evaluateRunAlerts } from "./alerts";
 import {
   emptyCounts,
@@ -39,8 +38,9 @@ import { type QueueReading, readQueueGauges } from "./gauges";
  * functions and the job trigger see them.
  */
 export interface OperationDeps extends StoreDeps {
-  env?: RawEnv;
-  logger?: Logger;
+  /** Raw parameters: the alert configuration is read from them. */
+  env: RawEnv;
+  logger: Logger;
 }
 
 export interface OperationResult {
@@ -110,7 +110,7 @@ async function recorded(
   source: string,
   work: (reached: Set<ProviderId>) => Promise<Work>,
 ): Promise<OperationResult> {
-  const logger = deps.logger ?? createLogger({ operation, source });
+  const logger = deps.logger.child({ operation, source });
   const startedAt = deps.clock();
   const eventId = newEventId(deps.db);
   const reached = new Set<ProviderId>();
@@ -138,7 +138,7 @@ async function recorded(
   const errors = done.errors ?? [];
   const queue = QUEUE_WATCHERS.has(operation) ? await measureQueue(deps, logger) : undefined;
   const alerts = await evaluateRunAlerts(
-    { db: deps.db, clock: deps.clock, logger, env: deps.env ?? readRawEnv() },
+    { db: deps.db, clock: deps.clock, logger, env: deps.env },
     {
       operation,
       source,

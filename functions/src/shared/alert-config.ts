@@ -17,7 +17,14 @@
 import { z } from "zod";
 
 import { PROVIDER_IDS, type ProviderId } from "../providers/types";
-import { jsonObject, positiveIntString, type RawEnv, requireVariables, webhookUrl } from "./config";
+import {
+  jsonObject,
+  positiveIntString,
+  type RawEnv,
+  requireVariables,
+  webhookUrl,
+  wholeNumberInJson,
+} from "./config";
 
 /** The scheduler's operations: each event's `operation`, and the event types thresholds name. */
 export const SCHEDULER_OPERATIONS = [
@@ -49,12 +56,7 @@ export const ALERT_DEFAULTS = {
 const MAX_THRESHOLD = 1000;
 const WEEK_MINUTES = 7 * 24 * 60;
 
-const threshold = z
-  .number({ error: "must be a number" })
-  .int({ error: "must be a whole number" })
-  .min(1, { error: "must be at least 1" })
-  .max(MAX_THRESHOLD, { error: `must be at most ${MAX_THRESHOLD}` })
-  .optional();
+const threshold = wholeNumberInJson(MAX_THRESHOLD).optional();
 
 const overridesSchema = z.strictObject({
   providers: z.partialRecord(z.enum(PROVIDER_IDS), threshold).optional(),

@@ -56,6 +56,14 @@ export const positiveIntString = (max: number) =>
         .max(max, { error: `must be at most ${max}` }),
     );
 
+/** A whole number from 1 to `max` inside a JSON variable, with messages that say so. */
+export const wholeNumberInJson = (max: number) =>
+  z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be at least 1" })
+    .max(max, { error: `must be at most ${max}` });
+
 const emailList = z
   .string()
   .transform((value) =>

@@ -10,7 +10,13 @@
  */
 import { z } from "zod";
 
-import { jsonObject, positiveIntString, type RawEnv, requireVariables } from "./config";
+import {
+  jsonObject,
+  positiveIntString,
+  type RawEnv,
+  requireVariables,
+  wholeNumberInJson,
+} from "./config";
 
 /**
  * Requests per caller per minute. Generous for the guide's schedules (worker every 5 minutes,
@@ -46,12 +52,7 @@ export const AUTH_FAILURE_DEFAULTS = {
 const MAX_REQUESTS_PER_MINUTE = 100_000;
 const MAX_SECONDS = 86_400;
 
-const requestsPerMinute = z
-  .number({ error: "must be a number" })
-  .int({ error: "must be a whole number" })
-  .min(1, { error: "must be at least 1" })
-  .max(MAX_REQUESTS_PER_MINUTE, { error: `must be at most ${MAX_REQUESTS_PER_MINUTE}` })
-  .optional();
+const requestsPerMinute = wholeNumberInJson(MAX_REQUESTS_PER_MINUTE).optional();
 
 const endpointLimitsSchema = z.strictObject({
   cron: requestsPerMinute,

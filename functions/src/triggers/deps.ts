@@ -15,9 +15,9 @@ import { getFirestore } from "firebase-admin/firestore";
 import { requireTokenKeys } from "../integrations/token-keys";
 import { DEFAULT_LEASE_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
-import type { StoreDeps } from "../jobs/store";
 import { readRawEnv } from "../params";
 import type { ProviderRuntime } from "../providers/registry";
+import type { OperationDeps } from "../scheduler/operations";
 import { systemClock } from "../shared/clock";
 import { requireProviderSettings } from "../shared/config";
 import { createLogger, type LogFields } from "../shared/logger";
@@ -39,17 +39,18 @@ async function providerRuntime(): Promise<ProviderRuntime> {
 export const fetchMetrics: MetricsFetcher = async (providerId, request) =>
   (await providerRuntime())(providerId, request);
 
-export function storeDeps(): StoreDeps {
-  return { db: getFirestore(), clock: systemClock };
+/** What every scheduler operation needs: the store, the parameters, a scoped logger. */
+export function operationDeps(scope: LogFields): OperationDeps {
+  return { db: getFirestore(), clock: systemClock, env: readRawEnv(), logger: createLogger(scope) };
 }
 
-export function processDeps(scope: LogFields): ProcessDeps {
+export function processDeps(scope: LogFields): ProcessDeps & OperationDeps {
+  const deps = operationDeps(scope);
   return {
-    ...storeDeps(),
+    ...deps,
     fetchMetrics,
-    logger: createLogger(scope),
     owner: `${process.env.K_REVISION ?? "local"}/${randomUUID()}`,
     leaseMs: DEFAULT_LEASE_MS,
-    tokenKeys: requireTokenKeys(readRawEnv()),
+    tokenKeys: requireTokenKeys(deps.env),
   };
 }

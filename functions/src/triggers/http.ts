@@ -24,13 +24,21 @@ import { createLogger } from "../shared/logger";
 import { fetchMetrics } from "./deps";
 
 function endpointDeps(): EndpointDeps {
-  return {
+  const base = {
     db: getFirestore(),
-    auth: getAuth(),
     clock: systemClock,
     logger: createLogger(),
     env: readRawEnv(),
+  };
+  return {
+    ...base,
+    auth: getAuth(),
     process: { fetchMetrics },
+    // A source blocked for repeated failed authentication raises the scheduler alert.
+    onAuthFailureSpike: async (spike) => {
+      const { reportAuthFailureSpike } = await import("../scheduler/alerts");
+      await reportAuthFailureSpike(base, spike);
+    },
   };
 }
 

@@ -9,7 +9,7 @@
 import { onSchedule } from "firebase-functions/scheduler";
 
 import { providerSecrets, tokenEncryptionKeys } from "../params";
-import { processDeps, storeDeps } from "./deps";
+import { operationDeps, processDeps } from "./deps";
 
 const SOURCE = "cloud-scheduler";
 // Loaded inside the handlers, not at import: see `deps.ts` on cold starts.
@@ -18,7 +18,7 @@ const common = { timeZone: "UTC", retryCount: 2 } as const;
 
 export const scheduledEnqueue = onSchedule({ ...common, schedule: "0 * * * *" }, async (_event) => {
   const { enqueueAllOperation } = await operations();
-  await enqueueAllOperation(storeDeps(), SOURCE, {
+  await enqueueAllOperation(operationDeps({ trigger: "scheduled" }), SOURCE, {
     jobType: "scheduled-sync",
     timeframeDays: 1,
     maxUsers: 10_000,
@@ -43,10 +43,10 @@ export const sweepQueuedJobs = onSchedule(
 
 export const cleanupOldJobs = onSchedule({ ...common, schedule: "0 3 * * 0" }, async (_event) => {
   const { cleanupOperation } = await operations();
-  await cleanupOperation(storeDeps(), SOURCE);
+  await cleanupOperation(operationDeps({ trigger: "scheduled" }), SOURCE);
 });
 
 export const resetStaleJobs = onSchedule({ ...common, schedule: "0 * * * *" }, async (_event) => {
   const { resetStaleOperation } = await operations();
-  await resetStaleOperation(storeDeps(), SOURCE);
+  await resetStaleOperation(operationDeps({ trigger: "scheduled" }), SOURCE);
 });

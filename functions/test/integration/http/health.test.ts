@@ -85,6 +85,17 @@ describe("checkHealth", () => {
     expect(body.version).toBe("9.9.9");
   });
 
+  it("names an invalid rate-limit or auth-blocking variable too", async () => {
+    const response = await checkHealth(
+      deps({ env: { ...env, ENDPOINT_RATE_LIMITS: "{not json", AUTH_FAILURE_THRESHOLD: "0" } }),
+    );
+    const body = response.body as HealthBody;
+    expect(response.status).toBe(503);
+    expect(body.checks.environment.invalid).toEqual(
+      expect.arrayContaining(["ENDPOINT_RATE_LIMITS", "AUTH_FAILURE_THRESHOLD"]),
+    );
+  });
+
   it("answers 503 naming missing and invalid variables, never their values", async () => {
     const badThreshold = "not-a-number-xyz";
     const response = await checkHealth(

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Firestore, type Query } from "firebase-admin/firestore";
 import { z } from "zod";
 
+import { allCredentialsQuery } from "../../../src/integrations/credentials";
 import { activeIntegrationsQuery } from "../../../src/jobs/schedule";
 import { jobQueries } from "../../../src/jobs/store";
 import { eventsCreatedBefore } from "../../../src/scheduler/events";
@@ -89,6 +90,10 @@ function shape(query: Query) {
 function hasIndex(query: Query): boolean {
   const { collection, scope, equality, orders } = shape(query);
   const fields = new Set([...equality, ...orders.map((o) => o.field)]);
+  if (fields.size === 0) {
+    // Only the document id: Firestore's built-in __name__ index serves it in either scope.
+    return true;
+  }
   if (fields.size <= 1) {
     // Single-field indexes are automatic for collections; collection groups need an override.
     if (scope === "COLLECTION") {
@@ -128,6 +133,7 @@ const queries: Record<string, Query> = {
   "jobs.failedSince": jobQueries.failedSince(db, now, 10),
   "integrations.active": activeIntegrationsQuery(db, 10),
   "events.createdBefore": eventsCreatedBefore(db, now, 10),
+  "credentials.all": allCredentialsQuery(db, 10),
 };
 
 describe("firestore.indexes.json", () => {

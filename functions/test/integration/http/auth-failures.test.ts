@@ -17,6 +17,8 @@ import {
 } from "../../../src/http/rate-limit";
 import type { JsonResponse } from "../../../src/http/respond";
 import { handleStatus } from "../../../src/http/status";
+import { reportAuthFailureSpike } from "../../../src/scheduler/alerts";
+import { createLogger } from "../../../src/shared/logger";
 import {
   bearer,
   CRON_SECRET,
@@ -26,6 +28,7 @@ import {
   TEST_ENV,
   writtenState,
 } from "../../harness/auth";
+import { listenOnLoopback } from "../../harness/http";
 import { startInstances, type TestInstances } from "../../harness/instances";
 
 const START = new Date("2026-11-28T10:00:00Z");
@@ -304,5 +307,44 @@ describe("configuration", () => {
 describe("everything this file captured", () => {
   it("holds no key, secret or token", () => {
     expect(instances.leaked([WRONG_KEY])).toEqual([]);
+  });
+});
+
+describe("a blocked source, wired to the scheduler alerts as the deployed functions are", () => {
+  it("delivers one failed-authentication alert to the webhook, without the presented key", async () => {
+    const received: string[] = [];
+    const receiver = await listenOnLoopback((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        received.push(body);
+        res.end("ok");
+      });
+    });
+    try {
+      const alertDeps = {
+        db: instances.project.db,
+        clock: () => instances.now(),
+        logger: createLogger({ test: "auth-spike-alert" }),
+        env: { ...ENV, SCHEDULER_ALERT_WEBHOOK_URL: `${receiver.url}/hook` },
+      };
+      const wired: Partial<EndpointDeps> = {
+        onAuthFailureSpike: async (spike) => {
+          await reportAuthFailureSpike(alertDeps, spike);
+        },
+      };
+      const source = "198.51.100.77";
+      await failUpToThreshold(source, wired);
+      expect((await callCron(0, source, WRONG_KEY, wired)).status).toBe(429);
+      expect((await callCron(1, source, WRONG_KEY, wired)).status).toBe(429);
+      expect(received).toHaveLength(1);
+      expect((JSON.parse(received[0] ?? "{}") as { text?: string }).text).toContain(
+        "Failed authentication spike",
+      );
+      expect(received[0]).not.toContain(WRONG_KEY);
+      expect(received[0]).not.toContain(CRON_SECRET);
+    } finally {
+      await receiver.close();
+    }
   });
 });

@@ -52,6 +52,12 @@ export function parseJob(id: string, data: unknown): JobRecord {
   return { id, job: jobSchema.parse(data) };
 }
 
+/** The job as this transaction sees it (validated), or `undefined` when it is gone. */
+async function readJob(tx: Transaction, ref: DocumentReference): Promise<Job | undefined> {
+  const snapshot = await tx.get(ref);
+  return snapshot.exists ? parseJob(snapshot.id, snapshot.data()).job : undefined;
+}
+
 async function readIntegration(
   tx: Transaction,
   ref: DocumentReference,
@@ -213,13 +219,9 @@ export async function claimJob(
 ): Promise<JobRecord | undefined> {
   const ref = jobRef(deps.db, jobId);
   return deps.db.runTransaction(async (tx) => {
-    const snapshot = await tx.get(ref);
-    if (!snapshot.exists) {
-      return undefined;
-    }
-    const { job } = parseJob(snapshot.id, snapshot.data());
+    const job = await readJob(tx, ref);
     const now = deps.clock();
-    if (job.status !== "queued" || job.nextAttemptAt.toMillis() > now.getTime()) {
+    if (!job || job.status !== "queued" || job.nextAttemptAt.toMillis() > now.getTime()) {
       return undefined;
     }
     const claimed: Job = {
@@ -262,13 +264,9 @@ async function transition<T>(
 ): Promise<T | undefined> {
   const ref = jobRef(deps.db, jobId);
   return deps.db.runTransaction(async (tx) => {
-    const snapshot = await tx.get(ref);
-    if (!snapshot.exists) {
-      return undefined;
-    }
-    const { job } = parseJob(snapshot.id, snapshot.data());
+    const job = await readJob(tx, ref);
     const now = Timestamp.fromDate(deps.clock());
-    if (!eligible(job, now)) {
+    if (!job || !eligible(job, now)) {
       return undefined;
     }
     const integrationRef = deps.db.doc(integrationPath(job.userId, job.providerId));

@@ -8,10 +8,13 @@ import { setGlobalOptions } from "firebase-functions/options";
 
 import { REGION } from "./params";
 
+const DEFAULT_APP_NAME = "[DEFAULT]";
+
 setGlobalOptions({ region: REGION, maxInstances: 10 });
 onInit(() => {
-  // Idempotent: the local stack and tests may have initialised the default app already.
-  if (getApps().length === 0) {
+  // Look for the default app by name, not by count: firebase-functions creates a named app of
+  // its own (to decode Firestore events) before onInit runs, so `getApps().length` is already 1.
+  if (!getApps().some((app) => app.name === DEFAULT_APP_NAME)) {
     initializeApp();
   }
 });

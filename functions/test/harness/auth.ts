@@ -1,13 +1,12 @@
 /**
- * The caller's side of the endpoint tests: a real firebase-admin Auth pointed at the local Auth
- * emulator stand-in, the endpoint dependencies around a test Firestore, requests, a logger that
+ * The caller's side of the endpoint tests: a real firebase-admin Auth pointed at firebase-tools'
+ * Auth emulator, the endpoint dependencies around a test Firestore, requests, a logger that
  * keeps what it is given (to prove no secret reaches a log line), and seed data written exactly
  * as integrations/model.ts describes.
  */
 import { type Auth, getAuth } from "firebase-admin/auth";
 import type { Firestore } from "firebase-admin/firestore";
 
-import { type RunningAuthEmulator, startAuthEmulator } from "../../dev/auth-emulator";
 import type { EndpointDeps, HttpRequestLike } from "../../src/http/context";
 import { writeCredentials } from "../../src/integrations/credentials";
 import { type Automation, DEFAULT_AUTOMATION } from "../../src/integrations/model";
@@ -40,33 +39,143 @@ export const TEST_ENV: RawEnv = {
   ),
 };
 
+export interface MintOptions {
+  uid: string;
+  email?: string;
+  emailVerified?: boolean;
+  /** Custom claims, e.g. `{admin: true}`; they appear at the top level of the token. */
+  claims?: Record<string, unknown>;
+}
+
 export interface TestAuth {
   auth: Auth;
-  emulator: RunningAuthEmulator;
+  /**
+   * Returns an ID token for the user, and creates or updates the user in the Auth emulator in
+   * the background: call `settle()` before the token is used (the request helpers do).
+   */
+  mintIdToken(options: MintOptions): string;
+  /** Waits until every user written by `mintIdToken` is in the emulator; throws its error. */
+  settle(): Promise<void>;
+  /** Revokes every token issued to the user so far (the emulator sets `validSince` to now). */
+  revoke(uid: string): Promise<void>;
+  disableUser(uid: string): Promise<void>;
   close(): Promise<void>;
 }
 
+const TOKEN_LIFETIME_SECONDS = 3600;
+const base64url = (value: unknown): string =>
+  Buffer.from(JSON.stringify(value)).toString("base64url");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Starts the Auth stand-in for the test Firestore's project and points firebase-admin at it.
- * firebase-admin reads FIREBASE_AUTH_EMULATOR_HOST on every verification (and when it first
- * builds its request URLs), so the variable stays set until `close()` restores it.
+ * The test project's users in firebase-tools' Auth emulator (FIREBASE_AUTH_EMULATOR_HOST, set by
+ * global setup). Users, claims, revocation and disabling are the emulator's own state, reached
+ * through firebase-admin; what firebase-admin checks of a token is the emulator's lookup.
+ *
+ * Tokens are signed the way the emulator signs them (`alg: "none"`, the same claims,
+ * `operations.js` generateJwt): its client sign-in API serves only its default project, and
+ * each test file has a project of its own.
  */
-export async function startTestAuth(firestore: TestFirestore): Promise<TestAuth> {
-  const emulator = await startAuthEmulator({ projectId: firestore.projectId });
-  const saved = process.env.FIREBASE_AUTH_EMULATOR_HOST;
-  process.env.FIREBASE_AUTH_EMULATOR_HOST = emulator.host;
-  return {
-    auth: getAuth(firestore.app),
-    emulator,
-    close: async () => {
-      if (saved === undefined) {
-        delete process.env.FIREBASE_AUTH_EMULATOR_HOST;
-      } else {
-        process.env.FIREBASE_AUTH_EMULATOR_HOST = saved;
-      }
-      await emulator.stop();
-    },
+export function startTestAuth(firestore: TestFirestore): Promise<TestAuth> {
+  const host = process.env.FIREBASE_AUTH_EMULATOR_HOST;
+  if (!host) {
+    throw new Error(
+      "FIREBASE_AUTH_EMULATOR_HOST is not set: run the tests through jest's global setup",
+    );
+  }
+  const auth = getAuth(firestore.app);
+  const { projectId } = firestore;
+  /** The latest auth_time issued per user, so a revocation covers every token minted so far. */
+  const lastAuthTime = new Map<string, number>();
+  const revokedAt = new Map<string, number>();
+  let writes: Promise<void> = Promise.resolve();
+  let failure: Error | undefined;
+  const failed = (error: unknown) => {
+    failure ??= error instanceof Error ? error : new Error(String(error));
   };
+  /**
+   * Writes only what differs: the emulator, like Firebase, revokes a user's tokens whenever
+   * their e-mail is written, even unchanged. E-mails are unique per project, as in Firebase.
+   */
+  const upsertUser = async (
+    uid: string,
+    email: string | undefined,
+    emailVerified: boolean,
+    claims: Record<string, unknown>,
+  ) => {
+    const existing = await auth.getUser(uid).catch((error: { code?: string }) => {
+      if (error.code === "auth/user-not-found") {
+        return undefined;
+      }
+      throw error;
+    });
+    if (!existing) {
+      await auth.createUser({ uid, ...(email !== undefined ? { email } : {}), emailVerified });
+    } else {
+      const sameEmail =
+        email === undefined || existing.email?.toLowerCase() === email.toLowerCase();
+      if (!sameEmail || existing.emailVerified !== emailVerified) {
+        await auth.updateUser(uid, { ...(sameEmail ? {} : { email }), emailVerified });
+      }
+    }
+    const wanted = Object.keys(claims).length > 0 ? claims : undefined;
+    if (JSON.stringify(existing?.customClaims ?? undefined) !== JSON.stringify(wanted)) {
+      await auth.setCustomUserClaims(uid, wanted ?? null);
+    }
+  };
+  return Promise.resolve({
+    auth,
+    mintIdToken: ({ uid, email, emailVerified = false, claims = {} }) => {
+      // One chain, in order: a later mint for the same user must not be overtaken.
+      writes = writes.then(() => upsertUser(uid, email, emailVerified, claims).catch(failed));
+      const now = Math.floor(Date.now() / 1000);
+      // A sign-in after a revocation is never older than it (the emulator keeps seconds).
+      const authTime = Math.max(now, revokedAt.get(uid) ?? 0);
+      lastAuthTime.set(uid, Math.max(authTime, lastAuthTime.get(uid) ?? 0));
+      const payload = {
+        ...claims,
+        ...(email !== undefined ? { email, email_verified: emailVerified } : {}),
+        auth_time: authTime,
+        user_id: uid,
+        firebase: {
+          identities: email !== undefined ? { email: [email] } : {},
+          sign_in_provider: email !== undefined ? "password" : "custom",
+        },
+        iat: authTime,
+        exp: authTime + TOKEN_LIFETIME_SECONDS,
+        aud: projectId,
+        iss: `https://securetoken.google.com/${projectId}`,
+        sub: uid,
+      };
+      return `${base64url({ alg: "none", typ: "JWT" })}.${base64url(payload)}.`;
+    },
+    settle: async () => {
+      await writes;
+      if (failure !== undefined) {
+        const error = failure;
+        failure = undefined;
+        throw error;
+      }
+    },
+    revoke: async (uid) => {
+      await writes;
+      // Revocation has one-second granularity (validSince and auth_time are whole seconds,
+      // and a token authenticated in the revocation's second stays valid): wait until the
+      // second after the latest token issued, as a real revocation comes after the sign-in.
+      const after = (lastAuthTime.get(uid) ?? 0) + 1;
+      while (Date.now() < after * 1000) {
+        await sleep(after * 1000 - Date.now());
+      }
+      await auth.revokeRefreshTokens(uid);
+      const { tokensValidAfterTime } = await auth.getUser(uid);
+      revokedAt.set(uid, Math.floor(Date.parse(tokensValidAfterTime ?? "") / 1000) || after);
+    },
+    disableUser: async (uid) => {
+      await writes;
+      await auth.updateUser(uid, { disabled: true });
+    },
+    close: () => Promise.resolve(),
+  });
 }
 
 export interface LogEntry {

@@ -1,4 +1,4 @@
-export default function globalTeardown(): void {
-  globalThis.__FIRESTORE_SERVER__?.stop();
-  globalThis.__FIRESTORE_SERVER__ = undefined;
+export default async function globalTeardown(): Promise<void> {
+  await globalThis.__EMULATORS__?.stop();
+  globalThis.__EMULATORS__ = undefined;
 }

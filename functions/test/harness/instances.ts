@@ -1,7 +1,7 @@
 /**
  * Several function instances of one project, as the abuse-limit tests need them: each instance
  * has its own firebase-admin app and Firestore client (nothing shared in memory), all share the
- * project's documents, the Auth stand-in, a clock the test moves and one recording logger.
+ * project's documents, the Auth emulator, a clock the test moves and one recording logger.
  * Every response they give and every token minted is kept, so a test can search everything the
  * run produced for a secret.
  */
@@ -69,12 +69,13 @@ export async function startInstances(
     testAuth,
     deps,
     call: async (i, handler, req, overrides) => {
+      await testAuth.settle();
       const response = await handler(req, deps(i, overrides));
       responses.push(response);
       return response;
     },
     mint: (uid) => {
-      const token = testAuth.emulator.mintIdToken({ uid });
+      const token = testAuth.mintIdToken({ uid });
       minted.push(token);
       return token;
     },

@@ -1,5 +1,5 @@
 /**
- * The sandbox platforms plus the Firestore test server, wired like the local stack: demo-shaped
+ * The sandbox platforms plus the official Firestore emulator, wired like the local stack: demo-shaped
  * integrations seeded, and a provider runtime pointed at the sandbox by settings alone.
  */
 import type { Firestore } from "firebase-admin/firestore";

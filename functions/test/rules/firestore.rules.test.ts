@@ -1,7 +1,6 @@
 /**
- * firestore.rules against the official Firestore emulator (`npm run test:emulator`; the rules
- * engine is part of the emulator, which this project's own test server does not implement).
- * Run by jest.rules.config.js only, never by `npm test`.
+ * firestore.rules against the official Firestore emulator's rules engine, which
+ * @firebase/rules-unit-testing finds through FIRESTORE_EMULATOR_HOST (set by global setup).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 /**
- * The sync engine end to end at the domain level, against the Firestore test server and the
+ * The sync engine end to end at the domain level, against the official Firestore emulator and the
  * sandbox platforms over real HTTP, with a clock the tests move: crash recovery, platform waits,
  * revoked tokens, exhausted attempts and partial account failures.
  */

@@ -1,6 +1,6 @@
 /**
  * Who may call which sync endpoint: every endpoint's auth matrix through the real handlers,
- * with real firebase-admin token verification (against the Auth stand-in) and real Firestore.
+ * with real firebase-admin token verification (against firebase-tools' Auth emulator) and real Firestore.
  */
 import { deleteApp, initializeApp } from "firebase-admin/app";
 import { getAuth } from "firebase-admin/auth";
@@ -55,8 +55,8 @@ afterAll(async () => {
 const deps = (env = TEST_ENV) =>
   endpointDeps({ db: firestore.db, auth: testAuth.auth, now: NOW, logger, env });
 
-const mint = (options: Parameters<TestAuth["emulator"]["mintIdToken"]>[0]): string => {
-  const token = testAuth.emulator.mintIdToken(options);
+const mint = (options: Parameters<TestAuth["mintIdToken"]>[0]): string => {
+  const token = testAuth.mintIdToken(options);
   minted.push(token);
   return token;
 };
@@ -101,8 +101,10 @@ const userEndpoints: Endpoint[] = [
   },
 ];
 
-const call = (endpoint: Endpoint, headers: Record<string, string>, env = TEST_ENV) =>
-  endpoint.handler(request(endpoint.method, { headers, body: endpoint.body }), deps(env));
+const call = async (endpoint: Endpoint, headers: Record<string, string>, env = TEST_ENV) => {
+  await testAuth.settle();
+  return endpoint.handler(request(endpoint.method, { headers, body: endpoint.body }), deps(env));
+};
 
 const errorCode = (body: unknown): string | undefined =>
   (body as { error?: { code?: string } }).error?.code;
@@ -207,17 +209,17 @@ describe("schedule (administrator's ID token or x-cron-key)", () => {
   });
 
   it("answers 401 to a revoked administrator token, and accepts a fresh one", async () => {
-    const token = mint({ uid: "revoked-admin", email: ADMIN_EMAIL, emailVerified: true });
+    const token = adminByEmailToken();
     expect((await call(endpoint, bearer(token))).status).toBe(200);
-    testAuth.emulator.revoke("revoked-admin");
+    await testAuth.revoke("admin-email");
     expect((await call(endpoint, bearer(token))).status).toBe(401);
-    const fresh = mint({ uid: "revoked-admin", email: ADMIN_EMAIL, emailVerified: true });
+    const fresh = adminByEmailToken();
     expect((await call(endpoint, bearer(fresh))).status).toBe(200);
   });
 
   it("answers 401 to a disabled administrator's token", async () => {
     const token = mint({ uid: "disabled-admin", claims: { admin: true } });
-    testAuth.emulator.disableUser("disabled-admin");
+    await testAuth.disableUser("disabled-admin");
     expect((await call(endpoint, bearer(token))).status).toBe(401);
   });
 
@@ -225,7 +227,7 @@ describe("schedule (administrator's ID token or x-cron-key)", () => {
     ["a signed-in non-administrator", () => memberToken()],
     [
       "an administrator's e-mail that is not verified",
-      () => mint({ uid: "unverified", email: ADMIN_EMAIL, emailVerified: false }),
+      () => mint({ uid: "admin-email", email: ADMIN_EMAIL.toUpperCase(), emailVerified: false }),
     ],
     [
       "a custom claim admin that is not literally true",
@@ -267,14 +269,14 @@ describe.each(userEndpoints)("$name (any signed-in user)", (endpoint) => {
     const uid = `revoked-${endpoint.name}`;
     const token = mint({ uid });
     expect((await call(endpoint, bearer(token))).status).toBe(200);
-    testAuth.emulator.revoke(uid);
+    await testAuth.revoke(uid);
     expect((await call(endpoint, bearer(token))).status).toBe(401);
   });
 
   it("answers 401 to a disabled user's token", async () => {
     const uid = `disabled-${endpoint.name}`;
     const token = mint({ uid });
-    testAuth.emulator.disableUser(uid);
+    await testAuth.disableUser(uid);
     expect((await call(endpoint, bearer(token))).status).toBe(401);
   });
 });

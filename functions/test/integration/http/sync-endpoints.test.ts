@@ -72,6 +72,7 @@ async function invoke(
   input: { method: string; headers: Record<string, string>; body?: unknown; query?: unknown },
   now = NOW,
 ) {
+  await testAuth.settle();
   const response = await handler(
     request(input.method, input),
     endpointDeps({ db, auth: testAuth.auth, now }),
@@ -80,8 +81,8 @@ async function invoke(
 }
 
 const adminHeaders = () =>
-  bearer(testAuth.emulator.mintIdToken({ uid: "ops", email: ADMIN_EMAIL, emailVerified: true }));
-const userHeaders = (uid: string) => bearer(testAuth.emulator.mintIdToken({ uid }));
+  bearer(testAuth.mintIdToken({ uid: "ops", email: ADMIN_EMAIL, emailVerified: true }));
+const userHeaders = (uid: string) => bearer(testAuth.mintIdToken({ uid }));
 
 const cron = (db: Firestore, body: unknown, now = NOW) =>
   invoke(db, handleCron, { method: "POST", headers: cronHeaders(), body }, now);

@@ -32,7 +32,8 @@ let userToken: string;
 beforeAll(async () => {
   firestore = testFirestore("http-validation");
   testAuth = await startTestAuth(firestore);
-  userToken = testAuth.emulator.mintIdToken({ uid: "member", email: "m@example.com" });
+  userToken = testAuth.mintIdToken({ uid: "member", email: "m@example.com" });
+  await testAuth.settle();
   await seedIntegration(firestore.db, "member", "google");
 });
 afterAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * Tokens at rest against the Firestore test server: what the stored document holds, who can open
+ * Tokens at rest against the official Firestore emulator: what the stored document holds, who can open
  * it (only job processing, with the key id it names), rotation, ciphertexts tampered with or
  * moved to another document, and key configuration that is missing or wrong.
  */

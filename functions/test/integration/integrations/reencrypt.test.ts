@@ -1,5 +1,5 @@
 /**
- * The re-encryption pass that ends a key rotation, against the Firestore test server: through
+ * The re-encryption pass that ends a key rotation, against the official Firestore emulator: through
  * its function and through the operator's command, `dev/reencrypt-credentials.ts`.
  */
 import { execFile } from "node:child_process";

@@ -1,4 +1,4 @@
-/** The job store's transitions against the real Firestore test server. */
+/** The job store's transitions against the official Firestore emulator. */
 import { Timestamp } from "firebase-admin/firestore";
 
 import { integrationPath, integrationSchema } from "../../../src/integrations/model";

@@ -1,5 +1,5 @@
 /**
- * Scheduler alerts end to end: real operations against the Firestore test server, messages to
+ * Scheduler alerts end to end: real operations against the official Firestore emulator, messages to
  * the local webhook receiver over real HTTP, a clock the tests move. Each test has its own
  * project, so alert state never leaks between tests.
  */

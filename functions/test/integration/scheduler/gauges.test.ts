@@ -1,4 +1,4 @@
-/** Queue gauges on seeded jobs, through real aggregation queries on the Firestore test server. */
+/** Queue gauges on seeded jobs, through real aggregation queries on the official Firestore emulator. */
 import type { Job } from "../../../src/jobs/model";
 import { jobRef } from "../../../src/jobs/store";
 import { readQueueGauges } from "../../../src/scheduler/gauges";

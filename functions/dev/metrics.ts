@@ -1,10 +1,15 @@
 /**
  * `npm run metrics -- <userId>`: prints a user's synced metrics from the running local stack's
- * Firestore, as totals per platform and account (money from integer micros).
+ * Firestore emulator (the address and project `npm start` uses: FIRESTORE_PORT or
+ * FIRESTORE_EMULATOR_HOST, default 127.0.0.1:8080; demo-cohorts), as totals per platform and
+ * account (money from integer micros).
  */
 import { initializeApp } from "firebase-admin/app";
 import { getFirestore } from "firebase-admin/firestore";
 import { z } from "zod";
+
+import { LOCAL_PROJECT_ID, localPorts, loopback, readLocalEnv, useEmulators } from "./local-config";
+import { isPortFree } from "./ports";
 
 const rowSchema = z.object({
   provider: z.string(),
@@ -26,10 +31,16 @@ async function main(): Promise<void> {
     console.error("usage: npm run metrics -- <userId>   (e.g. demo-alice)");
     process.exit(2);
   }
-  process.env.FIRESTORE_EMULATOR_HOST ??= `127.0.0.1:${process.env.FIRESTORE_PORT ?? "8080"}`;
-  const db = getFirestore(
-    initializeApp({ projectId: process.env.GCLOUD_PROJECT ?? "demo-cohorts" }),
-  );
+  const port = localPorts(readLocalEnv()).firestore;
+  const host = loopback(port);
+  if (await isPortFree(port)) {
+    throw new Error(
+      `Nothing listens on ${host}, where the local stack's Firestore emulator should be: is \`npm start\` running? ` +
+        "(Its port comes from FIRESTORE_PORT or FIRESTORE_EMULATOR_HOST, as for `npm start`.)",
+    );
+  }
+  useEmulators({ firestore: host });
+  const db = getFirestore(initializeApp({ projectId: LOCAL_PROJECT_ID }));
   const snapshot = await db.collection(`users/${userId}/metrics`).get();
   const groups = new Map<string, { rows: number; days: Set<string> } & z.infer<typeof rowSchema>>();
   for (const doc of snapshot.docs) {

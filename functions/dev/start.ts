@@ -1,178 +1,317 @@
 /**
- * `npm start`: the whole system offline, on embedded defaults. Starts the Firestore server and
- * the sandbox ad platforms, seeds the demo users, then serves the real functions code: every
- * `onRequest` function at the guide's URLs on http://localhost:3000, the scheduled functions on
- * the cron expressions they declare, and the job trigger on each new job document.
- * Ctrl-C stops everything.
+ * `npm start`: the whole system offline on the Firebase Emulator Suite, on embedded defaults.
+ *
+ * Builds the functions, starts the sandbox ad platforms (and a local alert receiver), then the
+ * suite (`dev/emulators/suite.ts`: Functions, Firestore, Auth, Pub/Sub and Hosting) on the built
+ * functions with this run's parameters and secrets; seeds the demo users into its Firestore and
+ * Auth; and invokes every scheduled function on its own cron expression, which the emulator does
+ * not do. The guide's URLs (`http://localhost:3000/api/...`) go through Hosting's rewrites to the
+ * functions, and the Functions emulator delivers the job trigger's Firestore events itself.
+ * Data survives a restart (`LOCAL_DATA_DIR`, exported on exit). Ctrl-C stops everything.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import { join } from "node:path";
-import { parseEnv } from "node:util";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 
+import { allParams } from "../src/params";
+import { emulatorLogFilter, type LogSink } from "./emulator-logs";
+import type { RunningSuite } from "./emulators/suite";
+import {
+  LOCAL_PASSWORD,
+  LOCAL_PROJECT_ID,
+  type LocalEnv,
+  localPorts,
+  loopback,
+  portInUse,
+  type PortName,
+  readLocalEnv,
+  useEmulators,
+} from "./local-config";
+import { isPortFree } from "./ports";
 import { installPrettyLogs } from "./pretty-logs";
+import {
+  deployedIds,
+  invokeScheduled,
+  loadBuiltFunctions,
+  readSchedules,
+  type ScheduledFunction,
+  startScheduleClock,
+} from "./schedules";
 
 const FUNCTIONS_DIR = join(__dirname, "..");
-const PROJECT_ID = "demo-cohorts";
+const REPO_DIR = join(FUNCTIONS_DIR, "..");
+/** Every port the stack binds (firebase-tools starts Eventarc and Cloud Tasks too). */
+const CHECKED_PORTS: readonly PortName[] = [
+  "hosting",
+  "functions",
+  "firestore",
+  "firestoreWebsocket",
+  "auth",
+  "pubsub",
+  "hub",
+  "logging",
+  "eventarc",
+  "tasks",
+  "sandbox",
+];
 
-/** Firebase's order: the shell wins, then .env.local, then .env; our embedded defaults last. */
-function loadEnvFiles(): string[] {
-  const files = [".env.local", ".env", "dev/local.env"].map((name) => join(FUNCTIONS_DIR, name));
-  const loaded: string[] = [];
-  for (const file of files.filter((path) => existsSync(path))) {
-    for (const [key, value] of Object.entries(parseEnv(readFileSync(file, "utf8")))) {
-      process.env[key] ??= value;
-    }
-    loaded.push(file.slice(FUNCTIONS_DIR.length + 1));
-  }
-  return loaded;
-}
+const log = (severity: string, message: string, fields: Record<string, unknown> = {}) =>
+  console.info(JSON.stringify({ severity, message, ...fields }));
+const info = (message: string, fields?: Record<string, unknown>) => log("INFO", message, fields);
 
-function portFrom(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const port = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`${name} must be a port number from 1 to 65535 (got "${raw}")`);
-  }
-  return port;
-}
-
-const portInUse = (port: number, what: string, variable: string) =>
-  new Error(
-    `Port ${port} (${what}) is already in use — is another \`npm start\` running? Stop it, or set ${variable}=….`,
-  );
-
-async function listen(server: Server, port: number, what: string, variable: string) {
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      reject(error.code === "EADDRINUSE" ? portInUse(port, what, variable) : error);
-    });
-    server.listen(port, "127.0.0.1", resolve);
+/** `tsc -p tsconfig.build.json` (the emulator runs functions/lib), on this Node.js. */
+function buildFunctions(): void {
+  const started = Date.now();
+  const tsc = require.resolve("typescript/bin/tsc");
+  const result = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
+    cwd: FUNCTIONS_DIR,
+    encoding: "utf8",
   });
+  if (result.status !== 0) {
+    throw new Error(
+      `The functions do not build (tsc -p tsconfig.build.json in functions/):\n${result.stdout}${result.stderr}`,
+    );
+  }
+  info("functions built", { ms: Date.now() - started });
 }
 
-const info = (message: string, fields: Record<string, unknown> = {}) =>
-  console.info(JSON.stringify({ severity: "INFO", message, ...fields }));
+/**
+ * Whether a declared param is a secret, as the SDK classifies it: `SecretParam` and
+ * `JsonSecretParam` (whose classes it exports as types only) carry the static type "secret".
+ */
+const isSecret = (param: object): boolean =>
+  (param.constructor as { type?: unknown }).type === "secret";
+
+/**
+ * Parameters and secrets, split the way `src/params.ts` declares them. Unset parameters are left
+ * out so their declared defaults apply; an unset or empty secret is written as "none" (which the
+ * functions read as absent), since the emulator would look an empty one up in Secret Manager.
+ */
+function functionValues(
+  env: LocalEnv,
+  overrides: Record<string, string>,
+): { params: Record<string, string>; secrets: Record<string, string> } {
+  const params: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
+  for (const param of allParams) {
+    const set = env.get(param.name);
+    const value = set ? set : (overrides[param.name] ?? set);
+    if (isSecret(param)) {
+      secrets[param.name] = value || "none";
+    } else if (value !== undefined) {
+      params[param.name] = value;
+    }
+  }
+  return { params, secrets };
+}
+
+function dataDir(env: LocalEnv): string {
+  const configured = env.get("LOCAL_DATA_DIR");
+  // npm runs the script in functions/; a relative path means one from where `npm start` was typed.
+  return configured
+    ? resolve(process.env.INIT_CWD ?? process.cwd(), configured)
+    : join(REPO_DIR, ".emulators", "local-data");
+}
+
+type RunState = "starting" | "ready" | "stopping";
 
 async function main(): Promise<void> {
+  const started = Date.now();
   installPrettyLogs();
-  const envFiles = loadEnvFiles();
-  const port = portFrom("PORT", 3000);
-  const firestorePort = portFrom("FIRESTORE_PORT", 8080);
-  const sandboxPort = portFrom("SANDBOX_PORT", 4010);
-  process.env.GCLOUD_PROJECT ??= PROJECT_ID;
-  // Offline: keep google-auth-library from probing the GCE metadata server.
-  process.env.METADATA_SERVER_DETECTION ??= "none";
+  const run: { state: RunState; stopRequested?: string; stop: (signal: string) => void } = {
+    state: "starting",
+    // Nothing detached runs yet: stopping is exiting.
+    stop: () => process.exit(130),
+  };
+  // Ctrl-C, `kill`, a closed terminal: each stops the stack once (the data is exported).
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => run.stop(signal));
+  }
+  const env = readLocalEnv();
+  const ports = localPorts(env);
+  for (const name of CHECKED_PORTS) {
+    if (!(await isPortFree(ports[name]))) {
+      throw portInUse(name, ports[name]);
+    }
+  }
+  const alertReceiverWanted = !env.get("SCHEDULER_ALERT_WEBHOOK_URL");
+  if (alertReceiverWanted && !(await isPortFree(ports.alertReceiver))) {
+    throw portInUse("alertReceiver", ports.alertReceiver);
+  }
+  // Offline: keep google-auth-library in firebase-tools from probing the GCE metadata server.
+  useEmulators({});
+
+  buildFunctions();
+  const functionsModule = loadBuiltFunctions(FUNCTIONS_DIR);
+  const scheduled = readSchedules(functionsModule);
 
   const stops: Array<() => Promise<void> | void> = [];
-  const http = createServer();
-  await listen(http, port, "HTTP", "PORT");
-  stops.push(
-    () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  );
-
-  const { isPortFree } = await import("./ports");
-  for (const [busy, what, variable] of [
-    [firestorePort, "Firestore", "FIRESTORE_PORT"],
-    [sandboxPort, "sandbox ad platforms", "SANDBOX_PORT"],
-  ] as const) {
-    if (!(await isPortFree(busy))) {
-      http.close();
-      throw portInUse(busy, what, variable);
+  const stopAll = async () => {
+    // Reverse order: the clock and the suite stop before what they call goes away.
+    for (const step of stops.splice(0).reverse()) {
+      await Promise.resolve(step()).catch((error: unknown) =>
+        log("WARNING", "stopping failed", { error: String(error) }),
+      );
     }
-  }
-
-  const { startFirestoreServer } = await import("./firestore-server");
-  const firestore = await startFirestoreServer(firestorePort);
-  process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
-  stops.push(() => firestore.stop());
-
-  const { startSandbox } = await import("./sandbox/server");
-  const { SandboxWorld } = await import("./sandbox/world");
-  const { SANDBOX_PLATFORMS, demoAccounts, sandboxProviderSettings } = await import("./sandbox");
-  const world = new SandboxWorld(demoAccounts());
-  const sandbox = await startSandbox({ world, platforms: SANDBOX_PLATFORMS, port: sandboxPort });
-  stops.push(() => sandbox.stop());
-
-  // No webhook configured: a local receiver stands in, so scheduler alerts show in these logs.
-  let alertReceiver: string | undefined;
-  if (!process.env.SCHEDULER_ALERT_WEBHOOK_URL) {
-    const alertPort = portFrom("ALERT_RECEIVER_PORT", 4020);
-    const { startWebhookReceiver } = await import("./webhook-receiver");
-    const receiver = await startWebhookReceiver({
-      port: alertPort,
-      onMessage: (alert) => info("alert webhook received", { text: alert.text }),
-    }).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === "EADDRINUSE"
-        ? portInUse(alertPort, "alert webhook receiver", "ALERT_RECEIVER_PORT")
-        : error;
+  };
+  try {
+    const { startSandbox } = await import("./sandbox/server");
+    const { SandboxWorld } = await import("./sandbox/world");
+    const { SANDBOX_PLATFORMS, demoAccounts, sandboxProviderSettings } = await import("./sandbox");
+    const world = new SandboxWorld(demoAccounts());
+    const sandbox = await startSandbox({
+      world,
+      platforms: SANDBOX_PLATFORMS,
+      port: ports.sandbox,
     });
-    process.env.SCHEDULER_ALERT_WEBHOOK_URL = alertReceiver = receiver.url;
-    stops.push(() => receiver.stop());
-  }
-  // The adapters reach the sandbox by configuration only, as they would reach production.
-  const { settings, secrets } = sandboxProviderSettings(sandbox);
-  process.env.PROVIDER_SETTINGS ??= JSON.stringify(settings);
-  process.env.PROVIDER_SECRETS ??= JSON.stringify(secrets);
+    stops.push(() => sandbox.stop());
 
-  const { startAuthEmulator } = await import("./auth-emulator");
-  const authEmulator = await startAuthEmulator({ projectId: process.env.GCLOUD_PROJECT });
-  process.env.FIREBASE_AUTH_EMULATOR_HOST = authEmulator.host;
-  stops.push(() => authEmulator.stop());
+    // The adapters reach the sandbox by configuration only, as they would reach production.
+    const { settings, secrets: sandboxSecrets } = sandboxProviderSettings(sandbox);
+    const overrides: Record<string, string> = {
+      PROVIDER_SETTINGS: JSON.stringify(settings),
+      PROVIDER_SECRETS: JSON.stringify(sandboxSecrets),
+    };
+    // No webhook configured: a local receiver stands in, so scheduler alerts show in these logs.
+    let alertReceiver: string | undefined;
+    if (alertReceiverWanted) {
+      const { startWebhookReceiver } = await import("./webhook-receiver");
+      const receiver = await startWebhookReceiver({
+        port: ports.alertReceiver,
+        onMessage: (alert) => info("alert webhook received", { text: alert.text }),
+      });
+      overrides.SCHEDULER_ALERT_WEBHOOK_URL = alertReceiver = receiver.url;
+      stops.push(() => receiver.stop());
+    }
+    const { params, secrets } = functionValues(env, overrides);
 
-  // The real functions code, loaded only now so that it sees the environment above.
-  const functionsModule = (await import("../src/index")) as Record<string, unknown>;
-  const { getApps, initializeApp } = await import("firebase-admin/app");
-  const { getFirestore } = await import("firebase-admin/firestore");
-  if (getApps().length === 0) {
-    initializeApp({ projectId: process.env.GCLOUD_PROJECT });
-  }
-  const db = getFirestore();
-
-  const { seedDemo } = await import("./seed");
-  const seeded = await seedDemo(db, world);
-
-  const { createLocalApp, readRewrites } = await import("./local-app");
-  const { devTokenRoute } = await import("./dev-tokens");
-  const app = createLocalApp(functionsModule, [devTokenRoute(authEmulator)]);
-  http.on("request", app);
-  const { startLocalTriggers } = await import("./local-triggers");
-  const triggers = startLocalTriggers(functionsModule, { db, log: info });
-  stops.push(() => triggers.stop());
-
-  info(`Local stack ready on http://localhost:${port}`, {
-    firestore: firestore.host,
-    sandbox: sandbox.url,
-    // A configured webhook URL is a credential: only the local receiver's is shown.
-    alertWebhook: alertReceiver ?? "configured (SCHEDULER_ALERT_WEBHOOK_URL)",
-    project: process.env.GCLOUD_PROJECT,
-    auth: authEmulator.host,
-    envFiles,
-    demoIntegrations: seeded,
-    endpoints: readRewrites().map((rewrite) => rewrite.source),
-    scheduled: triggers.scheduled,
-    documentTriggers: triggers.documentCreated,
-  });
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
+    const sink: LogSink = {
+      entry: (severity, message, fields) => log(severity, message, fields),
+      raw: (line) => console.log(line),
+    };
+    const output = emulatorLogFilter(sink, { raw: env.get("LOCAL_LOGS") === "raw" });
+    const data = dataDir(env);
+    const imported = existsSync(join(data, "firebase-export-metadata.json"));
+    info("starting the Firebase emulators", { data: imported ? `${data} (imported)` : data });
+    run.stop = (signal) => {
+      // firebase-tools starts in a process group of its own: it is stopped once it is up.
+      if (!run.stopRequested) {
+        run.stopRequested = signal;
+        info(`${signal}: the local stack stops as soon as the emulators are up`);
+      }
+    };
+    const { startSuite } = await import("./emulators/suite");
+    const suite: RunningSuite = await startSuite({
+      name: "local",
+      projectId: LOCAL_PROJECT_ID,
+      ports: {
+        hosting: ports.hosting,
+        functions: ports.functions,
+        firestore: ports.firestore,
+        firestoreWebsocket: ports.firestoreWebsocket,
+        auth: ports.auth,
+        pubsub: ports.pubsub,
+        hub: ports.hub,
+        logging: ports.logging,
+        eventarc: ports.eventarc,
+        tasks: ports.tasks,
+      },
+      params,
+      secrets,
+      dataDir: data,
+      onOutput: (chunk) => output.write(chunk),
+      expectFunctions: deployedIds(functionsModule),
+      // Ctrl-C reaches this process only; `suite.stop()` sends firebase-tools its one SIGINT.
+      detached: true,
+      onExit: (reason) => {
+        output.flush();
+        if (run.state === "ready") {
+          run.state = "stopping";
+          log("ERROR", `${reason}: stopping the local stack`);
+          void stopAll().finally(() => process.exit(1));
+        }
+      },
+    });
+    stops.push(async () => {
+      info("exporting data and stopping the emulators", { data });
+      await suite.stop();
+    });
+    run.stop = (signal) => {
+      if (run.state === "stopping") {
+        return;
+      }
+      run.state = "stopping";
+      info(`${signal}: stopping the local stack`);
+      void stopAll().finally(() => {
+        info("local stack stopped", { data });
+        process.exit(0);
+      });
+    };
+    if (run.stopRequested) {
+      run.stop(run.stopRequested);
       return;
     }
-    stopping = true;
-    info(`${signal}: stopping local stack`);
-    // Reverse order: stop taking requests and events before the stores go away.
-    void stops
-      .reverse()
-      .reduce<Promise<void>>((chain, step) => chain.then(() => step()), Promise.resolve())
-      .finally(() => process.exit(0));
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+
+    // Seed through firebase-admin, pointed at this suite's emulators.
+    useEmulators(suite.hosts);
+    const { initializeApp } = await import("firebase-admin/app");
+    const { getFirestore } = await import("firebase-admin/firestore");
+    const { getAuth } = await import("firebase-admin/auth");
+    const { firstAdminEmail, localUsers, seedAuthUsers, seedDemo } = await import("./seed");
+    const app = initializeApp({ projectId: LOCAL_PROJECT_ID }, "local-seed");
+    const seeded = await seedDemo(getFirestore(app), world, {
+      TOKEN_ENCRYPTION_KEYS: secrets.TOKEN_ENCRYPTION_KEYS,
+    });
+    const users = localUsers(params.ADMIN_EMAILS);
+    await seedAuthUsers(getAuth(app), users, LOCAL_PASSWORD);
+
+    const clock = startScheduleClock(scheduled, (fn, scheduleTime) => {
+      void runScheduled(suite, fn, scheduleTime);
+    });
+    stops.push(() => clock.stop());
+
+    const hosting = `http://localhost:${ports.hosting}`;
+    info(`Local stack ready on ${hosting} in ${((Date.now() - started) / 1000).toFixed(1)} s`, {
+      api: `${hosting}/api/...`,
+      functions: suite.hosts.functions,
+      firestore: suite.hosts.firestore,
+      auth: suite.hosts.auth,
+      pubsub: suite.hosts.pubsub,
+      hub: loopback(ports.hub),
+      sandbox: sandbox.url,
+      // A configured webhook URL is a credential: only the local receiver's is shown.
+      alertWebhook: alertReceiver ?? "configured (SCHEDULER_ALERT_WEBHOOK_URL)",
+      project: LOCAL_PROJECT_ID,
+      envFiles: env.files,
+      data,
+      users: users.map((user) => `${user.email} (${user.uid})`),
+      password: LOCAL_PASSWORD,
+      token: `TOKEN=$(npm run -s token -- ${firstAdminEmail(params.ADMIN_EMAILS) ?? "<email>"})`,
+      demoIntegrations: seeded,
+      scheduled: scheduled.map((fn) => `${fn.id} (${fn.schedule} ${fn.timeZone})`),
+    });
+    if (run.state === "starting") {
+      run.state = "ready";
+    }
+  } catch (error) {
+    await stopAll();
+    // A signal during seeding stops the emulators under it: that is the stop, not a failure.
+    if (run.state !== "stopping") {
+      throw error;
+    }
+  }
+}
+
+async function runScheduled(suite: RunningSuite, fn: ScheduledFunction, scheduleTime: Date) {
+  info(`scheduled ${fn.id}`, { schedule: fn.schedule, scheduleTime: scheduleTime.toISOString() });
+  try {
+    const { status } = await invokeScheduled(suite.triggerUrl(fn.id, fn.region), fn, scheduleTime);
+    if (status !== 200) {
+      log("WARNING", `scheduled ${fn.id} failed`, { status });
+    }
+  } catch (error) {
+    log("WARNING", `scheduled ${fn.id} could not be invoked`, { error: String(error) });
+  }
 }
 
 main().catch((error: unknown) => {

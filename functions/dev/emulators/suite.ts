@@ -78,6 +78,14 @@ export interface SuiteOptions {
   /** Function ids that must be loaded before the suite counts as ready. */
   expectFunctions?: readonly string[];
   readyTimeoutMs?: number;
+  /**
+   * Run firebase-tools in a process group of its own, so that a terminal's Ctrl-C reaches only
+   * the caller, whose `stop()` then sends the single SIGINT that exports the data (a second
+   * SIGINT makes firebase-tools quit at once, without exporting).
+   */
+  detached?: boolean;
+  /** Called when firebase-tools exits, whether or not `stop()` asked it to. */
+  onExit?: (reason: string) => void;
 }
 
 export interface RunningSuite {
@@ -90,6 +98,16 @@ export interface RunningSuite {
   /** firebase-tools' output so far. */
   output(): string;
   stop(): Promise<void>;
+}
+
+/** The Functions emulator's URL that invokes a function by id (scheduled ones included). */
+export function functionTriggerUrl(
+  functionsHost: string,
+  projectId: string,
+  functionId: string,
+  region = "us-central1",
+): string {
+  return `http://${functionsHost}/functions/projects/${projectId}/triggers/${region}-${functionId}-0`;
 }
 
 /** A port nothing listens on right now (the OS picks it). */
@@ -167,7 +185,11 @@ function writeRunFolder(options: SuiteOptions): string {
     hosting: { ...base.hosting, public: linked(base.hosting.public) },
     emulators: {
       auth: { host: "127.0.0.1", port: ports.auth },
-      firestore: { host: "127.0.0.1", port: ports.firestore, websocketPort: ports.firestoreWebsocket },
+      firestore: {
+        host: "127.0.0.1",
+        port: ports.firestore,
+        websocketPort: ports.firestoreWebsocket,
+      },
       functions: { host: "127.0.0.1", port: ports.functions },
       hosting: { host: "127.0.0.1", port: ports.hosting },
       pubsub: { host: "127.0.0.1", port: ports.pubsub },
@@ -279,6 +301,7 @@ export async function startSuite(options: SuiteOptions): Promise<RunningSuite> {
       GCLOUD_PROJECT: options.projectId,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
   });
   const collect = (chunk: Buffer) => {
     const text = chunk.toString("utf8");
@@ -290,6 +313,7 @@ export async function startSuite(options: SuiteOptions): Promise<RunningSuite> {
   let exited: string | undefined;
   child.once("exit", (code, signal) => {
     exited = `firebase-tools exited (${signal ?? `code ${code}`})`;
+    options.onExit?.(exited);
   });
 
   const { ports } = options;
@@ -339,8 +363,8 @@ export async function startSuite(options: SuiteOptions): Promise<RunningSuite> {
       functions: host(ports.functions),
       hosting: host(ports.hosting),
     },
-    triggerUrl: (functionId, region = "us-central1") =>
-      `http://${host(ports.functions)}/functions/projects/${options.projectId}/triggers/${region}-${functionId}-0`,
+    triggerUrl: (functionId, region) =>
+      functionTriggerUrl(host(ports.functions), options.projectId, functionId, region),
     output: () => output,
     stop: () => stopChild(child, options.dataDir ? 60_000 : 15_000),
   };

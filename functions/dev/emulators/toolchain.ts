@@ -12,14 +12,25 @@
  *   manifest-only jar beside it supplies one and puts the SDK jar on its class path.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 
 export const MIN_JAVA_MAJOR = 21;
 const FIRESTORE_MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore";
 const JVM_FOLDERS = ["/usr/lib/jvm", "/opt/java", "/usr/local/lib/jvm"];
-const SDK_FOLDERS = ["/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk"];
+const SDK_FOLDERS = [
+  "/usr/lib/google-cloud-sdk",
+  "/usr/share/google-cloud-sdk",
+  "/opt/google-cloud-sdk",
+];
 
 export class ToolchainError extends Error {}
 
@@ -54,7 +65,11 @@ function findJava(): { home: string; major: number } {
   let best: { home: string; major: number } | undefined;
   for (const home of candidates) {
     const major = javaMajor(home);
-    if (major !== undefined && major >= MIN_JAVA_MAJOR && (best === undefined || major > best.major)) {
+    if (
+      major !== undefined &&
+      major >= MIN_JAVA_MAJOR &&
+      (best === undefined || major > best.major)
+    ) {
       best = { home, major };
       if (home === process.env.JAVA_HOME) {
         break; // The developer's choice wins when it is recent enough.
@@ -99,7 +114,12 @@ function findSdkEmulators(): SdkEmulators | undefined {
     ...SDK_FOLDERS,
   ];
   for (const root of roots) {
-    const firestoreJar = join(root, "platform", "cloud-firestore-emulator", "cloud-firestore-emulator.jar");
+    const firestoreJar = join(
+      root,
+      "platform",
+      "cloud-firestore-emulator",
+      "cloud-firestore-emulator.jar",
+    );
     const pubsubDir = join(root, "platform", "pubsub-emulator");
     if (existsSync(firestoreJar) && existsSync(join(pubsubDir, "bin", "cloud-pubsub-emulator"))) {
       return {

@@ -213,9 +213,10 @@ describe("job processing", () => {
       "the two tokens swapped",
       async (userId) => {
         const raw = await rawCredentials(userId);
-        await firestore.db
-          .doc(credentialsPath(userId, "google"))
-          .update({ accessToken: raw.refreshToken, refreshToken: raw.accessToken });
+        await firestore.db.doc(credentialsPath(userId, "google")).update({
+          accessToken: raw.refreshToken as unknown,
+          refreshToken: raw.accessToken as unknown,
+        });
       },
     ],
   ];

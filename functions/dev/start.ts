@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { allParams } from "../src/params";
+import { SECRET_NAMES, splitConfiguration, VARIABLE_NAMES } from "../src/params";
 import { emulatorLogFilter, type LogSink } from "./emulator-logs";
 import type { RunningSuite } from "./emulators/suite";
 import {
@@ -75,34 +75,16 @@ function buildFunctions(): void {
   info("functions built", { ms: Date.now() - started });
 }
 
-/**
- * Whether a declared param is a secret, as the SDK classifies it: `SecretParam` and
- * `JsonSecretParam` (whose classes it exports as types only) carry the static type "secret".
- */
-const isSecret = (param: object): boolean =>
-  (param.constructor as { type?: unknown }).type === "secret";
-
-/**
- * Parameters and secrets, split the way `src/params.ts` declares them. Unset parameters are left
- * out so their declared defaults apply; an unset or empty secret is written as "none" (which the
- * functions read as absent), since the emulator would look an empty one up in Secret Manager.
- */
-function functionValues(
-  env: LocalEnv,
-  overrides: Record<string, string>,
-): { params: Record<string, string>; secrets: Record<string, string> } {
-  const params: Record<string, string> = {};
-  const secrets: Record<string, string> = {};
-  for (const param of allParams) {
-    const set = env.get(param.name);
-    const value = set ? set : (overrides[param.name] ?? set);
-    if (isSecret(param)) {
-      secrets[param.name] = value || "none";
-    } else if (value !== undefined) {
-      params[param.name] = value;
-    }
-  }
-  return { params, secrets };
+/** The functions' configuration from the developer's env files and the stack's own values. */
+function functionValues(env: LocalEnv, overrides: Record<string, string>) {
+  const values = Object.fromEntries(
+    [...VARIABLE_NAMES, ...SECRET_NAMES].flatMap((name) => {
+      const value = env.get(name) || overrides[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+  const { variables, secrets } = splitConfiguration(values);
+  return { params: variables, secrets };
 }
 
 function dataDir(env: LocalEnv): string {

@@ -1,16 +1,16 @@
 /**
- * Every deploy-time parameter of the functions. Values are read only inside handlers, through
- * `readRawEnv()` in `shared/config.ts`, and validated there with zod: never call `.value()` at
- * import time (the Firebase CLI evaluates this module during deploy discovery).
+ * The functions' configuration. Firebase params are only what a deploy must ask for: the two
+ * required strings and the secrets. Everything optional is a plain environment variable with its
+ * default where it is parsed (see OPTIONAL_VARIABLES). Values are read only inside handlers,
+ * through `readRawEnv()`, and validated in `shared/` with zod: never call `.value()` at import
+ * time (the Firebase CLI evaluates this module during deploy discovery).
  *
- * Numbers and URLs are declared as strings on purpose: `defineInt` turns "abc" into 0 silently,
- * and we want a wrong value to fail with a message that names the variable.
+ * Numbers and URLs are strings on purpose: `defineInt` turns "abc" into 0 silently, and we want a
+ * wrong value to fail with a message that names the variable.
  */
 import { defineSecret, defineString } from "firebase-functions/params";
 
-import { ALERT_DEFAULTS } from "./shared/alert-config";
-import { CONFIG_DEFAULTS, type RawEnv } from "./shared/config";
-import { AUTH_FAILURE_DEFAULTS } from "./shared/rate-limit-config";
+import type { RawEnv } from "./shared/config";
 
 export const REGION = "us-central1";
 
@@ -26,35 +26,6 @@ export const stripeSecretKey = defineSecret("STRIPE_SECRET_KEY");
  */
 export const providerSecrets = defineSecret("PROVIDER_SECRETS");
 
-export const nextPublicAppUrl = defineString("NEXT_PUBLIC_APP_URL", {
-  description: "Public base URL of the Cohorts app, e.g. https://app.example.com",
-});
-export const adminEmails = defineString("ADMIN_EMAILS", {
-  description: "Comma-separated e-mail addresses allowed to use admin endpoints",
-});
-export const schedulerAlertWebhookUrl = defineString("SCHEDULER_ALERT_WEBHOOK_URL", {
-  default: "",
-  description: "Optional Slack/Teams incoming-webhook URL for scheduler alerts",
-});
-export const schedulerAlertFailureThreshold = defineString("SCHEDULER_ALERT_FAILURE_THRESHOLD", {
-  default: CONFIG_DEFAULTS.SCHEDULER_ALERT_FAILURE_THRESHOLD,
-  description: "Failures per run that trigger an alert (positive integer)",
-});
-export const stripeApiBaseUrl = defineString("STRIPE_API_BASE_URL", {
-  default: CONFIG_DEFAULTS.STRIPE_API_BASE_URL,
-  description: "Stripe API base URL (only changed for local testing)",
-});
-export const providerSettings = defineString("PROVIDER_SETTINGS", {
-  default: CONFIG_DEFAULTS.PROVIDER_SETTINGS,
-  description:
-    'Per-platform overrides as JSON, e.g. {"google":{"clientId":"…","apiVersion":"v25"},"tiktok":{"requestsPerSecond":2}}',
-});
-export const healthCheckTimeoutMs = defineString("HEALTH_CHECK_TIMEOUT_MS", {
-  default: CONFIG_DEFAULTS.HEALTH_CHECK_TIMEOUT_MS,
-  description: "Timeout of each /api/health dependency check, in milliseconds",
-});
-
-// Tokens at rest.
 /**
  * The keys that encrypt OAuth tokens at rest, as JSON
  * `{"current":"k2","keys":{"k1":"<base64 of 32 bytes>","k2":"…"}}` (`integrations/token-keys.ts`);
@@ -62,82 +33,98 @@ export const healthCheckTimeoutMs = defineString("HEALTH_CHECK_TIMEOUT_MS", {
  */
 export const tokenEncryptionKeys = defineSecret("TOKEN_ENCRYPTION_KEYS");
 
-// Failed-authentication monitoring and endpoint rate limits (`http/rate-limit.ts`).
-export const authFailureThreshold = defineString("AUTH_FAILURE_THRESHOLD", {
-  default: String(AUTH_FAILURE_DEFAULTS.AUTH_FAILURE_THRESHOLD),
-  description: "Failed authentications a source address may make within the window (1-10000)",
+export const nextPublicAppUrl = defineString("NEXT_PUBLIC_APP_URL", {
+  description: "Public base URL of the Cohorts app, e.g. https://app.example.com",
 });
-export const authFailureWindowSeconds = defineString("AUTH_FAILURE_WINDOW_SECONDS", {
-  default: String(AUTH_FAILURE_DEFAULTS.AUTH_FAILURE_WINDOW_SECONDS),
-  description: "Window in which a source's failed authentications are counted, in seconds",
-});
-export const authFailureBlockSeconds = defineString("AUTH_FAILURE_BLOCK_SECONDS", {
-  default: String(AUTH_FAILURE_DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS),
-  description: "How long a source that exceeded the threshold gets 429, in seconds",
-});
-export const endpointRateLimits = defineString("ENDPOINT_RATE_LIMITS", {
-  default: "{}",
-  description:
-    'Requests per caller per minute, per endpoint, overriding the defaults, e.g. {"status":240}',
+export const adminEmails = defineString("ADMIN_EMAILS", {
+  description: "Comma-separated e-mail addresses allowed to use admin endpoints",
 });
 
-// Scheduler insights and alerts (`shared/alert-config.ts`, `scheduler/alerts.ts`, `/api/health`).
-export const schedulerAlertThresholds = defineString("SCHEDULER_ALERT_THRESHOLDS", {
-  default: ALERT_DEFAULTS.SCHEDULER_ALERT_THRESHOLDS,
-  description:
-    'Failure thresholds per platform and per event type, e.g. {"providers":{"meta":5},"operations":{"process_job":1}}',
-});
-export const schedulerAlertCooldownMinutes = defineString("SCHEDULER_ALERT_COOLDOWN_MINUTES", {
-  default: String(ALERT_DEFAULTS.SCHEDULER_ALERT_COOLDOWN_MINUTES),
-  description: "Minutes during which repeats of a firing alert are suppressed (1-10080)",
-});
-export const schedulerAlertTimeoutMs = defineString("SCHEDULER_ALERT_TIMEOUT_MS", {
-  default: String(ALERT_DEFAULTS.SCHEDULER_ALERT_TIMEOUT_MS),
-  description: "Timeout of one alert webhook delivery, in milliseconds (1-30000)",
-});
-export const schedulerQueueStuckMinutes = defineString("SCHEDULER_QUEUE_STUCK_MINUTES", {
-  default: String(ALERT_DEFAULTS.SCHEDULER_QUEUE_STUCK_MINUTES),
-  description: "A due job waiting this many minutes means a stuck queue: alert and health warning",
-});
-export const schedulerQueueUnhealthyMinutes = defineString("SCHEDULER_QUEUE_UNHEALTHY_MINUTES", {
-  default: String(ALERT_DEFAULTS.SCHEDULER_QUEUE_UNHEALTHY_MINUTES),
-  description: "A due job waiting this many minutes makes /api/health answer 503",
-});
-export const schedulerQueueFailedWarning = defineString("SCHEDULER_QUEUE_FAILED_WARNING", {
-  default: String(ALERT_DEFAULTS.SCHEDULER_QUEUE_FAILED_WARNING),
-  description: "Failed jobs in the last 24 hours that make a /api/health queue warning",
-});
+/**
+ * The optional settings: plain environment variables (`functions/.env`, deployed as the
+ * functions' environment), not Firebase params, each defaulted where it is parsed (`shared/`,
+ * `providers/settings.ts`). Declared as params they would make every deploy ask for them:
+ * firebase-tools applies no param default without asking, and a non-interactive deploy stops on
+ * each one missing from the dotenv file (`deploy/functions/params.js` resolveParams; the deploy
+ * tests check it). Each is documented in `functions/.env.example`.
+ */
+export const OPTIONAL_VARIABLES = [
+  // Scheduler alerts and insights (`shared/alert-config.ts`), /api/health (`shared/config.ts`).
+  "SCHEDULER_ALERT_WEBHOOK_URL",
+  "SCHEDULER_ALERT_FAILURE_THRESHOLD",
+  "SCHEDULER_ALERT_THRESHOLDS",
+  "SCHEDULER_ALERT_COOLDOWN_MINUTES",
+  "SCHEDULER_ALERT_TIMEOUT_MS",
+  "SCHEDULER_QUEUE_STUCK_MINUTES",
+  "SCHEDULER_QUEUE_UNHEALTHY_MINUTES",
+  "SCHEDULER_QUEUE_FAILED_WARNING",
+  "STRIPE_API_BASE_URL",
+  "HEALTH_CHECK_TIMEOUT_MS",
+  // Per-platform overrides as JSON (`providers/settings.ts`).
+  "PROVIDER_SETTINGS",
+  // Failed-authentication monitoring and endpoint rate limits (`shared/rate-limit-config.ts`).
+  "AUTH_FAILURE_THRESHOLD",
+  "AUTH_FAILURE_WINDOW_SECONDS",
+  "AUTH_FAILURE_BLOCK_SECONDS",
+  "ENDPOINT_RATE_LIMITS",
+] as const;
 
-/** Every parameter; `readRawEnv` reads exactly these names. */
-export const allParams = [
+const requiredParams = [nextPublicAppUrl, adminEmails] as const;
+/** Secrets: each must exist in Secret Manager before a deploy (`firebase functions:secrets:set`). */
+export const secretParams = [
   integrationsCronSecret,
   integrationsCronSecretPrevious,
-  nextPublicAppUrl,
-  adminEmails,
-  schedulerAlertWebhookUrl,
-  schedulerAlertFailureThreshold,
   stripeSecretKey,
-  stripeApiBaseUrl,
-  healthCheckTimeoutMs,
-  providerSettings,
   providerSecrets,
   tokenEncryptionKeys,
-  authFailureThreshold,
-  authFailureWindowSeconds,
-  authFailureBlockSeconds,
-  endpointRateLimits,
-  schedulerAlertThresholds,
-  schedulerAlertCooldownMinutes,
-  schedulerAlertTimeoutMs,
-  schedulerQueueStuckMinutes,
-  schedulerQueueUnhealthyMinutes,
-  schedulerQueueFailedWarning,
 ] as const;
+/** Every Firebase param: what a deploy resolves. */
+export const allParams = [...requiredParams, ...secretParams] as const;
+
+/** The values that are not secrets: the required params and the optional variables. */
+export const VARIABLE_NAMES: readonly string[] = [
+  ...requiredParams.map((param) => param.name),
+  ...OPTIONAL_VARIABLES,
+];
+export const SECRET_NAMES: readonly string[] = secretParams.map((param) => param.name);
+
+/**
+ * Splits configuration into what a Functions emulator run reads from `functions/.env` (the
+ * variables given a value) and from `.secret.local` (every secret, never empty: the emulator
+ * looks an empty one up in Secret Manager, so an unset one is "none", which the functions read
+ * as absent). A required param without a value, or a name the functions do not read, throws.
+ */
+export function splitConfiguration(values: RawEnv): {
+  variables: Record<string, string>;
+  secrets: Record<string, string>;
+} {
+  const unknown = Object.keys(values).filter(
+    (name) => !VARIABLE_NAMES.includes(name) && !SECRET_NAMES.includes(name),
+  );
+  if (unknown.length > 0) {
+    throw new Error(`Not configuration of the functions (src/params.ts): ${unknown.join(", ")}`);
+  }
+  const variables: Record<string, string> = {};
+  for (const name of VARIABLE_NAMES) {
+    const value = values[name];
+    if (value !== undefined) {
+      variables[name] = value;
+    }
+  }
+  const missing = requiredParams.filter((param) => !variables[param.name]);
+  if (missing.length > 0) {
+    throw new Error(`Required: ${missing.map((param) => param.name).join(", ")}`);
+  }
+  const secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, values[name] || "none"]));
+  return { variables, secrets };
+}
 
 /**
  * The raw values of every parameter, read from the environment the Functions runtime fills in
  * (params and the secrets bound to the function). Call inside handlers only.
  */
 export function readRawEnv(source: NodeJS.ProcessEnv = process.env): RawEnv {
-  return Object.fromEntries(allParams.map((param) => [param.name, source[param.name]]));
+  return Object.fromEntries(
+    [...VARIABLE_NAMES, ...SECRET_NAMES].map((name) => [name, source[name]]),
+  );
 }

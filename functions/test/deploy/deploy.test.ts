@@ -41,6 +41,7 @@ import {
   type PackageLock,
   type WorkspaceManifest,
 } from "../../dev/deploy-lock";
+import { OPTIONAL_VARIABLES } from "../../src/params";
 
 const execFileAsync = promisify(execFile);
 
@@ -419,17 +420,16 @@ describe(".env.example", () => {
     }
   });
 
-  it("sets every parameter without a default and documents every other one", () => {
+  it("sets every required parameter and documents every optional variable", () => {
     const assigned = dotenv.parseStrict(envExample);
     for (const param of nonSecretParams()) {
-      if (param.default === undefined) {
-        expect({ name: param.name, value: assigned[param.name] }).toEqual({
-          name: param.name,
-          value: expect.stringMatching(/\S/) as unknown,
-        });
-      } else {
-        expect(envExample).toMatch(new RegExp(`^#?\\s*${param.name}=`, "m"));
-      }
+      expect({ name: param.name, value: assigned[param.name] }).toEqual({
+        name: param.name,
+        value: expect.stringMatching(/\S/) as unknown,
+      });
+    }
+    for (const name of OPTIONAL_VARIABLES) {
+      expect(envExample).toMatch(new RegExp(`^#?\\s*${name}=`, "m"));
     }
   });
 });
@@ -443,51 +443,37 @@ describe("the parameters a deploy needs", () => {
     ).toEqual(SECRETS_TO_CREATE);
   });
 
-  it("resolve without asking when the dotenv file sets every parameter, defaults written out", async () => {
-    const lookups = secretsExist();
-    const prompts = noPrompts();
-    const assigned = dotenv.parseStrict(envExample);
-    const defaults = defaultedParams()
-      .filter((param) => !(param.name in assigned))
-      .map((param) => `${param.name}=${String(param.default)}\n`);
-    const env = loadDotenv(`${envExample}\n${defaults.join("")}`);
-
-    const { envs, secretRefs } = await resolveParams(env, true);
-
-    expect(Object.values(prompts).filter((spy) => spy.mock.calls.length > 0)).toEqual([]);
-    expect(sorted(lookups.mock.calls.map(([, name]) => name))).toEqual(SECRETS_TO_CREATE);
-    expect(sorted(Object.keys(secretRefs))).toEqual(SECRETS_TO_CREATE);
-    for (const param of nonSecretParams()) {
-      expect({ name: param.name, value: envs[param.name]?.toString() }).toEqual({
-        name: param.name,
-        value: env[param.name],
-      });
-    }
-  });
-
-  it("stop a non-interactive deploy that has only the required values: defaults are not applied", async () => {
-    secretsExist();
-    const prompts = noPrompts();
-    const names = defaultedParams().map((param) => param.name);
-    expect(names.length).toBeGreaterThan(0);
-    await expect(resolveParams(requiredValues(), true)).rejects.toThrow(
-      `In non-interactive mode but have no value for the following environment variables: ${names.join(", ")}\n`,
+  it("declare no param with a default: every optional setting is a plain variable", () => {
+    expect(defaultedParams()).toEqual([]);
+    expect(OPTIONAL_VARIABLES.filter((name) => build.params.some((p) => p.name === name))).toEqual(
+      [],
     );
-    expect(Object.values(prompts).filter((spy) => spy.mock.calls.length > 0)).toEqual([]);
   });
 
-  it("make an interactive deploy that has only the required values ask for each default", async () => {
-    secretsExist();
-    const prompts = noPrompts();
-    prompts.input.mockImplementation((options) => Promise.resolve(options.default));
-    const { envs } = await resolveParams(requiredValues(), false);
-    expect(prompts.input.mock.calls.map(([options]) => options.message)).toEqual(
-      defaultedParams().map((param) => `Enter a string value for ${param.name}:`),
-    );
-    for (const param of defaultedParams()) {
-      expect(envs[param.name]?.toString()).toBe(String(param.default));
-    }
-  });
+  it.each([
+    ["non-interactive", true],
+    ["interactive", false],
+  ])(
+    "resolve without asking in a %s deploy with only the required values",
+    async (_mode, nonInteractive) => {
+      const lookups = secretsExist();
+      const prompts = noPrompts();
+      const env = loadDotenv(
+        Object.entries(requiredValues())
+          .map(([name, value]) => `${name}=${JSON.stringify(value)}\n`)
+          .join(""),
+      );
+
+      const { envs, secretRefs } = await resolveParams(env, nonInteractive);
+
+      expect(Object.values(prompts).filter((spy) => spy.mock.calls.length > 0)).toEqual([]);
+      expect(sorted(lookups.mock.calls.map(([, name]) => name))).toEqual(SECRETS_TO_CREATE);
+      expect(sorted(Object.keys(secretRefs))).toEqual(SECRETS_TO_CREATE);
+      for (const [name, value] of Object.entries(requiredValues())) {
+        expect({ name, value: envs[name]?.toString() }).toEqual({ name, value });
+      }
+    },
+  );
 
   it.each(SECRETS_TO_CREATE)(
     "stop a non-interactive deploy when secret %s is missing, optional or not, and create nothing",

@@ -23,7 +23,7 @@ import type { CloudEvent } from "firebase-functions/v2";
 import type { SandboxAccount } from "../../dev/sandbox/world";
 import { JOBS_COLLECTION } from "../../src/jobs/model";
 import { enqueueJobs } from "../../src/jobs/store";
-import { allParams } from "../../src/params";
+import { SECRET_NAMES, VARIABLE_NAMES } from "../../src/params";
 import type { ProviderId } from "../../src/providers/types";
 import { systemClock } from "../../src/shared/clock";
 import { type TestFirestore, testFirestore } from "../harness/firestore";
@@ -305,7 +305,7 @@ beforeAll(async () => {
   ).toEqual(["PROVIDER_SECRETS", "TOKEN_ENCRYPTION_KEYS"]);
   restoreEnv = setEnv({
     // Nothing of the test process's own configuration leaks in: exactly what the runtime sets.
-    ...Object.fromEntries(allParams.map((param) => [param.name, undefined])),
+    ...Object.fromEntries([...VARIABLE_NAMES, ...SECRET_NAMES].map((name) => [name, undefined])),
     ...env,
     GCLOUD_PROJECT: firestore.projectId,
     FIREBASE_CONFIG: JSON.stringify({ projectId: firestore.projectId }),

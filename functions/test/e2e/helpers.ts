@@ -16,7 +16,7 @@ import { integrationPath, integrationSchema } from "../../src/integrations/model
 import type { Job } from "../../src/jobs/model";
 import { jobRef, parseJob } from "../../src/jobs/store";
 import { syncWindow } from "../../src/jobs/window";
-import { allParams } from "../../src/params";
+import { splitConfiguration } from "../../src/params";
 import type { DateRange } from "../../src/providers/types";
 import { EVENTS_COLLECTION } from "../../src/scheduler/events";
 import type { RawEnv } from "../../src/shared/config";
@@ -128,87 +128,27 @@ export function coldStart(): FunctionInstance {
 // ---------------------------------------------------------------------------------------------
 // Parameters and secrets
 
-type ParamKind = "param" | "secret";
-
-/**
- * How Firebase treats a parameter, from the class firebase-functions gave it: `defineSecret`
- * makes a SecretParam (static `type` "secret", the manifest's type), `defineString` a
- * StringParam ("string"). Anything else is a kind these tests do not know how to deliver.
- */
-export function paramKind(param: object): ParamKind {
-  const type = (param.constructor as { type?: unknown }).type;
-  if (type === "secret") {
-    return "secret";
-  }
-  if (type === "string") {
-    return "param";
-  }
-  throw new Error(
-    `${param.constructor.name} (type ${String(type)}) is neither defineString nor defineSecret: ` +
-      "teach test/e2e/helpers.ts how Firebase delivers it",
-  );
-}
-
-const defaultOf = (param: object): string | undefined => {
-  const value = (param as { options?: { default?: unknown } }).options?.default;
-  return typeof value === "string" ? value : undefined;
-};
-
-/**
- * The run folder's `.env` (parameters given a value; the others take their declared default)
- * and `.secret.local` (every secret, each non-empty: Secret Manager holds no empty versions,
- * so an optional secret is set to "none"). A parameter with neither value nor default would stop
- * the functions from loading, and a value for an unknown name would be ignored: both throw.
- */
+/** The run folder's `.env` and `.secret.local` for these values (`splitConfiguration`). */
 export function paramsAndSecrets(values: RawEnv): {
   params: Record<string, string>;
   secrets: Record<string, string>;
 } {
-  const known = new Set(allParams.map((param) => param.name));
-  const unknown = Object.keys(values).filter((name) => !known.has(name));
-  if (unknown.length > 0) {
-    throw new Error(`Not parameters of the functions (src/params.ts): ${unknown.join(", ")}`);
-  }
-  const params: Record<string, string> = {};
-  const secrets: Record<string, string> = {};
-  for (const param of allParams) {
-    const value = values[param.name];
-    if (paramKind(param) === "secret") {
-      if (!value) {
-        throw new Error(`Secret ${param.name} needs a non-empty value ("none" when unused)`);
-      }
-      secrets[param.name] = value;
-    } else if (value !== undefined) {
-      params[param.name] = value;
-    } else if (defaultOf(param) === undefined) {
-      throw new Error(`Parameter ${param.name} has no default: give it a value`);
-    }
-  }
-  return { params, secrets };
+  const { variables, secrets } = splitConfiguration(values);
+  return { params: variables, secrets };
 }
 
 /**
- * The environment a deployed function sees: every parameter (its value, else its default) and
- * only the secrets the function binds (`secrets: [...]`, in its manifest entry).
+ * The environment a deployed function sees: every variable given a value (the optional ones
+ * default where they are parsed) and only the secrets the function binds (`secrets: [...]`, in
+ * its manifest entry).
  */
 export function deployedEnv(endpoint: Endpoint, values: RawEnv): Record<string, string> {
-  const { params, secrets } = paramsAndSecrets(values);
+  const { variables, secrets } = splitConfiguration(values);
   const bound = new Set((endpoint.secretEnvironmentVariables ?? []).map((entry) => entry.key));
-  const env: Record<string, string> = {};
-  for (const param of allParams) {
-    if (paramKind(param) === "secret") {
-      const secret = secrets[param.name];
-      if (bound.has(param.name) && secret !== undefined) {
-        env[param.name] = secret;
-      }
-    } else {
-      const value = params[param.name] ?? defaultOf(param);
-      if (value !== undefined) {
-        env[param.name] = value;
-      }
-    }
-  }
-  return env;
+  return {
+    ...variables,
+    ...Object.fromEntries(Object.entries(secrets).filter(([name]) => bound.has(name))),
+  };
 }
 
 /**

@@ -7,11 +7,17 @@
  * - `user`: any signed-in user's Firebase ID token.
  *
  * No or bad credentials → 401 `unauthenticated`; valid but not allowed → 403
- * `permission_denied`. Every failed attempt is logged as a warning naming the endpoint, the
- * reason and the source address (never the presented key or token), counted in
+ * `permission_denied`. The credential is always checked first: a valid key or token is
+ * accepted whatever has failed from its address, so nobody can lock a caller out by failing
+ * "from" it. Every refused attempt is logged as a warning naming the endpoint, the reason and
+ * the source address (never the presented key or token), counted in
  * `admin/security/authFailures/{YYYY-MM-DD}`, and counted against its source address
- * (`rate-limit.ts`): a source that fails too often is blocked (429 with `Retry-After`) before
- * its credentials are looked at, and the block is reported once to `onAuthFailureSpike`.
+ * (`rate-limit.ts`): a source that fails too often is blocked — its refused attempts get 429
+ * with `Retry-After`, cost one read and are not counted again — and the block is reported once
+ * to `onAuthFailureSpike`. What is blocked is the source's guessing, not the source: checking a
+ * wrong key costs a hash, a forged or expired token fails firebase-admin's local signature and
+ * expiry checks before any call to the Auth backend (only a genuinely signed token reaches the
+ * revocation lookup), so a blocked source's wrong attempts do no expensive work.
  * Endpoints that accept the cron key validate the configuration first, so a missing secret
  * refuses every request (500 `misconfigured`).
  */
@@ -26,12 +32,7 @@ import { AppError } from "../shared/errors";
 import type { Logger } from "../shared/logger";
 import { requireRateLimitConfig } from "../shared/rate-limit-config";
 import type { HttpRequestLike } from "./context";
-import {
-  assertSourceNotBlocked,
-  type AuthFailureSpike,
-  clientAddress,
-  recordSourceFailure,
-} from "./rate-limit";
+import { type AuthFailureSpike, clientAddress, recordSourceFailure } from "./rate-limit";
 import { HTTP_STATUS } from "./respond";
 
 export type AccessRule = "public" | "cron" | "admin_or_cron" | "user";
@@ -184,7 +185,8 @@ async function countDailyFailure(
 
 /**
  * Logs and counts a refused attempt, then returns the error to throw: 429 when the source is
- * (or has just become) blocked, else 401 or 403.
+ * (or has just become) blocked, else 401 or 403. An attempt from a source already blocked is
+ * logged by `recordSourceFailure` and written nowhere.
  */
 async function refuse(
   deps: AuthDeps,
@@ -194,13 +196,14 @@ async function refuse(
   reason: FailureReason,
   uid?: string,
 ): Promise<AppError> {
-  const source = clientAddress(req);
   // Before any write: a bad limit variable refuses with 500 and leaves no write behind.
-  const limits = requireRateLimitConfig(deps.env).authFailures;
-  const [, outcome] = await Promise.all([
-    countDailyFailure(deps, endpoint, reason),
-    recordSourceFailure(deps, limits, source, endpoint),
-  ]);
+  const { authFailures, trustedProxyHops } = requireRateLimitConfig(deps.env);
+  const source = clientAddress(req, trustedProxyHops);
+  const outcome = await recordSourceFailure(deps, authFailures, source, endpoint);
+  if (outcome.blocked && !outcome.counted) {
+    return outcome.blocked;
+  }
+  await countDailyFailure(deps, endpoint, reason);
   const error =
     outcome.blocked ??
     (reason === "not_admin"
@@ -316,18 +319,15 @@ const AUTHENTICATORS: { readonly [R in AccessRule]: Authenticator<R> } = {
 
 /**
  * Authenticates the request for `endpoint` under `rule`; returns the caller or throws an
- * AppError (401, 403, 429 for a blocked source, 500 `misconfigured`, 503 when a token or the
- * source's block cannot be checked).
+ * AppError (401, 403, 429 for a refused attempt from a blocked source, 500 `misconfigured`,
+ * 503 when a token cannot be verified).
  */
-export async function authenticate<R extends AccessRule>(
+export function authenticate<R extends AccessRule>(
   req: HttpRequestLike,
   rule: R,
   endpoint: string,
   deps: AuthDeps,
 ): Promise<CallerByRule[R]> {
-  if (rule !== "public") {
-    await assertSourceNotBlocked(deps, clientAddress(req), endpoint);
-  }
   const authenticator: Authenticator<R> = AUTHENTICATORS[rule];
   return authenticator(req, endpoint, deps);
 }

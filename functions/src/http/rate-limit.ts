@@ -1,27 +1,38 @@
 /**
  * Abuse limits of the sync endpoints, held in Firestore so that they hold across function
- * instances (each instance would otherwise allow the full amount):
+ * instances (each instance would otherwise allow the full amount). Nothing on the request path
+ * runs a transaction: concurrent callers of one caller or source never contend for a lock (the
+ * official emulator, like production, aborts and retries contending transactions, and the old
+ * one-document transactions turned two concurrent legitimate calls into two 503s).
  *
- * - **Failed authentication per source address** (`admin/security/authFailureSources/{source}`):
- *   a fixed window of failures; the failure after AUTH_FAILURE_THRESHOLD within the window
- *   blocks the source for AUTH_FAILURE_BLOCK_SECONDS. A blocked source gets 429 with
- *   `Retry-After` before its credentials are looked at, so it cannot keep guessing — a correct
- *   key from it is refused too until the block ends (delete the document to lift it early).
- * - **Requests per caller per endpoint** (`admin/security/rateLimits/{endpoint}:{caller}`): a
- *   fixed one-minute window per caller — the cron-key identity as a whole (one shared secret
- *   is one principal, wherever its calls come from), or a signed-in user or administrator by
- *   uid — with 429 and `Retry-After` until the window ends. Public endpoints (health) are not
+ * - **Failed authentication per source address** (`admin/security/authFailureSources`). A
+ *   refused credential takes the next numbered ticket of its source's window
+ *   (`{source}~w{window}~g{generation}~{n}`, written with `create()`, which Firestore refuses
+ *   at once for a taken number — no lock, no retry loop); ticket AUTH_FAILURE_THRESHOLD + 1
+ *   exists exactly once, and its holder writes the block (`{source}`) and reports the spike,
+ *   once per block however many instances fail at the same moment. The block applies only to
+ *   credentials that fail: a valid key or token is checked first and never looks at the block,
+ *   so nobody can lock a caller out by failing "from" its address; a wrong one from a blocked
+ *   source gets 429 for the price of one read, and writes nothing.
+ * - **Requests per caller per endpoint** (`admin/security/rateLimits`): clock-aligned
+ *   one-minute windows, counted with `FieldValue.increment` in `shardCount(limit)` shard
+ *   documents per window (`{endpoint}:{caller}:{windowStart}:{shard}`), so that no document
+ *   takes more than about one write per second at the caller's limit. The caller is the
+ *   cron-key identity as a whole (one shared secret is one principal, wherever its calls come
+ *   from), or a signed-in user or administrator by uid. Public endpoints (health) are not
  *   limited.
  *
- * Each counter is one document updated in a transaction (one read and at most one write); the
- * documents carry `expireAt` for Firestore's TTL policy. When Firestore cannot answer within
- * `LIMITER_TIMEOUT_MS`, the request is refused with 503 and `Retry-After` (fail closed): every
- * sync endpoint needs Firestore for its work anyway, so this costs no availability, while
- * failing open would drop the limits exactly when one caller floods its own counter document.
+ * Every document carries `expireAt` for Firestore's TTL policy on its collection group.
  */
+import { randomInt } from "node:crypto";
 import { isIP } from "node:net";
 
-import { type DocumentData, type Firestore, Timestamp } from "firebase-admin/firestore";
+import {
+  type DocumentReference,
+  FieldValue,
+  type Firestore,
+  Timestamp,
+} from "firebase-admin/firestore";
 import { z } from "zod";
 
 import type { AuthFailureSpike as ReportedSpike } from "../scheduler/alerts";
@@ -34,7 +45,7 @@ import {
   type RateLimitConfig,
   requireRateLimitConfig,
 } from "../shared/rate-limit-config";
-import { withTimeout } from "../shared/timeout";
+import { TimeoutError, withTimeout } from "../shared/timeout";
 import type { CronCaller, PublicCaller, UserCaller } from "./auth";
 import type { HttpRequestLike } from "./context";
 
@@ -42,9 +53,14 @@ export const RATE_LIMITS_COLLECTION = "admin/security/rateLimits";
 export const AUTH_FAILURE_SOURCES_COLLECTION = "admin/security/authFailureSources";
 
 export const RATE_LIMIT_WINDOW_MS = 60_000;
-/** How long a limiter read or transaction may take before the request is refused. */
+/** How long a limiter may take; past it, the decision below each call site applies. */
 export const LIMITER_TIMEOUT_MS = 2_000;
-const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/**
+ * Shards per rate-limit window: enough that a caller at its limit writes each shard about once
+ * a second (Firestore's guidance for one document), at most this many (each check reads them
+ * all, twice).
+ */
+export const MAX_RATE_LIMIT_SHARDS = 8;
 
 export interface LimiterDeps {
   db: Firestore;
@@ -63,12 +79,8 @@ export interface AuthFailureSpike extends ReportedSpike {
 }
 
 const timestamp = z.instanceof(Timestamp);
-const counterSchema = z.object({ windowStart: timestamp, count: z.number().int().nonnegative() });
-const sourceSchema = z.object({
-  windowStart: timestamp.nullable(),
-  failures: z.number().int().nonnegative(),
-  blockedUntil: timestamp.nullable(),
-});
+const shardSchema = z.object({ count: z.number().int().nonnegative() });
+const blockSchema = z.object({ blockedUntil: timestamp.nullable() });
 
 const expandIpv6 = (address: string): number[] => {
   // A dotted IPv4 tail ("::ffff:198.51.100.9") stands for the last two groups.
@@ -119,22 +131,34 @@ function normaliseAddress(raw: string): string | undefined {
 }
 
 /**
- * The caller's address: the first X-Forwarded-For entry, else the socket address. In
- * production every request reaches the function through Google's front end (and, for the
- * guide's URLs, Firebase Hosting), which put the client's address first; the socket address is
- * then the front end's own. An entry that is not an address falls back to the socket address,
- * and to "unknown" without one.
+ * The caller's address, from the part of X-Forwarded-For the client cannot write. Every proxy
+ * on the way keeps what it received and appends the address it was called from, so the
+ * left-hand entries are whatever the client sent and only the right-hand ones are trustworthy:
  *
- * Where a front end keeps an X-Forwarded-For the client sent and appends to it, the first entry
- * is the client's choice: such a client can dodge its own block (it still has to guess a
- * 16-character-plus secret or forge a signed token) or name another address, whose block an
- * operator lifts by deleting its document.
+ * - called directly (the function's Cloud Run or cloudfunctions.net URL), Google's front end
+ *   appends the client's address: the right-most entry (`trustedProxyHops` 0, the default);
+ * - behind a proxy that appends the client's address before Google's front end appends the
+ *   proxy's own — Firebase Hosting's CDN, an external Application Load Balancer
+ *   (`<supplied>,<client>,<load-balancer>`) — the client is `trustedProxyHops` (1) from the right.
+ *
+ * With the default, requests through Hosting count by the Hosting node that forwarded them:
+ * coarser, never forgeable, and harmless since a block never refuses a valid credential. A
+ * larger setting is only safe when the function cannot be called except through that proxy
+ * (otherwise a direct caller writes the entry it is judged by). The Hosting emulator forwards
+ * the client's header unchanged and adds nothing, so locally the header is the caller's own.
+ * Fewer entries than hops: the left-most (nothing was prepended). No header, or an entry that is
+ * not an address: the socket address, else "unknown".
  */
-export function clientAddress(req: HttpRequestLike): string {
-  const forwarded = req.headers["x-forwarded-for"];
-  const first = typeof forwarded === "string" ? forwarded.split(",")[0] : undefined;
+export function clientAddress(req: HttpRequestLike, trustedProxyHops: number): string {
+  const header = req.headers["x-forwarded-for"];
+  // Node joins repeated X-Forwarded-For headers with ", ", in order: one list either way.
+  const entries = (Array.isArray(header) ? header.join(",") : (header ?? ""))
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  const chosen = entries[Math.max(0, entries.length - 1 - trustedProxyHops)];
   return (
-    (first !== undefined ? normaliseAddress(first) : undefined) ??
+    (chosen !== undefined ? normaliseAddress(chosen) : undefined) ??
     (req.ip !== undefined ? normaliseAddress(req.ip) : undefined) ??
     "unknown"
   );
@@ -146,77 +170,55 @@ const retryAfterSeconds = (until: number, now: Date): number =>
 const describe = (error: unknown): string =>
   error instanceof Error ? (error.message.split("\n")[0] ?? error.name) : String(error);
 
-/** Runs a limiter read or transaction, bounded; any failure refuses the request (503). */
-async function guarded<T>(deps: LimiterDeps, what: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Bounds `work` by LIMITER_TIMEOUT_MS and cancels what it has not started yet: `work` calls
+ * `step()` before each write, which throws once the time is up, so a limiter that timed out
+ * stops instead of writing on behind the answer already given. (A write already sent cannot
+ * be recalled; each call site says why such a late write is counted correctly.)
+ */
+async function bounded<T>(work: (step: () => void) => Promise<T>): Promise<T> {
+  let expired = false;
+  const step = () => {
+    if (expired) {
+      throw new TimeoutError(LIMITER_TIMEOUT_MS);
+    }
+  };
   try {
-    return await withTimeout(work(), LIMITER_TIMEOUT_MS);
-  } catch (error) {
-    deps.logger.error("request limits unavailable", { check: what, errorMessage: describe(error) });
-    throw new AppError("unavailable", "Request limits cannot be checked right now; try again", {
-      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
-    });
+    return await withTimeout(work(step), LIMITER_TIMEOUT_MS);
+  } finally {
+    expired = true;
   }
 }
 
-interface Window {
-  start: Timestamp;
-  count: number;
-}
-
-/** The window after one more event: the stored one while it is open, else a new one from now. */
-function advance(stored: Window | undefined, now: Date, windowMs: number): Window {
-  return stored && now.getTime() < stored.start.toMillis() + windowMs
-    ? { start: stored.start, count: stored.count + 1 }
-    : { start: Timestamp.fromDate(now), count: 1 };
-}
-
-const sourceRef = (db: Firestore, source: string) =>
-  db.collection(AUTH_FAILURE_SOURCES_COLLECTION).doc(encodeURIComponent(source));
-
-function blockedUntilOf(data: DocumentData | undefined, now: Date): Timestamp | undefined {
-  const parsed = sourceSchema.safeParse(data);
-  const until = parsed.success ? parsed.data.blockedUntil : null;
-  return until && until.toMillis() > now.getTime() ? until : undefined;
-}
-
-const blockedError = (until: Timestamp, now: Date): AppError =>
+const blockedError = (untilMs: number, now: Date): AppError =>
   new AppError(
     "rate_limited",
     "Too many failed authentication attempts from this address; try again later",
-    { retryAfterSeconds: retryAfterSeconds(until.toMillis(), now) },
+    { retryAfterSeconds: retryAfterSeconds(untilMs, now) },
   );
 
-/** Refuses (429) a source that is blocked, before any credential is looked at. */
-export async function assertSourceNotBlocked(
-  deps: LimiterDeps,
-  source: string,
-  endpoint: string,
-): Promise<void> {
-  const now = deps.clock();
-  const snapshot = await guarded(deps, "source block", () => sourceRef(deps.db, source).get());
-  const until = blockedUntilOf(snapshot.data(), now);
-  if (until) {
-    deps.logger.warn("request from a blocked source refused", {
-      endpoint,
-      sourceIp: source,
-      blockedUntil: until.toDate().toISOString(),
-    });
-    throw blockedError(until, now);
-  }
-}
+const ALREADY_EXISTS = 6;
+const isAlreadyExists = (error: unknown): boolean =>
+  (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
 
 export interface SourceFailureOutcome {
   /** Set when the source is blocked: the refusal becomes 429. */
   blocked?: AppError;
+  /** Set when this failure was counted (not for a source already blocked). */
+  counted?: true;
   /** Set only on the failure that started the block (exactly one per block). */
   spike?: AuthFailureSpike;
 }
 
 /**
- * Counts a failed attempt against its source, blocking it when the failures exceed the
- * threshold within the window. The transaction makes the transition to "blocked" happen once,
- * however many instances fail at the same time, so the spike is reported once per block.
- * Never throws for the store: the refusal stands even when the failure cannot be counted.
+ * Counts a refused credential against its source; call it only after the credential failed.
+ *
+ * Fails open, for the block only: when Firestore cannot answer in time the refusal stands
+ * (401/403 — the credential was wrong either way), the failure may go uncounted and the block
+ * may come later. Refusing everything from the source instead would hand an outage to every
+ * caller; refusing nothing is not on the table, since the credential check does not need
+ * Firestore. A ticket whose `create()` was sent before the timeout and lands after it is a real
+ * failure, so it rightly counts; nothing is written after the timeout.
  */
 export async function recordSourceFailure(
   deps: LimiterDeps,
@@ -226,56 +228,77 @@ export async function recordSourceFailure(
 ): Promise<SourceFailureOutcome> {
   const { threshold, windowMs, blockMs } = limits;
   const now = deps.clock();
-  const ref = sourceRef(deps.db, source);
+  const collection = deps.db.collection(AUTH_FAILURE_SOURCES_COLLECTION);
+  const blockRef = collection.doc(encodeURIComponent(source));
   try {
-    return await withTimeout(
-      deps.db.runTransaction(async (tx): Promise<SourceFailureOutcome> => {
-        const snapshot = await tx.get(ref);
-        const until = blockedUntilOf(snapshot.data(), now);
-        if (until) {
-          // It passed the block check just before another failure started the block.
-          return { blocked: blockedError(until, now) };
-        }
-        const parsed = sourceSchema.safeParse(snapshot.data());
-        const stored =
-          parsed.success && parsed.data.windowStart
-            ? { start: parsed.data.windowStart, count: parsed.data.failures }
-            : undefined;
-        const next = advance(stored, now, windowMs);
-        const common = { source, lastEndpoint: endpoint, lastFailureAt: Timestamp.fromDate(now) };
-        if (next.count <= threshold) {
-          tx.set(ref, {
-            ...common,
-            windowStart: next.start,
-            failures: next.count,
-            blockedUntil: null,
-            expireAt: Timestamp.fromMillis(next.start.toMillis() + windowMs),
+    return await bounded(async (step): Promise<SourceFailureOutcome> => {
+      const stored = blockSchema.safeParse((await blockRef.get()).data());
+      const lastBlockEnd = stored.success ? (stored.data.blockedUntil?.toMillis() ?? 0) : 0;
+      if (lastBlockEnd > now.getTime()) {
+        // A blocked source's wrong attempt: one read, no write, no further work.
+        deps.logger.warn("request from a blocked source refused", {
+          endpoint,
+          sourceIp: source,
+          blockedUntil: new Date(lastBlockEnd).toISOString(),
+        });
+        return { blocked: blockedError(lastBlockEnd, now) };
+      }
+      // Clock-aligned windows; the generation (the last block's end) gives a source its full
+      // allowance back once a block is over, even within the window that started the block.
+      const windowStart = Math.floor(now.getTime() / windowMs) * windowMs;
+      const key = `${encodeURIComponent(source)}~w${windowStart}~g${lastBlockEnd}`;
+      const taken = async () =>
+        (await collection.where("key", "==", key).count().get()).data().count;
+      // Tickets 1..threshold are refusals answered 401/403; ticket threshold + 1 blocks. Once it
+      // is taken, the source is blocked (its block document may land a moment later).
+      for (let ticket = (await taken()) + 1; ticket <= threshold + 1; ticket += 1) {
+        step();
+        try {
+          await collection.doc(`${key}~${ticket}`).create({
+            key,
+            source,
+            ticket,
+            endpoint,
+            at: Timestamp.fromDate(now),
+            expireAt: Timestamp.fromMillis(windowStart + windowMs),
           });
-          return {};
+        } catch (error) {
+          if (isAlreadyExists(error)) {
+            // Taken at the same moment: skip every number taken since, then try the next one.
+            ticket = Math.max(ticket, await taken());
+            continue;
+          }
+          throw error;
         }
-        const blockedUntil = Timestamp.fromMillis(now.getTime() + blockMs);
-        // The window restarts after the block: the source gets its full allowance back.
-        tx.set(ref, {
-          ...common,
-          windowStart: null,
-          failures: 0,
-          blockedUntil,
-          expireAt: blockedUntil,
+        if (ticket <= threshold) {
+          return { counted: true };
+        }
+        const blockedUntil = now.getTime() + blockMs;
+        step();
+        // Only the holder of ticket threshold + 1 gets here: one writer, one report per block.
+        await blockRef.set({
+          source,
+          lastEndpoint: endpoint,
+          failures: ticket,
+          blockedAt: Timestamp.fromDate(now),
+          blockedUntil: Timestamp.fromMillis(blockedUntil),
+          expireAt: Timestamp.fromMillis(blockedUntil),
         });
         return {
           blocked: blockedError(blockedUntil, now),
+          counted: true,
           spike: {
             source,
             endpoint,
-            failures: next.count,
+            failures: ticket,
             windowSeconds: windowMs / 1000,
             blockedSeconds: blockMs / 1000,
-            blockedUntil: blockedUntil.toDate(),
+            blockedUntil: new Date(blockedUntil),
           },
         };
-      }),
-      LIMITER_TIMEOUT_MS,
-    );
+      }
+      return { blocked: blockedError(now.getTime() + blockMs, now) };
+    });
   } catch (error) {
     deps.logger.error("could not count a failed authentication for its source", {
       endpoint,
@@ -289,10 +312,33 @@ export async function recordSourceFailure(
 const callerKey = (caller: CronCaller | UserCaller): string =>
   caller.kind === "cron" ? "cron" : `user:${encodeURIComponent(caller.uid)}`;
 
+/** Shards for a limit: about one write per second per shard when the caller is at its limit. */
+export const shardCount = (limitPerMinute: number): number =>
+  Math.min(MAX_RATE_LIMIT_SHARDS, Math.ceil(limitPerMinute / (RATE_LIMIT_WINDOW_MS / 1000)));
+
+const windowCount = async (db: Firestore, refs: DocumentReference[]): Promise<number> =>
+  (await db.getAll(...refs)).reduce((sum, snapshot) => {
+    const parsed = shardSchema.safeParse(snapshot.data());
+    return sum + (parsed.success ? parsed.data.count : 0);
+  }, 0);
+
 /**
  * Counts the request against the caller's one-minute window for the endpoint; over the
- * endpoint's limit, 429 with `Retry-After` until the window ends. Refused requests are not
- * written (a flood costs one read per request).
+ * endpoint's limit, 429 with `Retry-After` until the window ends.
+ *
+ * Read, increment one shard, read again: a request's increment is committed before its second
+ * read, so the count it sees includes itself and every request committed before it. Requests
+ * beyond the limit therefore always see more than the limit — never more than `limit` requests
+ * are admitted per window — while concurrent ones near the limit may see each other and be
+ * refused a little early: the count errs towards refusing. A window already full is refused by
+ * the first read, without a write, so a flood costs reads only.
+ *
+ * Fails open: the caller has already proved who it is (a valid cron key or ID token), and every
+ * limited endpoint needs Firestore for its own work, which has its own bounds and errors. A
+ * limiter that failed closed would refuse legitimate calls whenever Firestore is slow, which is
+ * exactly the defect this replaced; failing open admits an authenticated caller unlimited only
+ * while its work cannot run either. An increment sent before the timeout that lands after it
+ * counts a request that was admitted, so the count stays true; nothing is written after it.
  */
 export async function enforceRateLimit(
   deps: LimiterDeps,
@@ -308,36 +354,44 @@ export async function enforceRateLimit(
   }
   const limit = endpoints[endpoint];
   const key = callerKey(caller);
-  const ref = deps.db.collection(RATE_LIMITS_COLLECTION).doc(`${endpoint}:${key}`);
   const now = deps.clock();
-  const resetAt = await guarded(deps, "rate limit", () =>
-    deps.db.runTransaction(async (tx) => {
-      const parsed = counterSchema.safeParse((await tx.get(ref)).data());
-      const next = advance(
-        parsed.success ? { start: parsed.data.windowStart, count: parsed.data.count } : undefined,
-        now,
-        RATE_LIMIT_WINDOW_MS,
-      );
-      const windowEnd = next.start.toMillis() + RATE_LIMIT_WINDOW_MS;
-      if (next.count > limit) {
-        return windowEnd;
+  const windowStart = Math.floor(now.getTime() / RATE_LIMIT_WINDOW_MS) * RATE_LIMIT_WINDOW_MS;
+  const windowEnd = windowStart + RATE_LIMIT_WINDOW_MS;
+  const collection = deps.db.collection(RATE_LIMITS_COLLECTION);
+  const shardRef = (shard: number) => collection.doc(`${endpoint}:${key}:${windowStart}:${shard}`);
+  const shards = Array.from({ length: shardCount(limit) }, (_, shard) => shardRef(shard));
+  let admitted: boolean;
+  try {
+    admitted = await bounded(async (step) => {
+      if ((await windowCount(deps.db, shards)) >= limit) {
+        return false;
       }
-      tx.set(ref, {
-        endpoint,
-        caller: key,
-        windowStart: next.start,
-        count: next.count,
-        expireAt: Timestamp.fromMillis(windowEnd),
-      });
-      return undefined;
-    }),
-  );
-  if (resetAt !== undefined) {
+      step();
+      await shardRef(randomInt(shards.length)).set(
+        {
+          endpoint,
+          caller: key,
+          windowStart: Timestamp.fromMillis(windowStart),
+          count: FieldValue.increment(1),
+          expireAt: Timestamp.fromMillis(windowEnd),
+        },
+        { merge: true },
+      );
+      return (await windowCount(deps.db, shards)) <= limit;
+    });
+  } catch (error) {
+    deps.logger.error("request limits unavailable; request admitted", {
+      caller: key,
+      errorMessage: describe(error),
+    });
+    return;
+  }
+  if (!admitted) {
     deps.logger.warn("rate limit exceeded", { caller: key, limitPerMinute: limit });
     throw new AppError(
       "rate_limited",
       `Rate limit of ${limit} requests per minute for ${endpoint} exceeded; try again later`,
-      { retryAfterSeconds: retryAfterSeconds(resetAt, now) },
+      { retryAfterSeconds: retryAfterSeconds(windowEnd, now) },
     );
   }
 }

@@ -1,10 +1,13 @@
 /**
  * The abuse limits of the sync endpoints (`http/rate-limit.ts`), validated on first use:
  * - AUTH_FAILURE_THRESHOLD, AUTH_FAILURE_WINDOW_SECONDS, AUTH_FAILURE_BLOCK_SECONDS: a source
- *   address may fail authentication THRESHOLD times within WINDOW; the next failure blocks it
- *   (429 on every guarded endpoint, whatever it presents) for BLOCK seconds;
+ *   address may fail authentication THRESHOLD times within a clock-aligned WINDOW; the next
+ *   failure blocks it for BLOCK seconds (its refused attempts get 429; a valid credential is
+ *   never refused by a block);
  * - ENDPOINT_RATE_LIMITS: requests per caller per minute, per endpoint, as a JSON object whose
- *   entries override `DEFAULT_ENDPOINT_LIMITS`, e.g. `{"status":240}`.
+ *   entries override `DEFAULT_ENDPOINT_LIMITS`, e.g. `{"status":240}`;
+ * - TRUSTED_PROXY_HOPS: how many X-Forwarded-For entries, at the right end, were appended by
+ *   proxies between the client and Google's front end (`clientAddress` in `http/rate-limit.ts`).
  *
  * Issues name the variable (and the endpoint), as every configuration error does.
  */
@@ -51,6 +54,18 @@ export const AUTH_FAILURE_DEFAULTS = {
 
 const MAX_REQUESTS_PER_MINUTE = 100_000;
 const MAX_SECONDS = 86_400;
+/** More proxies than this in front of Google's front end is a misconfiguration, not a setup. */
+const MAX_TRUSTED_PROXY_HOPS = 4;
+
+const proxyHops = z
+  .string()
+  .regex(/^\d+$/, { error: `must be a whole number from 0 to ${MAX_TRUSTED_PROXY_HOPS}` })
+  .transform(Number)
+  .pipe(
+    z.number().max(MAX_TRUSTED_PROXY_HOPS, {
+      error: `must be a whole number from 0 to ${MAX_TRUSTED_PROXY_HOPS}`,
+    }),
+  );
 
 const requestsPerMinute = wholeNumberInJson(MAX_REQUESTS_PER_MINUTE).optional();
 
@@ -97,6 +112,8 @@ const rateLimitSchema = z
       AUTH_FAILURE_DEFAULTS.AUTH_FAILURE_BLOCK_SECONDS,
     ),
     ENDPOINT_RATE_LIMITS: endpointLimits.default(DEFAULT_ENDPOINT_LIMITS),
+    // 0: the right-most entry, the one Google's front end appends (see `clientAddress`).
+    TRUSTED_PROXY_HOPS: proxyHops.default(0),
   })
   .transform((raw) => ({
     authFailures: {
@@ -105,6 +122,7 @@ const rateLimitSchema = z
       blockMs: raw.AUTH_FAILURE_BLOCK_SECONDS * 1000,
     },
     endpoints: raw.ENDPOINT_RATE_LIMITS,
+    trustedProxyHops: raw.TRUSTED_PROXY_HOPS,
   }));
 
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;

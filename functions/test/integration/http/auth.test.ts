@@ -326,7 +326,7 @@ describe("failed attempts", () => {
     const from = logger.entries.length;
     await handleCron(
       request("POST", {
-        headers: { ...cronHeaders(WRONG_KEY), "x-forwarded-for": "198.51.100.9, 10.0.0.1" },
+        headers: { ...cronHeaders(WRONG_KEY), "x-forwarded-for": "10.0.0.1, 198.51.100.9" },
         body: { operation: "reset_stale_jobs" },
       }),
       deps(),

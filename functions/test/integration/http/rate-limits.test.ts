@@ -1,8 +1,9 @@
 /**
  * Per-caller rate limits of the sync endpoints, through the real handlers on two simulated
  * function instances (two firebase-admin clients on one project) sharing one limit: 429 with
- * Retry-After over the limit, other callers and endpoints unaffected, the window resets; the
- * limits fail closed (503) when Firestore cannot be reached; bad limits name their variable.
+ * Retry-After over the limit, other callers and endpoints unaffected, the window resets, never
+ * more than the limit admitted when calls arrive at once; the limits fail open for an
+ * authenticated caller when Firestore cannot be reached; bad limits name their variable.
  */
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { Firestore, type Timestamp } from "firebase-admin/firestore";
@@ -10,7 +11,12 @@ import { Firestore, type Timestamp } from "firebase-admin/firestore";
 import type { Handler } from "../../../src/http/context";
 import { handleCron } from "../../../src/http/cron";
 import { handleHealth } from "../../../src/http/health";
-import { RATE_LIMIT_WINDOW_MS, RATE_LIMITS_COLLECTION } from "../../../src/http/rate-limit";
+import {
+  enforceRateLimit,
+  RATE_LIMIT_WINDOW_MS,
+  RATE_LIMITS_COLLECTION,
+  shardCount,
+} from "../../../src/http/rate-limit";
 import type { JsonResponse } from "../../../src/http/respond";
 import { handleStatus } from "../../../src/http/status";
 import { handleWorker } from "../../../src/http/worker";
@@ -85,10 +91,11 @@ describe("the cron key as one caller, across two instances", () => {
     expect(worker.status).toBe(200);
   });
 
-  it("holds the window in one document with a TTL expiry; refused requests are not written", async () => {
+  it("holds the window in a shard document with a TTL expiry; refused requests are not written", async () => {
+    expect(shardCount(LIMITS.cron)).toBe(1);
     const counter = await instances.project.db
       .collection(RATE_LIMITS_COLLECTION)
-      .doc("cron:cron")
+      .doc(`cron:cron:${START.getTime()}:0`)
       .get();
     expect(counter.data()).toMatchObject({ endpoint: "cron", caller: "cron", count: LIMITS.cron });
     expect((counter.get("expireAt") as Timestamp).toMillis()).toBe(
@@ -110,6 +117,21 @@ describe("signed-in users, by uid", () => {
     }
     expect(alice).toEqual([200, 200, 429]);
     expect((await userCall(1, handleStatus, "bob")).status).toBe(200);
+  });
+});
+
+describe("calls that arrive at once", () => {
+  it("admit at most the limit, from both instances, and refuse the rest with 429", async () => {
+    instances.advance(RATE_LIMIT_WINDOW_MS);
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, call) => cron(call % 2).then((response) => response.status)),
+    );
+    expect(statuses.filter((status) => status === 200).length).toBeLessThanOrEqual(LIMITS.cron);
+    expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
+  });
+
+  it("spread over the shards when the limit asks for several", () => {
+    expect([30, 60, 61, 120, 100_000].map(shardCount)).toEqual([1, 1, 2, 2, 8]);
   });
 });
 
@@ -141,24 +163,21 @@ describe("when Firestore cannot answer", () => {
     broken.forceShutdown();
   });
 
-  it("refuses with 503 and Retry-After instead of running unlimited", async () => {
+  it("admits the authenticated caller (fail open) and logs the outage", async () => {
     const saved = process.env.FIRESTORE_EMULATOR_HOST;
     // The client reads the variable once, when it is built.
     process.env.FIRESTORE_EMULATOR_HOST = brokenHost;
     const unreachable = new Firestore({ projectId: instances.project.projectId });
     process.env.FIRESTORE_EMULATOR_HOST = saved;
     try {
-      const response = await instances.call(
-        0,
-        handleCron,
-        request("POST", { headers: cronHeaders(), body: { operation: "reset_stale_jobs" } }),
-        { db: unreachable },
-      );
-      expect(response.status).toBe(503);
-      expect(response.headers?.["Retry-After"]).toBe("5");
-      expect(errorOf(response)?.code).toBe("unavailable");
+      await expect(
+        enforceRateLimit({ ...instances.deps(0), db: unreachable }, "cron", { kind: "cron" }),
+      ).resolves.toBeUndefined();
       expect(instances.logger.entries).toContainEqual(
-        expect.objectContaining({ severity: "error", message: "request limits unavailable" }),
+        expect.objectContaining({
+          severity: "error",
+          message: "request limits unavailable; request admitted",
+        }),
       );
     } finally {
       // Waits for the refused read to end (the server's error comes after our timeout).

@@ -2,9 +2,14 @@
  * The one place where errors become HTTP responses. Handlers return a `JsonResponse` or throw;
  * anything that is not an `AppError` is logged and answered as a bare 500, so no internal detail
  * (and no secret) reaches a caller.
+ *
+ * Every error body is bounded, whatever the request: messages and field names may quote the
+ * input (a field name is a key the caller sent), so each is cut to a short excerpt, and at most
+ * `MAX_ISSUES` issues are listed: an error body carries at most 6,300 characters of text (JSON
+ * escaping aside), where a 1 MB body of unknown fields would otherwise earn megabytes.
  */
 import { ConfigError } from "../shared/config";
-import { AppError, type AppErrorCode } from "../shared/errors";
+import { AppError, type AppErrorCode, type FieldIssue } from "../shared/errors";
 import type { Logger } from "../shared/logger";
 
 export const HTTP_STATUS: { readonly [code in AppErrorCode]: number } = {
@@ -19,6 +24,40 @@ export const HTTP_STATUS: { readonly [code in AppErrorCode]: number } = {
   unavailable: 503,
   internal: 500,
 };
+
+/** Issues listed in one error body; the message says how many there were in all. */
+export const MAX_ISSUES = 20;
+const MAX_MESSAGE_CHARS = 300;
+const MAX_FIELD_CHARS = 100;
+const MAX_ISSUE_MESSAGE_CHARS = 200;
+
+/**
+ * `text` cut to `maxChars` (ending in "…" when cut), never between the halves of a surrogate
+ * pair, and with any lone surrogate replaced by U+FFFD so the response is well-formed text.
+ */
+function excerpt(text: string, maxChars: number): string {
+  const head =
+    text.length <= maxChars
+      ? text
+      : `${text.slice(0, maxChars - 1).replace(/[\uD800-\uDBFF]$/, "")}…`;
+  return head.replace(/\p{Surrogate}/gu, "\uFFFD");
+}
+
+function boundedError(appError: AppError): { message: string; issues?: FieldIssue[] } {
+  const issues = appError.details.issues;
+  if (!issues) {
+    return { message: excerpt(appError.message, MAX_MESSAGE_CHARS) };
+  }
+  const omitted =
+    issues.length > MAX_ISSUES ? ` (first ${MAX_ISSUES} of ${issues.length} issues)` : "";
+  return {
+    message: excerpt(appError.message, MAX_MESSAGE_CHARS - omitted.length) + omitted,
+    issues: issues.slice(0, MAX_ISSUES).map((issue) => ({
+      field: excerpt(issue.field, MAX_FIELD_CHARS),
+      message: excerpt(issue.message, MAX_ISSUE_MESSAGE_CHARS),
+    })),
+  };
+}
 
 export interface JsonResponse {
   status: number;
@@ -60,13 +99,7 @@ export function errorResponse(error: unknown, logger: Logger): JsonResponse {
   return {
     status: HTTP_STATUS[appError.code],
     headers,
-    body: {
-      error: {
-        code: appError.code,
-        message: appError.message,
-        ...(appError.details.issues ? { issues: appError.details.issues } : {}),
-      },
-    },
+    body: { error: { code: appError.code, ...boundedError(appError) } },
   };
 }
 

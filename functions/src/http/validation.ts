@@ -12,6 +12,7 @@ import { MAX_LOOKBACK_DAYS } from "../integrations/model";
 import { JOB_TYPES } from "../jobs/model";
 import { PROVIDER_IDS } from "../providers/types";
 import { AppError, type FieldIssue } from "../shared/errors";
+import { MAX_ISSUES } from "./respond";
 
 const boundedInt = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -24,26 +25,55 @@ export const timeframeDaysField = boundedInt(1, MAX_LOOKBACK_DAYS);
 export const jobTypeField = z.enum(JOB_TYPES);
 export const providerIdField = z.enum(PROVIDER_IDS);
 
+/** The most UTF-8 bytes Firestore accepts in a document id. */
+const MAX_DOCUMENT_ID_BYTES = 1500;
+
+/** Why Firestore would refuse `value` as a document id, or undefined when it is a valid one. */
+function documentIdProblem(value: string): string | undefined {
+  if (value.includes("/")) {
+    return "must not contain '/'";
+  }
+  if (value === "." || value === ".." || /^__.*__$/.test(value)) {
+    return "is not a valid document id";
+  }
+  if (Buffer.byteLength(value, "utf8") > MAX_DOCUMENT_ID_BYTES) {
+    return `must be at most ${MAX_DOCUMENT_ID_BYTES} bytes`;
+  }
+  return undefined;
+}
+
 /**
  * A Firebase uid (1–128 characters) that is also a single Firestore document id: no `/` (which
- * would address another document), not `.` or `..`, not `__…__` (reserved).
+ * would address another document), not `.` or `..`, not `__…__` (reserved); 128 UTF-16 units
+ * are at most 384 UTF-8 bytes, well inside Firestore's limit.
  */
 export const userIdField = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[^/]+$/, { error: "must not contain '/'" })
-  .refine((value) => value !== "." && value !== ".." && !/^__.*__$/.test(value), {
-    error: "is not a valid document id",
+  .superRefine((value, ctx) => {
+    const problem = documentIdProblem(value);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: problem });
+    }
   });
 
-/** The `nextCursor` a previous call returned: the path of an integration document. */
+const CURSOR_PATTERN = /^users\/([^/]+)\/integrations\/([^/]+)$/;
+
+/**
+ * The `nextCursor` a previous call returned: the path of an integration document, whose two ids
+ * Firestore must accept (the scan starts after that document).
+ */
 export const cursorField = z
   .string()
   .max(1024)
-  .regex(/^users\/[^/]+\/integrations\/[^/]+$/, {
-    error: "must be a nextCursor returned by a previous call",
-  });
+  .refine(
+    (value) => {
+      const ids = CURSOR_PATTERN.exec(value)?.slice(1);
+      return ids !== undefined && ids.every((id) => documentIdProblem(id) === undefined);
+    },
+    { error: "must be a nextCursor returned by a previous call" },
+  );
 
 /** A query-string integer (query values arrive as strings). */
 export const queryIntField = (min: number, max: number) =>
@@ -66,7 +96,61 @@ function toIssues(error: z.ZodError, root: string): FieldIssue[] {
   });
 }
 
+/**
+ * A lone surrogate. With the `u` flag a well-formed pair matches as one code point, so this is
+ * `!String.prototype.isWellFormed()` (ES2024, beyond the compiler's `lib`).
+ */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+interface Visit {
+  value: unknown;
+  key?: string;
+  parent?: Visit;
+}
+
+const pathOf = (visit: Visit, root: string): string => {
+  const keys: string[] = [];
+  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) {
+    keys.push(at.key);
+  }
+  return keys.length > 0 ? keys.reverse().join(".") : root;
+};
+
+/**
+ * The first `MAX_ISSUES` ill-formed strings in `input` (keys included), as field issues. The
+ * walk keeps its own stack, since a JSON body may nest deeper than the call stack, and links each
+ * step to its parent so a path is built only for what is reported.
+ */
+function illFormedStrings(input: unknown, root: string): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const pending: Visit[] = [{ value: input }];
+  for (let visit = pending.pop(); visit && issues.length < MAX_ISSUES; visit = pending.pop()) {
+    const { value } = visit;
+    if (typeof value === "string") {
+      if (LONE_SURROGATE.test(value)) {
+        issues.push({ field: pathOf(visit, root), message: "must be well-formed Unicode text" });
+      }
+    } else if (typeof value === "object" && value !== null) {
+      // Pushed last to first, so they are visited (and reported) in input order.
+      for (const [key, item] of Object.entries(value).reverse()) {
+        const child: Visit = { value: item, key, parent: visit };
+        if (LONE_SURROGATE.test(key)) {
+          issues.push({ field: pathOf(child, root), message: "is not a well-formed field name" });
+        } else {
+          pending.push(child);
+        }
+      }
+    }
+  }
+  // An object's keys are all checked at once, so one object may have added more.
+  return issues.slice(0, MAX_ISSUES);
+}
+
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
+  const illFormed = illFormedStrings(value, root);
+  if (illFormed.length > 0) {
+    throw new AppError("invalid_argument", `Invalid request ${root}`, { issues: illFormed });
+  }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new AppError("invalid_argument", `Invalid request ${root}`, {
@@ -76,8 +160,17 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, root: string)
   return parsed.data;
 }
 
-const isJsonObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
+/**
+ * A plain object, as JSON and query parsing produce: not an array, nor a `Buffer` (a body of
+ * another content type), whose bytes would each read as an unknown field.
+ */
+const isJsonObject = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== "object" || value === null) {
+    return false;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+};
 
 /** Parses a JSON body; an absent or non-object body is a 400 too. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {

@@ -13,9 +13,16 @@ import type { AxiosInstance } from "axios";
 import axios from "axios";
 import type { Firestore } from "firebase-admin/firestore";
 
+import { requireTokenKeys, TOKEN_KEYS_VARIABLE } from "../integrations/token-keys";
 import { assessQueue, type QueueGauges, readQueueGauges } from "../scheduler/gauges";
 import { type AlertConfig, requireAlertConfig } from "../shared/alert-config";
-import { CONFIG_DEFAULTS, ConfigError, parseConfig, type RawEnv } from "../shared/config";
+import {
+  CONFIG_DEFAULTS,
+  ConfigError,
+  parseConfig,
+  type RawEnv,
+  requireProviderSettings,
+} from "../shared/config";
 import { requireRateLimitConfig } from "../shared/rate-limit-config";
 import { withTimeout } from "../shared/timeout";
 import { packageVersion } from "../shared/version";
@@ -116,17 +123,26 @@ export async function checkHealth(deps: HealthDeps): Promise<JsonResponse> {
     : Number(CONFIG_DEFAULTS.HEALTH_CHECK_TIMEOUT_MS);
 
   const alerting = alertConfigOf(deps.env);
+  // The job-processing configuration too: a bad key would otherwise show only as every job
+  // failing. Health is bound to these secrets to validate them; it never returns their values.
+  const keysMissing = !deps.env[TOKEN_KEYS_VARIABLE];
+  const missing: string[] = [
+    ...(parsed.ok ? [] : parsed.missing),
+    ...(keysMissing ? [TOKEN_KEYS_VARIABLE] : []),
+  ];
   const invalid = [
     ...new Set([
       ...(parsed.ok ? [] : parsed.issues.map((issue) => issue.variable)),
       ...alerting.invalid,
       ...invalidVariables(() => requireRateLimitConfig(deps.env)),
+      ...invalidVariables(() => requireProviderSettings(deps.env)),
+      ...(keysMissing ? [] : invalidVariables(() => requireTokenKeys(deps.env))),
     ]),
-  ].filter((name) => parsed.ok || !parsed.missing.includes(name as never));
+  ].filter((name) => !missing.includes(name));
   const environment: EnvironmentCheck =
-    parsed.ok && invalid.length === 0
+    missing.length === 0 && invalid.length === 0
       ? { status: "ok" }
-      : { status: "error", missing: parsed.ok ? [] : parsed.missing, invalid };
+      : { status: "error", missing, invalid };
 
   const stripeKey = parsed.ok ? parsed.config.STRIPE_SECRET_KEY : deps.env.STRIPE_SECRET_KEY;
   const stripeBase = parsed.ok

@@ -3,9 +3,12 @@
  * each with its own state document `admin/scheduler/alerts/{key}`:
  * - `failures.<platform>`: a platform's failures in one run reach its threshold
  *   (`failureThreshold`: platform override, else event-type override, else the global default).
- *   A trigger run (`process_job`) holds one job, so there the platform's consecutive failed runs
- *   count. Clears when a run reaches the platform without a failure; runs with fewer failures than
- *   the threshold change nothing, so a half-broken platform does not flap.
+ *   A trigger run (`process_job`) holds one job, so there the platform's recent trigger runs are
+ *   judged together (the run window, SCHEDULER_ALERT_RUN_WINDOW runs of the last
+ *   SCHEDULER_ALERT_RUN_WINDOW_MINUTES): it opens when `threshold` of them failed in a row, or when
+ *   at least `threshold` failed and they are SCHEDULER_ALERT_FAILURE_RATE % of the window. It
+ *   resolves after SCHEDULER_ALERT_RESOLVE_RUNS runs in a row (of any operation) reach the
+ *   platform without a failure; any failed run while it is open starts that count again.
  * - `queue.backlog`: the oldest due job has waited SCHEDULER_QUEUE_STUCK_MINUTES (measured after
  *   every sweep and stale reset); clears when it has not.
  * - `queue.stale`: running jobs with an expired lease exist; clears when none does.
@@ -13,11 +16,14 @@
  *   after a cooldown without a new report (checked by every sweep).
  *
  * One incident is one message: the first breach alerts, repeats within
- * SCHEDULER_ALERT_COOLDOWN_MINUTES are suppressed (a reminder after it), and the first clear sends
- * a recovery message. Each transition is a transaction, so two instances never both send; the
- * message is posted after the commit, bounded by SCHEDULER_ALERT_TIMEOUT_MS, and a delivery that
- * fails is returned for the run's event and retried at the next breach — it never fails the run.
- * Without a webhook URL nothing is evaluated and no state is kept.
+ * SCHEDULER_ALERT_COOLDOWN_MINUTES are suppressed (a reminder after it), and the clear sends a
+ * recovery message. The cooldown also spans incidents: one that opens within the cooldown of the
+ * condition's last alert or reminder opens silently, sends its alert at the first breach after
+ * the cooldown if it still holds, and resolves silently if it ends before. Each transition is a
+ * transaction, so two instances never both send; the message is posted after the commit, bounded
+ * by SCHEDULER_ALERT_TIMEOUT_MS, and a delivery that fails is returned for the run's event and
+ * retried at the next breach — it never fails the run. Without a webhook URL nothing is evaluated
+ * and no state is kept.
  */
 import { type DocumentReference, Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
@@ -27,7 +33,9 @@ import { PROVIDER_IDS, type ProviderId } from "../providers/types";
 import {
   type AlertConfig,
   failureThreshold,
+  MAX_RUN_WINDOW,
   requireAlertConfig,
+  type RunWindow,
   type SchedulerOperation,
 } from "../shared/alert-config";
 import type { RawEnv } from "../shared/config";
@@ -57,18 +65,39 @@ interface Condition {
   title: string;
 }
 
+/** The failed runs in the run window when a trigger run is judged. */
+export interface RunTally {
+  failed: number;
+  runs: number;
+  /** Failed runs at the end of the window, uninterrupted. */
+  inARow: number;
+}
+
 /** What one run (or one report) says about one condition. */
 export type Observation = Condition &
   (
     | {
+        /** A run of many jobs: its own failures are judged. */
         kind: "failures";
         failures: number;
         /** The run reached the platform and nothing failed there. */
         clean: boolean;
-        /** Single-job runs: failures add up across runs until a clean one. */
-        consecutive: boolean;
         threshold: number;
+        /** Clean runs in a row that resolve the incident. */
+        resolveRuns: number;
         detail: (count: number) => string;
+        resolution: string;
+      }
+    | {
+        /** A run of one job (the trigger): judged with the platform's recent runs. */
+        kind: "runs";
+        failed: boolean;
+        /** Failed runs in the window that open an incident (in a row, or at the window's rate). */
+        threshold: number;
+        window: RunWindow;
+        resolveRuns: number;
+        /** The tally that opened the incident; none for a failure while it is open. */
+        detail: (tally?: RunTally) => string;
         resolution: string;
       }
     | {
@@ -84,20 +113,56 @@ export type Observation = Condition &
 
 const date = z.instanceof(Timestamp).transform((timestamp) => timestamp.toDate());
 
+const runSchema = z.object({ at: date, failed: z.boolean() });
+type Run = z.infer<typeof runSchema>;
+
 const alertStateSchema = z.object({
   title: z.string(),
   status: z.enum(["firing", "ok"]),
-  /** Consecutive failed single-job runs (the `process_job` count). */
-  streak: z.number().int().min(0),
   /** When the current incident began; null when not firing. */
   since: date.nullable(),
-  /** The last alert or reminder claimed for delivery in this incident; null when none was. */
+  /**
+   * The last alert or reminder claimed for delivery, in this incident or an earlier one: the
+   * cooldown runs from it across incidents. Null when none was.
+   */
   lastNotifiedAt: date.nullable(),
+  /** This incident's alert was claimed (false while it opened within the cooldown). */
+  announced: z.boolean(),
   lastBreachAt: date.nullable(),
   lastDetail: z.string(),
+  /** Runs in a row that reached the platform without a failure while firing. */
+  cleanRuns: z.number().int().min(0),
+  /**
+   * The platform's trigger runs since the oldest failure still in the window, oldest first;
+   * frozen while firing (resolution counts `cleanRuns`) and emptied when the incident resolves.
+   */
+  runs: z.array(runSchema),
   updatedAt: date,
 });
 export type AlertState = z.infer<typeof alertStateSchema>;
+
+/**
+ * Documents written before the run window hold `streak` (consecutive failed trigger runs) and
+ * cleared `lastNotifiedAt` on resolution: the streak becomes that many failed runs, and a firing
+ * incident was announced when its alert had been claimed.
+ */
+const storedStateSchema = z.preprocess((data) => {
+  if (typeof data !== "object" || data === null || "announced" in data) {
+    return data;
+  }
+  const { streak, ...rest } = data as Record<string, unknown>;
+  const failedRuns = typeof streak === "number" ? Math.min(streak, MAX_RUN_WINDOW) : 0;
+  return {
+    ...rest,
+    announced: rest.status === "firing" && rest.lastNotifiedAt instanceof Timestamp,
+    cleanRuns: 0,
+    runs: Array.from({ length: failedRuns }, () => ({ at: rest.updatedAt, failed: true })),
+  };
+}, alertStateSchema);
+
+/** Reads a state document, migrating one written by earlier code. Exported for the unit tests. */
+export const parseAlertState = (data: unknown): AlertState | undefined =>
+  data === undefined ? undefined : storedStateSchema.parse(data);
 
 const toDocument = (state: AlertState) => {
   const stamp = (value: Date | null) => (value === null ? null : Timestamp.fromDate(value));
@@ -106,6 +171,7 @@ const toDocument = (state: AlertState) => {
     since: stamp(state.since),
     lastNotifiedAt: stamp(state.lastNotifiedAt),
     lastBreachAt: stamp(state.lastBreachAt),
+    runs: state.runs.map((run) => ({ at: Timestamp.fromDate(run.at), failed: run.failed })),
     updatedAt: Timestamp.fromDate(state.updatedAt),
   };
 };
@@ -114,7 +180,7 @@ export type AlertAction = "alert" | "reminder" | "recovery";
 
 export type Decision =
   | { action: "none" }
-  /** State changes without a message (a streak, a suppressed report, a silent clear). */
+  /** State changes without a message (a tally, a silent opening or clear, a suppressed report). */
   | { action: "record"; next: AlertState }
   | {
       action: "alert" | "reminder";
@@ -130,12 +196,78 @@ const PREFIX = "[Cohorts sync]";
 const elapsedMinutes = (from: Date, to: Date): number =>
   Math.floor((to.getTime() - from.getTime()) / 60_000);
 
+/** What an observation does to a condition, before the messages are decided. */
 interface Verdict {
   breach: boolean;
   clear: boolean;
-  streak: number;
+  /** Tracking fields that change; undefined when none does. */
+  track?: Partial<Pick<AlertState, "cleanRuns" | "runs">>;
   detail: string;
   resolution: string;
+}
+
+/**
+ * While an incident is open, only runs in a row without a failure count; a failed run starts
+ * over (and is no write when nothing was counted, so an outage does not contend on the document).
+ */
+function countClean(
+  cleanRuns: number,
+  clean: boolean,
+  resolveRuns: number,
+): Pick<Verdict, "clear" | "track"> {
+  if (clean) {
+    return cleanRuns + 1 >= resolveRuns
+      ? { clear: true }
+      : { clear: false, track: { cleanRuns: cleanRuns + 1 } };
+  }
+  return { clear: false, ...(cleanRuns > 0 ? { track: { cleanRuns: 0 } } : {}) };
+}
+
+/** The window after `run`: its latest runs within the age limit, from the oldest failure on. */
+function slide(runs: readonly Run[], run: Run, window: RunWindow, capacity: number): Run[] {
+  const recent = [...runs, run]
+    .filter((entry) => run.at.getTime() - entry.at.getTime() < window.maxAgeMs)
+    .slice(-capacity);
+  const oldestFailure = recent.findIndex((entry) => entry.failed);
+  return oldestFailure === -1 ? [] : recent.slice(oldestFailure);
+}
+
+function tally(runs: readonly Run[]): RunTally {
+  const lastClean = runs.findLastIndex((run) => !run.failed);
+  return {
+    failed: runs.filter((run) => run.failed).length,
+    runs: runs.length,
+    inARow: runs.length - 1 - lastClean,
+  };
+}
+
+function judgeRuns(
+  state: AlertState | undefined,
+  observation: Extract<Observation, { kind: "runs" }>,
+  now: Date,
+): Verdict {
+  const { failed, threshold, window, resolution } = observation;
+  if (state?.status === "firing") {
+    const counted = countClean(state.cleanRuns, !failed, observation.resolveRuns);
+    return { breach: failed, ...counted, detail: observation.detail(), resolution };
+  }
+  const before = state?.runs ?? [];
+  // The window always holds `threshold` runs, or a threshold above its size could never open.
+  const runs = slide(before, { at: now, failed }, window, Math.max(window.runs, threshold));
+  const counts = tally(runs);
+  const breach =
+    failed &&
+    (counts.inARow >= threshold ||
+      (counts.failed >= threshold && counts.failed * 100 >= window.failurePercent * counts.runs));
+  // Runs before the window's first failure are not kept: a healthy platform costs no write.
+  const unchanged = runs.length === 0 && before.length === 0;
+  return {
+    breach,
+    clear: false,
+    ...(unchanged ? {} : { track: { runs } }),
+    detail: observation.detail(counts),
+    resolution,
+  };
 }
 
 function judge(
@@ -144,42 +276,45 @@ function judge(
   now: Date,
   cooldownMs: number,
 ): Verdict {
-  const streak = state?.streak ?? 0;
   switch (observation.kind) {
     case "failures": {
-      const { resolution } = observation;
-      if (observation.clean) {
-        return { breach: false, clear: true, streak: 0, detail: "", resolution };
+      const { failures, threshold, resolution } = observation;
+      const detail = observation.detail(failures);
+      if (state?.status !== "firing") {
+        return { breach: failures >= threshold, clear: false, detail, resolution };
       }
-      const count = observation.consecutive ? streak + observation.failures : observation.failures;
-      return {
-        breach: count >= observation.threshold,
-        clear: false,
-        streak: observation.consecutive ? count : streak,
-        detail: observation.detail(count),
-        resolution,
-      };
+      const counted = countClean(state.cleanRuns, observation.clean, observation.resolveRuns);
+      return { breach: failures >= threshold, ...counted, detail, resolution };
     }
+    case "runs":
+      return judgeRuns(state, observation, now);
     case "level": {
       const breach = observation.value >= observation.threshold;
       const detail = observation.detail(observation.value);
-      return { breach, clear: !breach, streak, detail, resolution: observation.resolution };
+      return { breach, clear: !breach, detail, resolution: observation.resolution };
     }
     case "report":
-      return { breach: true, clear: false, streak, detail: observation.detail(), resolution: "" };
+      return { breach: true, clear: false, detail: observation.detail(), resolution: "" };
     case "quiet": {
       const lastBreach = state?.lastBreachAt?.getTime();
       const quiet = lastBreach !== undefined && now.getTime() - lastBreach >= cooldownMs;
-      return {
-        breach: false,
-        clear: quiet,
-        streak,
-        detail: "",
-        resolution: observation.resolution,
-      };
+      return { breach: false, clear: quiet, detail: "", resolution: observation.resolution };
     }
   }
 }
+
+const freshState = (title: string, now: Date): AlertState => ({
+  title,
+  status: "ok",
+  since: null,
+  lastNotifiedAt: null,
+  announced: false,
+  lastBreachAt: null,
+  lastDetail: "",
+  cleanRuns: 0,
+  runs: [],
+  updatedAt: now,
+});
 
 /**
  * The state machine of one condition, pure: what `observation` does to `state` at `now`.
@@ -192,77 +327,66 @@ export function decide(
   cooldownMs: number,
 ): Decision {
   const verdict = judge(state, observation, now, cooldownMs);
-  const firing = state?.status === "firing";
+  const base = state ?? freshState(observation.title, now);
+  const firing = base.status === "firing";
   if (verdict.breach) {
-    const breached = {
+    const since = firing ? (base.since ?? now) : now;
+    const breached: AlertState = {
+      ...base,
+      ...verdict.track,
       title: observation.title,
-      status: "firing" as const,
-      streak: verdict.streak,
+      status: "firing",
+      since,
+      cleanRuns: firing ? (verdict.track?.cleanRuns ?? base.cleanRuns) : 0,
       lastBreachAt: now,
       lastDetail: verdict.detail,
       updatedAt: now,
     };
-    const alertText = `${PREFIX} ALERT: ${observation.title}. ${verdict.detail}`;
-    if (!state || !firing) {
-      return {
-        action: "alert",
-        next: { ...breached, since: now, lastNotifiedAt: now },
-        text: alertText,
-        restoreNotifiedAt: null,
-      };
-    }
-    const since = state.since ?? now;
-    const notified = state.lastNotifiedAt;
+    const notified = base.lastNotifiedAt;
     if (notified === null || now.getTime() - notified.getTime() >= cooldownMs) {
+      const reminder = firing && base.announced;
       return {
-        action: notified === null ? "alert" : "reminder",
-        next: { ...breached, since, lastNotifiedAt: now },
-        text:
-          notified === null
-            ? alertText
-            : `${PREFIX} STILL FIRING since ${since.toISOString()}: ${observation.title}. ${verdict.detail}`,
+        action: reminder ? "reminder" : "alert",
+        next: { ...breached, announced: true, lastNotifiedAt: now },
+        text: reminder
+          ? `${PREFIX} STILL FIRING since ${since.toISOString()}: ${observation.title}. ${verdict.detail}`
+          : `${PREFIX} ALERT: ${observation.title}. ${verdict.detail}`,
         restoreNotifiedAt: notified,
       };
     }
-    // Within the cooldown: suppressed. Reports are rare and must keep the incident open
-    // (it clears after a quiet cooldown), so they record the breach; run-based conditions do
-    // not write at all, which keeps a platform outage from contending on one document.
-    return observation.kind === "report"
-      ? { action: "record", next: { ...state, ...breached, since } }
-      : { action: "none" };
+    // Within the cooldown: an opening is recorded without a message (its alert follows at the
+    // first breach after the cooldown). Reports are rare and must keep the incident open (it
+    // clears after a quiet cooldown), so they record the breach; run-based repeats write only
+    // what they track, which keeps a platform outage from contending on one document.
+    if (!firing || verdict.track !== undefined || observation.kind === "report") {
+      return { action: "record", next: { ...breached, announced: firing && base.announced } };
+    }
+    return { action: "none" };
   }
-  if (verdict.clear && state && firing) {
+  if (verdict.clear && firing) {
     const next: AlertState = {
-      ...state,
+      ...base,
       status: "ok",
-      streak: 0,
       since: null,
-      lastNotifiedAt: null,
+      announced: false,
+      cleanRuns: 0,
+      // A new window after recovery: the frozen one would re-open at the next failure.
+      runs: [],
       updatedAt: now,
     };
-    // An incident whose alert never got through ends silently: a lone "resolved" confuses.
-    if (state.lastNotifiedAt === null) {
+    // An incident whose alert never went out ends silently: a lone "resolved" confuses.
+    if (!base.announced) {
       return { action: "record", next };
     }
-    const began = state.since ?? now;
+    const began = base.since ?? now;
     return {
       action: "recovery",
       next,
-      text: `${PREFIX} RESOLVED: ${state.title}. ${verdict.resolution} (firing since ${began.toISOString()}, ${elapsedMinutes(began, now)} min).`,
+      text: `${PREFIX} RESOLVED: ${base.title}. ${verdict.resolution} (firing since ${began.toISOString()}, ${elapsedMinutes(began, now)} min).`,
     };
   }
-  if (verdict.streak !== (state?.streak ?? 0)) {
-    const base: AlertState = state ?? {
-      title: observation.title,
-      status: "ok",
-      streak: 0,
-      since: null,
-      lastNotifiedAt: null,
-      lastBreachAt: null,
-      lastDetail: "",
-      updatedAt: now,
-    };
-    return { action: "record", next: { ...base, streak: verdict.streak, updatedAt: now } };
+  if (verdict.track !== undefined) {
+    return { action: "record", next: { ...base, ...verdict.track, updatedAt: now } };
   }
   return { action: "none" };
 }
@@ -334,9 +458,6 @@ interface AlertContext extends StoreDeps {
 const alertRef = (deps: StoreDeps, key: string): DocumentReference =>
   deps.db.collection(ALERTS_COLLECTION).doc(key);
 
-const readState = (data: unknown): AlertState | undefined =>
-  data === undefined ? undefined : alertStateSchema.parse(data);
-
 async function settle(
   ctx: AlertContext,
   ref: DocumentReference,
@@ -345,13 +466,15 @@ async function settle(
 ): Promise<AlertDelivery | undefined> {
   const now = ctx.clock();
   const { cooldownMs, timeoutMs } = ctx.config;
-  // Most runs change nothing: decided on the plain read, without a transaction.
+  // Most runs change nothing: decided on the plain read, without a transaction. A concurrent
+  // change the read missed costs at most that run's tally (e.g. one clean run counted across a
+  // failure); every message is still decided in the transaction.
   if (decide(current, observation, now, cooldownMs).action === "none") {
     return undefined;
   }
   const decision = await ctx.db.runTransaction(async (tx) => {
     const snapshot = await tx.get(ref);
-    const decided = decide(readState(snapshot.data()), observation, now, cooldownMs);
+    const decided = decide(parseAlertState(snapshot.data()), observation, now, cooldownMs);
     if (decided.action !== "none") {
       tx.set(ref, toDocument(decided.next));
     }
@@ -371,7 +494,11 @@ async function settle(
     if (decision.action !== "recovery") {
       const restore = decision.restoreNotifiedAt;
       await ref
-        .update({ lastNotifiedAt: restore === null ? null : Timestamp.fromDate(restore) })
+        .update({
+          lastNotifiedAt: restore === null ? null : Timestamp.fromDate(restore),
+          // A reminder's incident had been announced; an alert's had not.
+          announced: decision.action === "reminder",
+        })
         .catch((restoreError: unknown) => {
           // The incident then waits for its reminder: late, but never lost for good.
           logger.error("could not re-arm an undelivered alert", {
@@ -395,7 +522,7 @@ async function evaluateAlerts(
   const snapshots = await ctx.db.getAll(...refs);
   const deliveries = await Promise.all(
     observations.map((observation, index) =>
-      settle(ctx, refs[index]!, readState(snapshots[index]?.data()), observation),
+      settle(ctx, refs[index]!, parseAlertState(snapshots[index]?.data()), observation),
     ),
   );
   return deliveries.filter((delivery): delivery is AlertDelivery => delivery !== undefined);
@@ -457,25 +584,42 @@ function failureObservations(config: AlertConfig, run: RunOutline): Observation[
   const failing = run.errors.map((group) => group.provider).filter(isProviderId);
   const platforms = [...new Set([...failing, ...run.reached])];
   const event = `Event ${EVENTS_COLLECTION}/${run.eventId}.`;
-  return platforms.map((provider) => {
+  const { resolveRuns, runWindow } = config;
+  return platforms.map((provider): Observation => {
     const groups = run.errors.filter((group) => group.provider === provider);
     const failures = groups.reduce((sum, group) => sum + group.count, 0);
     const classes = groups.map((group) => `${group.code} ×${group.count}`).join(", ");
     const threshold = failureThreshold(config.thresholds, run.operation, provider);
-    const consecutive = run.operation === "process_job";
-    return {
-      kind: "failures",
+    const name = PLATFORM_NAMES[provider];
+    const condition = {
       key: `failures.${provider}`,
-      title: `${PLATFORM_NAMES[provider]} sync failures`,
-      failures,
-      clean: failures === 0,
-      consecutive,
+      title: `${name} sync failures`,
       threshold,
-      detail: (count) =>
-        consecutive
-          ? `${count} failed ${run.operation} run(s) in a row (threshold ${threshold}); the last: ${classes}. ${event}`
-          : `${count} failures in one ${run.operation} run from ${run.source} (threshold ${threshold}): ${classes}. ${event}`,
-      resolution: `A ${run.operation} run reached ${PLATFORM_NAMES[provider]} without a failure`,
+      resolveRuns,
+      resolution:
+        resolveRuns === 1
+          ? `A ${run.operation} run reached ${name} without a failure`
+          : `${resolveRuns} runs in a row reached ${name} without a failure, the last a ${run.operation} run`,
+    };
+    if (run.operation !== "process_job") {
+      return {
+        ...condition,
+        kind: "failures",
+        failures,
+        clean: failures === 0,
+        detail: (count) =>
+          `${count} failures in one ${run.operation} run from ${run.source} (threshold ${threshold}): ${classes}. ${event}`,
+      };
+    }
+    return {
+      ...condition,
+      kind: "runs",
+      failed: failures > 0,
+      window: runWindow,
+      detail: (tally) =>
+        tally === undefined
+          ? `process_job runs still fail (${resolveRuns} clean in a row resolve); the last: ${classes}. ${event}`
+          : `${tally.failed} of the last ${tally.runs} process_job run(s) failed, ${tally.inARow} in a row (opens at ${threshold} in a row, or ${threshold} at ${runWindow.failurePercent} % of the runs); the last: ${classes}. ${event}`,
     };
   });
 }

@@ -54,9 +54,10 @@ const cronSecrets = [integrationsCronSecret, integrationsCronSecretPrevious];
 const jobSecrets = [providerSecrets, tokenEncryptionKeys];
 const JOB_TIMEOUT_SECONDS = 540;
 
-// Health binds the secrets only to report whether they are set; it never uses or returns them.
+// Health binds the secrets only to report whether they are set and valid (a bad token key would
+// otherwise show only as every job failing); it never uses or returns them.
 export const health = onRequest(
-  { secrets: [integrationsCronSecret, stripeSecretKey] },
+  { secrets: [integrationsCronSecret, stripeSecretKey, ...jobSecrets] },
   serve(async () => (await import("../http/health")).handleHealth),
 );
 

@@ -9,12 +9,14 @@ import { checkHealth, type HealthDeps } from "../../../src/http/health";
 import { jobRef } from "../../../src/jobs/store";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 import { listenOnLoopback, type RunningServer } from "../../harness/http";
+import { TEST_TOKEN_KEYS_VALUE } from "../../harness/seed";
 import { minutesBefore, seededJob } from "../scheduler/seeded-jobs";
 
 const env = {
   INTEGRATIONS_CRON_SECRET: "cron-secret-for-health-tests",
   NEXT_PUBLIC_APP_URL: "http://localhost:3000",
   ADMIN_EMAILS: "admin@example.com",
+  TOKEN_ENCRYPTION_KEYS: TEST_TOKEN_KEYS_VALUE,
 };
 
 interface HealthBody {
@@ -112,10 +114,29 @@ describe("checkHealth", () => {
     expect(body.status).toBe("unhealthy");
     expect(body.checks.environment).toEqual({
       status: "error",
-      missing: ["INTEGRATIONS_CRON_SECRET"],
+      missing: ["INTEGRATIONS_CRON_SECRET", "TOKEN_ENCRYPTION_KEYS"],
       invalid: ["SCHEDULER_ALERT_FAILURE_THRESHOLD"],
     });
     expect(JSON.stringify(body)).not.toContain(badThreshold);
+  });
+
+  it.each([
+    ["a token-key ring that is not JSON", { TOKEN_ENCRYPTION_KEYS: "{oops-key-material" }],
+    [
+      "a key that is not 32 bytes",
+      { TOKEN_ENCRYPTION_KEYS: '{"current":"k1","keys":{"k1":"c2hvcnQta2V5"}}' },
+    ],
+    ["platform secrets that are not JSON", { PROVIDER_SECRETS: "{oops-client-secret" }],
+  ])("answers 503 naming %s, never its value", async (_label, bad) => {
+    const response = await checkHealth(deps({ env: { ...env, ...bad } }));
+    const body = response.body as HealthBody;
+    expect(response.status).toBe(503);
+    expect(body.checks.environment).toEqual({
+      status: "error",
+      missing: [],
+      invalid: Object.keys(bad),
+    });
+    expect(JSON.stringify(body)).not.toContain(Object.values(bad)[0]!.slice(1, 12));
   });
 
   describe("with Firestore unreachable", () => {

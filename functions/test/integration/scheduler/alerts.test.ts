@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 
 import { initializeApp } from "firebase-admin/app";
-import { getFirestore } from "firebase-admin/firestore";
+import { getFirestore, Timestamp } from "firebase-admin/firestore";
 
 import { type RunningWebhookReceiver, startWebhookReceiver } from "../../../dev/webhook-receiver";
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
@@ -99,6 +99,26 @@ const sweep = (env: RawEnv = {}) =>
   sweepOperation(deps(env), "test-sweep", { maxJobs: 50, maxUsers: 50 });
 
 const texts = () => receiver.messages.map((message) => message.text);
+const opened = () => texts().filter((text) => text.startsWith("[Cohorts sync] ALERT:"));
+const resolved = () => texts().filter((text) => text.startsWith("[Cohorts sync] RESOLVED:"));
+
+/**
+ * One trigger run (`process_job`, one job) per entry, 30 s apart, for one Meta user: each fails
+ * when its entry is true.
+ */
+async function triggerRuns(outcomes: readonly boolean[], env: RawEnv = {}): Promise<void> {
+  const users = await seedUsers("meta", 1);
+  for (const fails of outcomes) {
+    time.advance(30_000);
+    if (fails) {
+      failing.add("meta");
+    } else {
+      failing.delete("meta");
+    }
+    const [jobId] = await enqueue("meta", users);
+    await processCreatedJobOperation(deps(env), jobId!, "meta");
+  }
+}
 
 async function storedEvent(eventId: string) {
   return (await firestore.db.collection(EVENTS_COLLECTION).doc(eventId).get()).data() as {
@@ -152,7 +172,7 @@ describe("failure alerts", () => {
     expect(texts()[0]).toContain("ALERT: Meta Ads sync failures. 2 failures");
   });
 
-  it("counts a platform's consecutive failed trigger runs, and a clean run resolves", async () => {
+  it("opens on a platform's consecutive failed trigger runs, and K clean runs resolve", async () => {
     const users = await seedUsers("meta", 3);
     failing.add("meta");
     const jobIds = await enqueue("meta", users);
@@ -162,15 +182,15 @@ describe("failure alerts", () => {
     }
     expect(texts()).toHaveLength(1);
     expect(texts()[0]).toMatch(
-      /^\[Cohorts sync\] ALERT: Meta Ads sync failures\. 3 failed process_job run\(s\) in a row \(threshold 3\); the last: permanent ×1\. Event admin\/scheduler\/events\/\w+\.$/,
+      /^\[Cohorts sync\] ALERT: Meta Ads sync failures\. 3 of the last 3 process_job run\(s\) failed, 3 in a row \(opens at 3 in a row, or 3 at 50 % of the runs\); the last: permanent ×1\. Event admin\/scheduler\/events\/\w+\.$/,
     );
 
     failing.delete("meta");
     time.advance(10 * 60_000);
-    const [retry] = await enqueue("meta", [users[0]!]);
-    await processCreatedJobOperation(deps(), retry!, "meta");
+    await triggerRuns([false, false, false]);
+    expect(texts()).toHaveLength(2);
     expect(texts()[1]).toBe(
-      "[Cohorts sync] RESOLVED: Meta Ads sync failures. A process_job run reached Meta Ads without a failure (firing since 2026-11-28T03:03:00.000Z, 10 min).",
+      "[Cohorts sync] RESOLVED: Meta Ads sync failures. 3 runs in a row reached Meta Ads without a failure, the last a process_job run (firing since 2026-11-28T03:03:00.000Z, 11 min).",
     );
   });
 
@@ -185,10 +205,12 @@ describe("failure alerts", () => {
     expect(result.alerts).toEqual({
       deliveries: [{ key: "failures.google", action: "alert", delivered: true }],
     });
-    expect(texts()[0]).toContain("Google Ads sync failures. 1 failed process_job run(s) in a row");
+    expect(texts()[0]).toContain(
+      "Google Ads sync failures. 1 of the last 1 process_job run(s) failed, 1 in a row",
+    );
   });
 
-  it("suppresses repeats within the cooldown, reminds after it, and recovers once", async () => {
+  it("suppresses repeats within the cooldown, reminds after it, and recovers once after K clean runs", async () => {
     const users = await seedUsers("meta", 1);
     const env = { SCHEDULER_ALERT_THRESHOLDS: '{"providers":{"meta":1}}' };
     const round = async (fails: boolean, minutesLater: number) => {
@@ -207,6 +229,7 @@ describe("failure alerts", () => {
     await round(true, 50);
     await round(false, 5);
     await round(false, 5);
+    await round(false, 5);
 
     expect(suppressed.alerts).toBeUndefined();
     expect(texts().map((text) => text.split(":")[0])).toEqual([
@@ -214,7 +237,7 @@ describe("failure alerts", () => {
       "[Cohorts sync] STILL FIRING since 2026-11-28T03",
       "[Cohorts sync] RESOLVED",
     ]);
-    expect(texts()[2]).toContain("(firing since 2026-11-28T03:00:00.000Z, 65 min)");
+    expect(texts()[2]).toContain("(firing since 2026-11-28T03:00:00.000Z, 75 min)");
   });
 
   it("sends one message when two instances see the same breach at once", async () => {
@@ -238,6 +261,151 @@ describe("failure alerts", () => {
     ]);
     expect(texts()).toHaveLength(1);
     expect(reports.filter((report) => report !== undefined)).toHaveLength(1);
+  });
+});
+
+describe("trigger runs: a failure rate over the window, K clean runs, a cooldown across incidents", () => {
+  const alternating = Array.from({ length: 20 }, (_, i) => i % 2 === 0);
+  const twoInThree = Array.from({ length: 12 }, (_, i) => i % 3 !== 2);
+  const alertOnFirstFailure = { SCHEDULER_ALERT_THRESHOLDS: '{"operations":{"process_job":1}}' };
+
+  it("an alternating fail/success pattern over 10 minutes sends one opening message and never flaps", async () => {
+    await triggerRuns(alternating, alertOnFirstFailure);
+    expect(opened()).toHaveLength(1);
+    expect(resolved()).toEqual([]);
+    expect(texts()).toHaveLength(1);
+    const state = await firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`).get();
+    expect(state.get("status")).toBe("firing");
+  });
+
+  it("a 67 % failure rate (fail, fail, success, repeated) opens an incident at threshold 3", async () => {
+    await triggerRuns(twoInThree);
+    expect(opened()).toHaveLength(1);
+    expect(opened()[0]).toContain("3 of the last 4 process_job run(s) failed, 1 in a row");
+    expect(texts()).toHaveLength(1);
+  });
+
+  it("takes SCHEDULER_ALERT_RESOLVE_RUNS clean runs in a row to resolve, with one message", async () => {
+    await triggerRuns([true, true, true, false, false]);
+    expect(texts()).toHaveLength(1);
+    // A failure before the third clean run starts the count again.
+    await triggerRuns([true, false, false]);
+    expect(resolved()).toEqual([]);
+    await triggerRuns([false]);
+    expect(resolved()).toEqual([
+      "[Cohorts sync] RESOLVED: Meta Ads sync failures. 3 runs in a row reached Meta Ads without a failure, the last a process_job run (firing since 2026-11-28T03:01:30.000Z, 3 min).",
+    ]);
+    await triggerRuns([false, false, false]);
+    expect(texts()).toHaveLength(2);
+
+    await triggerRuns([true, false], { SCHEDULER_ALERT_RESOLVE_RUNS: "1" });
+    expect(texts()).toHaveLength(2);
+  });
+
+  it("an incident that re-opens within the cooldown sends no new opening message; after it, one", async () => {
+    await triggerRuns([true, false, false, false], alertOnFirstFailure);
+    expect(texts().map((text) => text.split(":")[0])).toEqual([
+      "[Cohorts sync] ALERT",
+      "[Cohorts sync] RESOLVED",
+    ]);
+    time.advance(10 * 60_000);
+    await triggerRuns([true, true], alertOnFirstFailure);
+    expect(texts()).toHaveLength(2);
+    const state = firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`);
+    expect((await state.get()).data()).toMatchObject({ status: "firing", announced: false });
+
+    // Still failing once the cooldown since the first alert has passed: it opens in the channel.
+    time.advance(50 * 60_000);
+    await triggerRuns([true], alertOnFirstFailure);
+    expect(opened()).toHaveLength(2);
+    expect(texts()).toHaveLength(3);
+  });
+
+  describe("two instances at once", () => {
+    const outline = (fails: boolean) => ({
+      operation: "process_job" as const,
+      source: "trigger",
+      eventId: randomUUID(),
+      errors: fails ? [{ provider: "meta", code: "permanent", count: 1 }] : [],
+      reached: ["meta" as const],
+    });
+    const alertDeps = (db: typeof firestore.db) => ({
+      db,
+      clock: time.clock,
+      logger: recordingLogger(logs),
+      env: { SCHEDULER_ALERT_WEBHOOK_URL: receiver.url },
+    });
+    const one = () => alertDeps(firestore.db);
+    const both = (fails: boolean) => {
+      const other = initializeApp(
+        { projectId: firestore.projectId },
+        `${firestore.projectId}-${randomUUID()}`,
+      );
+      return Promise.all([
+        evaluateRunAlerts(one(), outline(fails)),
+        evaluateRunAlerts(alertDeps(getFirestore(other)), outline(fails)),
+      ]);
+    };
+    const state = async () =>
+      (await firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`).get()).data();
+
+    it("both count their run in the window", async () => {
+      await evaluateRunAlerts(one(), outline(true));
+      time.advance(1_000);
+      await both(false);
+      expect((await state())?.runs).toHaveLength(3);
+      expect(texts()).toEqual([]);
+    });
+
+    it("send one opening message when both see the failure that opens the incident", async () => {
+      for (const fails of [true, true, false]) {
+        time.advance(1_000);
+        await evaluateRunAlerts(one(), outline(fails));
+      }
+      time.advance(1_000);
+      const reports = await both(true);
+      expect(opened()).toHaveLength(1);
+      expect(texts()).toHaveLength(1);
+      expect(reports.filter((report) => report !== undefined)).toHaveLength(1);
+    });
+
+    it("send one recovery when both see the clean run that resolves it", async () => {
+      for (const fails of [true, true, true, false, false]) {
+        time.advance(1_000);
+        await evaluateRunAlerts(one(), outline(fails));
+      }
+      expect(texts()).toHaveLength(1);
+      time.advance(1_000);
+      await both(false);
+      expect(resolved()).toHaveLength(1);
+      expect(texts()).toHaveLength(2);
+    });
+  });
+
+  it("reads state documents written by the earlier code and carries them on", async () => {
+    const written = {
+      title: "Meta Ads sync failures",
+      lastBreachAt: Timestamp.fromDate(time.clock()),
+      lastDetail: "3 failed process_job run(s) in a row",
+      updatedAt: Timestamp.fromDate(time.clock()),
+    };
+    const ref = firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`);
+    await ref.set({
+      ...written,
+      status: "firing",
+      streak: 3,
+      since: written.updatedAt,
+      lastNotifiedAt: written.updatedAt,
+    });
+    await triggerRuns([false, false]);
+    expect(texts()).toEqual([]);
+    await triggerRuns([false]);
+    expect(resolved()).toHaveLength(1);
+
+    await ref.set({ ...written, status: "ok", streak: 2, since: null, lastNotifiedAt: null });
+    await triggerRuns([true]);
+    expect(opened()).toHaveLength(1);
+    expect(opened()[0]).toContain("3 of the last 3 process_job run(s) failed, 3 in a row");
   });
 });
 

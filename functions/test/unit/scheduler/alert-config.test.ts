@@ -26,6 +26,8 @@ describe("requireAlertConfig", () => {
     expect(config.cooldownMs).toBe(ALERT_DEFAULTS.SCHEDULER_ALERT_COOLDOWN_MINUTES * 60_000);
     expect(config.timeoutMs).toBe(2_000);
     expect(config.queue).toEqual({ stuckMinutes: 30, unhealthyMinutes: 120, failedWarning: 25 });
+    expect(config.runWindow).toEqual({ runs: 20, maxAgeMs: 60 * 60_000, failurePercent: 50 });
+    expect(config.resolveRuns).toBe(3);
   });
 
   it("reads every variable", () => {
@@ -38,6 +40,10 @@ describe("requireAlertConfig", () => {
       SCHEDULER_QUEUE_STUCK_MINUTES: "10",
       SCHEDULER_QUEUE_UNHEALTHY_MINUTES: "60",
       SCHEDULER_QUEUE_FAILED_WARNING: "7",
+      SCHEDULER_ALERT_FAILURE_RATE: "75",
+      SCHEDULER_ALERT_RUN_WINDOW: "8",
+      SCHEDULER_ALERT_RUN_WINDOW_MINUTES: "30",
+      SCHEDULER_ALERT_RESOLVE_RUNS: "5",
     });
     expect(config.webhookUrl).toBe("https://hooks.slack.com/services/T0/B0/x");
     expect(config.thresholds).toEqual({
@@ -48,6 +54,8 @@ describe("requireAlertConfig", () => {
     expect(config.cooldownMs).toBe(15 * 60_000);
     expect(config.timeoutMs).toBe(500);
     expect(config.queue).toEqual({ stuckMinutes: 10, unhealthyMinutes: 60, failedWarning: 7 });
+    expect(config.runWindow).toEqual({ runs: 8, maxAgeMs: 30 * 60_000, failurePercent: 75 });
+    expect(config.resolveRuns).toBe(5);
   });
 
   it.each([
@@ -80,6 +88,11 @@ describe("requireAlertConfig", () => {
     ["SCHEDULER_ALERT_COOLDOWN_MINUTES", "soon", "whole number"],
     ["SCHEDULER_ALERT_TIMEOUT_MS", "0", "at least 1"],
     ["SCHEDULER_QUEUE_STUCK_MINUTES", "-5", "whole number"],
+    ["SCHEDULER_ALERT_FAILURE_RATE", "101", "at most 100"],
+    ["SCHEDULER_ALERT_FAILURE_RATE", "50%", "whole number"],
+    ["SCHEDULER_ALERT_RUN_WINDOW", "101", "at most 100"],
+    ["SCHEDULER_ALERT_RUN_WINDOW_MINUTES", "0", "at least 1"],
+    ["SCHEDULER_ALERT_RESOLVE_RUNS", "0", "at least 1"],
     ["SCHEDULER_ALERT_WEBHOOK_URL", "http://hooks.example.com/services/secret-path", "https"],
   ])("rejects %s=%s naming the variable", (variable, value, expected) => {
     const issues = issuesOf({ [variable]: value });

@@ -4,10 +4,14 @@
  * Request (strict; one shape per operation):
  * - `{operation: "process_all_users", maxUsers?: 1..500 = 50, jobType?: "scheduled-sync" |
  *   "manual-sync" | "initial-backfill" = "scheduled-sync", timeframeDays?: 1..90 = 1,
- *   cursor?: string}` — enqueue a job for every active integration of up to `maxUsers` users;
- *   scheduled syncs honour each integration's `autoSync` and cadence, and the same cadence slot
- *   enqueues once however many schedulers fire. Pass the returned `details.nextCursor` as
- *   `cursor` to continue.
+ *   cursor?: string}` — enqueue a job for every active integration of up to `maxUsers` users,
+ *   within a 45 s budget (Hosting's 60 s); scheduled syncs honour each integration's `autoSync`
+ *   and cadence, and the same cadence slot enqueues once however many schedulers fire. Without
+ *   `cursor`, a scheduled-sync run continues the shared pass where the last one stopped (the
+ *   hourly function's, `admin/scheduler/state/enqueue`) and advances it, so repeated calls cover
+ *   every user; other job types start at the first user. `details.nextCursor` (and `stoppedBy`:
+ *   `end`, `max_users` or `deadline`) say where it stopped; pass it as `cursor` to page yourself
+ *   (an explicit cursor leaves the shared one alone).
  * - `{operation: "cleanup_old_jobs"}` — terminal jobs and scheduler events older than 7 days,
  *   bounded per call by `CLEANUP_LIMITS` (scheduler/operations.ts).
  * - `{operation: "reset_stale_jobs"}` — up to `STALE_RESET_LIMIT` running jobs whose lease

@@ -11,9 +11,11 @@
  *   already has an active job gets no second one: the response names the existing job
  *   (`jobIds`, `details.skipped.active_job_exists`);
  * - `allUsers: true`: every active integration of up to `maxUsers` users with `jobType`
- *   (scheduled syncs honour `autoSync`); continue with `cursor` = the returned
- *   `details.nextCursor`. `providerId` does not combine with it; `maxUsers` and `cursor` only
- *   combine with it.
+ *   (scheduled syncs honour `autoSync`), within a 45 s budget; continue with `cursor` = the
+ *   returned `details.nextCursor` (without `cursor`, `scheduled-sync` continues the shared pass,
+ *   as `process_all_users` does: `cron.ts`). `providerId` does not combine with it; `maxUsers`
+ *   and `cursor` only combine with it.
+ * - Contention that outlasts the store's retries answers 503 `unavailable` with `Retry-After`.
  *
  * Response: the operation shape (`context.ts`): operation `schedule`, or `process_all_users`
  * for `allUsers`.

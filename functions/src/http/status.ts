@@ -10,13 +10,16 @@
  * createdAt, startedAt, finishedAt, nextAttemptAt, result: {since, until, rowsFetched,
  * rowsWritten, rowsUnchanged} | null, lastError: {code, reason, message, at} | null}]}`, times
  * as ISO strings or null. Fields are picked one by one: tokens live in the `private/credentials`
- * documents, which this endpoint never reads.
+ * documents, which this endpoint never reads. A document that fails validation is left out of
+ * the lists (and logged) rather than failing the caller's whole view.
  */
-import type { Timestamp } from "firebase-admin/firestore";
+import type { QueryDocumentSnapshot, Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
 
 import { integrationSchema, integrationsPath, isProviderId } from "../integrations/model";
-import { jobQueries, parseJob } from "../jobs/store";
+import { jobSchema } from "../jobs/model";
+import { describeIssues, jobQueries } from "../jobs/store";
+import type { Logger } from "../shared/logger";
 import { defineEndpoint } from "./context";
 import { parseQuery, queryIntField } from "./validation";
 
@@ -31,6 +34,23 @@ const errorView = (
   error
     ? { code: error.code, reason: error.reason, message: error.message, at: iso(error.at) }
     : null;
+
+/** The document's validated data, or undefined (logged) when it fails its schema. */
+function parsedOrLeftOut<T>(
+  schema: z.ZodType<T>,
+  doc: QueryDocumentSnapshot,
+  logger: Logger,
+): T | undefined {
+  const parsed = schema.safeParse(doc.data());
+  if (parsed.success) {
+    return parsed.data;
+  }
+  logger.error("invalid document left out", {
+    path: doc.ref.path,
+    issues: describeIssues(parsed.error),
+  });
+  return undefined;
+}
 
 export const handleStatus = defineEndpoint({
   name: "status",
@@ -52,7 +72,10 @@ export const handleStatus = defineEndpoint({
           if (!isProviderId(doc.id)) {
             return [];
           }
-          const integration = integrationSchema.parse(doc.data());
+          const integration = parsedOrLeftOut(integrationSchema, doc, deps.logger);
+          if (!integration) {
+            return [];
+          }
           return [
             {
               providerId: doc.id,
@@ -67,32 +90,37 @@ export const handleStatus = defineEndpoint({
             },
           ];
         }),
-        recentJobs: jobs.docs.map((doc) => {
-          const { job } = parseJob(doc.id, doc.data());
-          return {
-            jobId: doc.id,
-            providerId: job.providerId,
-            type: job.type,
-            status: job.status,
-            timeframeDays: job.timeframeDays,
-            attempts: job.attempts,
-            maxAttempts: job.maxAttempts,
-            source: job.source,
-            createdAt: iso(job.createdAt),
-            startedAt: iso(job.startedAt),
-            finishedAt: iso(job.finishedAt),
-            nextAttemptAt: iso(job.nextAttemptAt),
-            result: job.result
-              ? {
-                  since: job.result.since,
-                  until: job.result.until,
-                  rowsFetched: job.result.rowsFetched,
-                  rowsWritten: job.result.rowsWritten,
-                  rowsUnchanged: job.result.rowsUnchanged,
-                }
-              : null,
-            lastError: errorView(job.lastError),
-          };
+        recentJobs: jobs.docs.flatMap((doc) => {
+          const job = parsedOrLeftOut(jobSchema, doc, deps.logger);
+          if (!job) {
+            return [];
+          }
+          return [
+            {
+              jobId: doc.id,
+              providerId: job.providerId,
+              type: job.type,
+              status: job.status,
+              timeframeDays: job.timeframeDays,
+              attempts: job.attempts,
+              maxAttempts: job.maxAttempts,
+              source: job.source,
+              createdAt: iso(job.createdAt),
+              startedAt: iso(job.startedAt),
+              finishedAt: iso(job.finishedAt),
+              nextAttemptAt: iso(job.nextAttemptAt),
+              result: job.result
+                ? {
+                    since: job.result.since,
+                    until: job.result.until,
+                    rowsFetched: job.result.rowsFetched,
+                    rowsWritten: job.result.rowsWritten,
+                    rowsUnchanged: job.result.rowsUnchanged,
+                  }
+                : null,
+              lastError: errorView(job.lastError),
+            },
+          ];
         }),
       },
     };

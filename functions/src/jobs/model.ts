@@ -1,9 +1,11 @@
 /**
- * Sync jobs: the documents of the `syncJobs` collection, validated on every read.
+ * Sync jobs: the documents of the `syncJobs` collection, validated on every read. The schemas are
+ * plain (stripping) objects, not strict: a field written by newer code is ignored on read, and
+ * the store's writes update only their own fields, so it survives.
  *
  * Lifecycle: `queued` → `running` (claimed with a lease) → `succeeded` | `failed`; a retryable
  * failure goes back to `queued` with a later `nextAttemptAt` until `maxAttempts`. Every transition
- * is a Firestore transaction (see `store.ts`).
+ * is atomic (see `store.ts`).
  */
 import { Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";

@@ -16,8 +16,16 @@ import type {
   ProviderId,
 } from "../providers/types";
 import type { Logger } from "../shared/logger";
-import type { Job, JobResult } from "./model";
-import { claimJob, completeJob, failJob, type FinishOutcome, type StoreDeps } from "./store";
+import type { Job, JobRecord, JobResult } from "./model";
+import {
+  claimJob,
+  completeJob,
+  describeIssues,
+  failJob,
+  type FinishOutcome,
+  InvalidJobError,
+  type StoreDeps,
+} from "./store";
 import { syncWindow } from "./window";
 
 /** Pulls one integration's rows; the provider registry in production, the same in tests. */
@@ -37,9 +45,28 @@ export interface ProcessDeps extends StoreDeps {
 }
 
 export interface RunOutcome {
-  outcome: FinishOutcome | "not_claimed";
+  /** `invalid_document`: the job document failed validation and was failed `permanent`. */
+  outcome: FinishOutcome | "not_claimed" | "invalid_document";
   /** The failure class when the attempt failed. */
   errorCode?: ProviderErrorCode;
+  /** `invalid_document`: the fields it fails on. */
+  issues?: string;
+}
+
+/** Claims the job; a document that does not validate was failed by the claim and is reported. */
+async function claim(
+  deps: ProcessDeps,
+  jobId: string,
+): Promise<{ claimed?: JobRecord; invalid?: string }> {
+  try {
+    return { claimed: await claimJob(deps, jobId, deps.owner, deps.leaseMs) };
+  } catch (error) {
+    if (!(error instanceof InvalidJobError)) {
+      throw error;
+    }
+    deps.logger.error("invalid job document failed", { jobId, issues: error.issues });
+    return { invalid: error.issues };
+  }
 }
 
 class JobFailure extends Error {
@@ -60,7 +87,16 @@ async function loadWork(deps: ProcessDeps, job: Job) {
       message: "the integration no longer exists",
     });
   }
-  const integration = integrationSchema.parse(integrationSnap.data());
+  const parsed = integrationSchema.safeParse(integrationSnap.data());
+  if (!parsed.success) {
+    // Retrying cannot fix the document: fail the job and say which fields are wrong.
+    throw new JobFailure({
+      code: "permanent",
+      reason: "invalid_integration",
+      message: `the integration document fails validation: ${describeIssues(parsed.error)}`,
+    });
+  }
+  const integration = parsed.data;
   if (integration.status !== "active") {
     throw new JobFailure({
       code: integration.status === "needs_reauth" ? "auth" : "permanent",
@@ -97,7 +133,10 @@ function accountFailure(result: FetchResult): ProviderErrorInfo | undefined {
 }
 
 export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutcome> {
-  const claimed = await claimJob(deps, jobId, deps.owner, deps.leaseMs);
+  const { claimed, invalid } = await claim(deps, jobId);
+  if (invalid !== undefined) {
+    return { outcome: "invalid_document", errorCode: "permanent", issues: invalid };
+  }
   if (!claimed) {
     return { outcome: "not_claimed" };
   }

@@ -1,26 +1,38 @@
 /**
- * The job store: every state transition of a sync job, each one a Firestore transaction, so the
- * trigger, the sweep, the worker endpoint and duplicate trigger deliveries race safely.
+ * The job store: every state transition of a sync job, each one atomic — claims and outcomes in
+ * Firestore transactions, enqueues in preconditioned batches (`enqueueJob`) — so the trigger, the
+ * sweep, the worker endpoint, concurrent fan-outs and duplicate trigger deliveries race safely.
  *
  * Invariants:
  * - at most one active (queued or running) job per integration: the integration document's
- *   `activeJobId` is the lock, read and written in the same transaction as the job;
+ *   `activeJobId` is the lock, written atomically with the job's creation and only if the
+ *   integration is unchanged since it was read;
  * - a job runs under a lease (`leaseOwner`, `leaseExpiresAt`); only the current owner may
  *   complete or fail it, so a worker that lost its lease cannot overwrite the outcome;
- * - a scheduled slot enqueues at most one job per integration (`lastScheduledSlot`), however
- *   often the scheduler fires.
+ * - a scheduled slot enqueues at most one job per integration (`lastScheduledSlot` and the
+ *   slot's deterministic job id, both read before the job is created), however often the
+ *   scheduler fires;
+ * - every write touches only the fields its transition owns (`update`, never a whole-document
+ *   `set` of a read job), so fields written by newer code survive;
+ * - a job document that fails validation is failed `permanent` (`invalid_document`) where it is
+ *   met, and the batch reading it goes on;
+ * - contention is retried within a bound, then surfaces as `AppError("unavailable")` (503 with
+ *   `Retry-After`), never as Firestore's raw ABORTED.
  */
 import {
   type DocumentReference,
+  type DocumentSnapshot,
   type Firestore,
   type Query,
   Timestamp,
   type Transaction,
 } from "firebase-admin/firestore";
+import type { z } from "zod";
 
 import { type Integration, integrationPath, integrationSchema } from "../integrations/model";
 import type { ProviderErrorCode, ProviderErrorInfo, ProviderId } from "../providers/types";
 import type { Clock } from "../shared/clock";
+import { AppError } from "../shared/errors";
 import { retryDelayMs } from "./backoff";
 import {
   ACTIVE_STATUSES,
@@ -42,8 +54,8 @@ export interface StoreDeps {
 /** Terminal jobs are kept this long (then `cleanup_old_jobs` or the TTL policy removes them). */
 export const RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 export const DEFAULT_MAX_ATTEMPTS = 5;
-/** Writes per transaction stay well under Firestore's 500 per commit: two per enqueued job. */
-const ENQUEUE_CHUNK = 100;
+/** Enqueues in flight at once (each its own two-write batch): one fan-out page. */
+export const ENQUEUE_CHUNK = 100;
 
 export const jobRef = (db: Firestore, jobId: string): DocumentReference =>
   db.collection(JOBS_COLLECTION).doc(jobId);
@@ -52,18 +64,115 @@ export function parseJob(id: string, data: unknown): JobRecord {
   return { id, job: jobSchema.parse(data) };
 }
 
-/** The job as this transaction sees it (validated), or `undefined` when it is gone. */
-async function readJob(tx: Transaction, ref: DocumentReference): Promise<Job | undefined> {
-  const snapshot = await tx.get(ref);
-  return snapshot.exists ? parseJob(snapshot.id, snapshot.data()).job : undefined;
+/** One line naming the fields a document fails validation on (never their values). */
+export const describeIssues = (error: z.ZodError): string =>
+  error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
+
+/**
+ * A job document this code cannot read: failed `permanent` for good, touching only the fields
+ * the failure owns (whatever else the document holds is kept for whoever looks at it).
+ */
+export class InvalidJobError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly issues: string,
+  ) {
+    super(`job ${jobId} is not a valid job document: ${issues}`);
+    this.name = "InvalidJobError";
+  }
 }
 
+function failInvalid(tx: Transaction, ref: DocumentReference, issues: string, now: Timestamp) {
+  tx.update(ref, {
+    status: "failed",
+    lastError: {
+      code: "permanent",
+      reason: "invalid_document",
+      message: `the job document fails validation: ${issues}`.slice(0, 500),
+      at: now,
+    },
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    finishedAt: now,
+    updatedAt: now,
+    expireAt: Timestamp.fromMillis(now.toMillis() + RETENTION_MS),
+  });
+}
+
+/** The job as this transaction sees it: validated, invalid (with why), or gone. */
+async function readJob(
+  tx: Transaction,
+  ref: DocumentReference,
+): Promise<{ job: Job } | { invalid: string } | undefined> {
+  const snapshot = await tx.get(ref);
+  if (!snapshot.exists) {
+    return undefined;
+  }
+  const parsed = jobSchema.safeParse(snapshot.data());
+  return parsed.success ? { job: parsed.data } : { invalid: describeIssues(parsed.error) };
+}
+
+/** A missing or unreadable integration is treated alike: there is nothing to update on it. */
 async function readIntegration(
   tx: Transaction,
   ref: DocumentReference,
 ): Promise<Integration | undefined> {
   const snapshot = await tx.get(ref);
-  return snapshot.exists ? integrationSchema.parse(snapshot.data()) : undefined;
+  const parsed = snapshot.exists ? integrationSchema.safeParse(snapshot.data()) : undefined;
+  return parsed?.success ? parsed.data : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contention
+
+/** Rounds of the SDK's own attempts (five, with its backoff), a jittered pause between them. */
+const CONTENTION_ROUNDS = 3;
+const CONTENTION_PAUSE_MS = 250;
+/** What a refused caller is told to wait: a few seconds clear a burst of contention. */
+const CONTENTION_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Errors that mean "another transaction held these documents", not "this request is wrong": the
+ * emulator's and production's lock timeouts (ABORTED), and a transaction the server already
+ * closed because of them (the emulator says "Transaction is invalid or closed").
+ */
+function isContention(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const text = typeof message === "string" ? message : "";
+  return (
+    code === 10 ||
+    code === "aborted" ||
+    /Transaction (lock timeout|is invalid or closed|has expired)/i.test(text)
+  );
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `db.runTransaction` with a bound on contention: a few rounds after jittered pauses (spreading
+ * the contenders out), then `unavailable` with `Retry-After` rather than a 500. Any other error
+ * propagates as it is.
+ */
+async function runContended<T>(
+  db: Firestore,
+  work: (tx: Transaction) => Promise<T>,
+  random: () => number = Math.random,
+): Promise<T> {
+  for (let round = 0; ; round += 1) {
+    try {
+      return await db.runTransaction(work);
+    } catch (error) {
+      if (!isContention(error)) {
+        throw error;
+      }
+      if (round + 1 >= CONTENTION_ROUNDS) {
+        throw new AppError("unavailable", "The job store is busy; try again shortly", {
+          retryAfterSeconds: CONTENTION_RETRY_AFTER_SECONDS,
+        });
+      }
+      await pause(CONTENTION_PAUSE_MS * (round + 1) * (0.5 + random()));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -79,15 +188,22 @@ export interface EnqueueRequest {
   slot?: string;
 }
 
+export type EnqueueSkipReason =
+  "no_integration" | "integration_inactive" | "already_scheduled" | "invalid_integration";
+
+type EnqueueTarget = { userId: string; providerId: ProviderId };
+
 export type EnqueueOutcome =
-  | { userId: string; providerId: ProviderId; status: "queued"; jobId: string }
-  | { userId: string; providerId: ProviderId; status: "existing"; jobId: string }
-  | {
-      userId: string;
-      providerId: ProviderId;
+  | (EnqueueTarget & { status: "queued"; jobId: string })
+  | (EnqueueTarget & { status: "existing"; jobId: string })
+  | (EnqueueTarget & {
       status: "skipped";
-      reason: "no_integration" | "integration_inactive" | "already_scheduled";
-    };
+      reason: EnqueueSkipReason;
+      /** `invalid_integration`: the fields the document fails validation on. */
+      issues?: string;
+    })
+  /** The fan-out only (`schedule.ts`): the request's transaction failed; the rest went on. */
+  | (EnqueueTarget & { status: "failed"; error: string });
 
 /** Deterministic id for a scheduled slot: a second delivery of the same run finds it taken. */
 const scheduledJobId = (request: EnqueueRequest): string =>
@@ -116,9 +232,125 @@ function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): J
   };
 }
 
+const isActive = (snapshot: DocumentSnapshot | undefined): boolean =>
+  snapshot?.exists === true &&
+  (ACTIVE_STATUSES as readonly unknown[]).includes(snapshot.get("status"));
+
+/** Rounds of read-decide-write for one integration before the caller is told to come back. */
+const ENQUEUE_ROUNDS = 6;
+const ALREADY_EXISTS = 6;
+const FAILED_PRECONDITION = 9;
+
+/** What an enqueue round decided: an outcome, or a job to create (and the integration's lock). */
+function decide(
+  request: EnqueueRequest,
+  integrationSnap: DocumentSnapshot,
+  slotSnap: DocumentSnapshot | undefined,
+  activeSnap: DocumentSnapshot | undefined,
+): EnqueueOutcome | "create" {
+  const base = { userId: request.userId, providerId: request.providerId };
+  if (!integrationSnap.exists) {
+    return { ...base, status: "skipped", reason: "no_integration" };
+  }
+  const parsed = integrationSchema.safeParse(integrationSnap.data());
+  if (!parsed.success) {
+    const issues = describeIssues(parsed.error);
+    return { ...base, status: "skipped", reason: "invalid_integration", issues };
+  }
+  const integration = parsed.data;
+  if (integration.activeJobId && isActive(activeSnap)) {
+    return { ...base, status: "existing", jobId: integration.activeJobId };
+  }
+  if (integration.status !== "active") {
+    return { ...base, status: "skipped", reason: "integration_inactive" };
+  }
+  if (request.slot !== undefined && integration.lastScheduledSlot === request.slot) {
+    return { ...base, status: "skipped", reason: "already_scheduled" };
+  }
+  if (slotSnap?.exists) {
+    // The slot's job exists although `lastScheduledSlot` moved on (a cadence change and back
+    // within the slot): it was scheduled, so it is read, never created a second time.
+    return isActive(slotSnap)
+      ? { ...base, status: "existing", jobId: slotSnap.id }
+      : { ...base, status: "skipped", reason: "already_scheduled" };
+  }
+  return "create";
+}
+
 /**
- * Enqueues jobs idempotently, in transactions of up to 100 integrations each (one commit per
- * chunk rather than one per job). Returns one outcome per request, in order.
+ * Enqueues one job idempotently, with optimistic concurrency instead of a transaction: read the
+ * integration (and the slot's and the active job), decide, then commit the job's `create` and
+ * the integration's lock in one atomic batch that holds only if the integration is unchanged
+ * since the read (`lastUpdateTime`). A racing enqueue makes the batch fail as a whole and this
+ * round re-reads (finding the racer's job). No locks are held between read and write, so many
+ * concurrent fan-outs cannot pile up on lock timeouts as read-write transactions do. A terminal
+ * job never becomes active again, so an active-job status read outside the batch stays true.
+ *
+ * Throws `unavailable` (503, `Retry-After`) when the integration kept changing for every round.
+ */
+export async function enqueueJob(
+  deps: StoreDeps,
+  request: EnqueueRequest,
+  maxAttempts = DEFAULT_MAX_ATTEMPTS,
+  random: () => number = Math.random,
+): Promise<EnqueueOutcome> {
+  const { db } = deps;
+  const integrationRef = db.doc(integrationPath(request.userId, request.providerId));
+  const slotRef = request.slot === undefined ? undefined : jobRef(db, scheduledJobId(request));
+  for (let round = 1; ; round += 1) {
+    const [integrationSnap, slotSnap] = await db.getAll(
+      integrationRef,
+      ...(slotRef ? [slotRef] : []),
+    );
+    const activeId: unknown = integrationSnap?.get("activeJobId");
+    const activeSnap =
+      typeof activeId === "string" && activeId !== ""
+        ? await jobRef(db, activeId).get()
+        : undefined;
+    const decision = decide(request, integrationSnap!, slotSnap, activeSnap);
+    if (decision !== "create") {
+      return decision;
+    }
+    const ref = slotRef ?? db.collection(JOBS_COLLECTION).doc();
+    const now = Timestamp.fromDate(deps.clock());
+    try {
+      await db
+        .batch()
+        .create(ref, newJob(request, now, maxAttempts))
+        .update(
+          integrationRef,
+          {
+            activeJobId: ref.id,
+            lastSyncRequestedAt: now,
+            ...(request.slot !== undefined ? { lastScheduledSlot: request.slot } : {}),
+          },
+          { lastUpdateTime: integrationSnap!.updateTime! },
+        )
+        .commit();
+      return {
+        userId: request.userId,
+        providerId: request.providerId,
+        status: "queued",
+        jobId: ref.id,
+      };
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== ALREADY_EXISTS && code !== FAILED_PRECONDITION && !isContention(error)) {
+        throw error;
+      }
+      if (round >= ENQUEUE_ROUNDS) {
+        throw new AppError("unavailable", "The job store is busy; try again shortly", {
+          retryAfterSeconds: CONTENTION_RETRY_AFTER_SECONDS,
+        });
+      }
+      await pause(CONTENTION_PAUSE_MS * round * random());
+    }
+  }
+}
+
+/**
+ * Enqueues jobs idempotently (`enqueueJob`), up to 100 at a time. Returns one outcome per
+ * request, in order; throws the first failure (`unavailable` under contention).
  */
 export async function enqueueJobs(
   deps: StoreDeps,
@@ -128,80 +360,24 @@ export async function enqueueJobs(
   const outcomes: EnqueueOutcome[] = [];
   for (let start = 0; start < requests.length; start += ENQUEUE_CHUNK) {
     const chunk = requests.slice(start, start + ENQUEUE_CHUNK);
-    outcomes.push(...(await enqueueChunk(deps, chunk, maxAttempts)));
+    // Different integrations in parallel; requests for the same one in order, so the first
+    // gets the job and the later ones see it (racing them would only make them contend).
+    const byIntegration = new Map<string, number[]>();
+    chunk.forEach((request, i) => {
+      const key = `${request.userId}/${request.providerId}`;
+      byIntegration.set(key, [...(byIntegration.get(key) ?? []), i]);
+    });
+    const results: EnqueueOutcome[] = [];
+    await Promise.all(
+      [...byIntegration.values()].map(async (indexes) => {
+        for (const i of indexes) {
+          results[i] = await enqueueJob(deps, chunk[i]!, maxAttempts);
+        }
+      }),
+    );
+    outcomes.push(...results);
   }
   return outcomes;
-}
-
-async function enqueueChunk(
-  deps: StoreDeps,
-  chunk: readonly EnqueueRequest[],
-  maxAttempts: number,
-): Promise<EnqueueOutcome[]> {
-  const { db } = deps;
-  return db.runTransaction(async (tx) => {
-    const integrationRefs = chunk.map((request) =>
-      db.doc(integrationPath(request.userId, request.providerId)),
-    );
-    const integrationSnaps = integrationRefs.length > 0 ? await tx.getAll(...integrationRefs) : [];
-    const integrations = integrationSnaps.map((snap) =>
-      snap.exists ? integrationSchema.parse(snap.data()) : undefined,
-    );
-    const activeRefs = integrations.map((integration) =>
-      integration?.activeJobId ? jobRef(db, integration.activeJobId) : undefined,
-    );
-    const presentActiveRefs = activeRefs.filter(
-      (ref): ref is DocumentReference => ref !== undefined,
-    );
-    const activeSnaps = presentActiveRefs.length > 0 ? await tx.getAll(...presentActiveRefs) : [];
-    const activeStatus = new Map(
-      activeSnaps.map((snap) => [
-        snap.id,
-        snap.exists ? (snap.get("status") as unknown) : undefined,
-      ]),
-    );
-
-    const now = Timestamp.fromDate(deps.clock());
-    const outcomes: EnqueueOutcome[] = [];
-    // Two requests for the same integration in one chunk: the second sees the first's job.
-    const queuedInChunk = new Map<string, string>();
-    chunk.forEach((request, index) => {
-      const key = `${request.userId}/${request.providerId}`;
-      const base = { userId: request.userId, providerId: request.providerId };
-      const integration = integrations[index];
-      const activeId = integration?.activeJobId;
-      const sameChunk = queuedInChunk.get(key);
-      if (!integration) {
-        outcomes.push({ ...base, status: "skipped", reason: "no_integration" });
-      } else if (sameChunk) {
-        outcomes.push({ ...base, status: "existing", jobId: sameChunk });
-      } else if (
-        activeId &&
-        (ACTIVE_STATUSES as readonly unknown[]).includes(activeStatus.get(activeId))
-      ) {
-        outcomes.push({ ...base, status: "existing", jobId: activeId });
-      } else if (integration.status !== "active") {
-        outcomes.push({ ...base, status: "skipped", reason: "integration_inactive" });
-      } else if (request.slot !== undefined && integration.lastScheduledSlot === request.slot) {
-        outcomes.push({ ...base, status: "skipped", reason: "already_scheduled" });
-      } else {
-        const ref =
-          request.slot !== undefined
-            ? jobRef(db, scheduledJobId(request))
-            : db.collection(JOBS_COLLECTION).doc();
-        // create(): if the slot's job somehow exists, the commit fails and the transaction retries.
-        tx.create(ref, newJob(request, now, maxAttempts));
-        tx.update(integrationRefs[index]!, {
-          activeJobId: ref.id,
-          lastSyncRequestedAt: now,
-          ...(request.slot !== undefined ? { lastScheduledSlot: request.slot } : {}),
-        });
-        queuedInChunk.set(key, ref.id);
-        outcomes.push({ ...base, status: "queued", jobId: ref.id });
-      }
-    });
-    return outcomes;
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,6 +386,7 @@ async function enqueueChunk(
 /**
  * Claims a due queued job for `owner` with a lease. Returns `undefined` when the job is not
  * claimable (another worker has it, it is finished, or it is not due): the caller skips it.
+ * Throws `InvalidJobError` after failing a job document that does not validate.
  */
 export async function claimJob(
   deps: StoreDeps,
@@ -218,24 +395,33 @@ export async function claimJob(
   leaseMs: number,
 ): Promise<JobRecord | undefined> {
   const ref = jobRef(deps.db, jobId);
-  return deps.db.runTransaction(async (tx) => {
-    const job = await readJob(tx, ref);
+  const claimed = await runContended(deps.db, async (tx) => {
+    const read = await readJob(tx, ref);
     const now = deps.clock();
+    if (read && "invalid" in read) {
+      failInvalid(tx, ref, read.invalid, Timestamp.fromDate(now));
+      return read;
+    }
+    const job = read?.job;
     if (!job || job.status !== "queued" || job.nextAttemptAt.toMillis() > now.getTime()) {
       return undefined;
     }
-    const claimed: Job = {
-      ...job,
-      status: "running",
+    // Only the claim's own fields: a whole-document write would drop what this code does not know.
+    const fields = {
+      status: "running" as const,
       attempts: job.attempts + 1,
       leaseOwner: owner,
       leaseExpiresAt: Timestamp.fromMillis(now.getTime() + leaseMs),
       startedAt: Timestamp.fromDate(now),
       updatedAt: Timestamp.fromDate(now),
     };
-    tx.set(ref, claimed);
-    return { id: jobId, job: claimed };
+    tx.update(ref, fields);
+    return { job: { ...job, ...fields } };
   });
+  if (claimed && "invalid" in claimed) {
+    throw new InvalidJobError(jobId, claimed.invalid);
+  }
+  return claimed ? { id: jobId, job: claimed.job } : undefined;
 }
 
 export type FinishOutcome = "succeeded" | "retry_scheduled" | "failed" | "lease_lost";
@@ -254,18 +440,24 @@ interface TransitionContext {
 
 /**
  * Runs `apply` in a transaction when the job, read inside it, is `eligible`; returns `undefined`
- * otherwise. The job's integration is read up front too (a transaction reads before it writes).
+ * otherwise, and `"invalid"` after failing a job document that does not validate. The job's
+ * integration is read up front too (a transaction reads before it writes).
  */
 async function transition<T>(
   deps: StoreDeps,
   jobId: string,
   eligible: (job: Job, now: Timestamp) => boolean,
   apply: (ctx: TransitionContext) => T,
-): Promise<T | undefined> {
+): Promise<T | "invalid" | undefined> {
   const ref = jobRef(deps.db, jobId);
-  return deps.db.runTransaction(async (tx) => {
-    const job = await readJob(tx, ref);
+  return runContended(deps.db, async (tx) => {
+    const read = await readJob(tx, ref);
     const now = Timestamp.fromDate(deps.clock());
+    if (read && "invalid" in read) {
+      failInvalid(tx, ref, read.invalid, now);
+      return "invalid" as const;
+    }
+    const job = read?.job;
     if (!job || !eligible(job, now)) {
       return undefined;
     }
@@ -350,7 +542,8 @@ export async function completeJob(
     }
     return "succeeded" as const;
   });
-  return outcome ?? "lease_lost";
+  // A document that stopped validating mid-run was failed by the transition: not this worker's.
+  return outcome === undefined || outcome === "invalid" ? "lease_lost" : outcome;
 }
 
 /**
@@ -378,7 +571,7 @@ export async function failJob(
     }
     return "retry_scheduled" as const;
   });
-  return outcome ?? "lease_lost";
+  return outcome === undefined || outcome === "invalid" ? "lease_lost" : outcome;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,6 +637,8 @@ export const jobQueries = {
 export interface StaleResetCounts {
   requeued: number;
   failed: number;
+  /** Documents that failed validation, failed `permanent` (`invalid_document`). */
+  invalid: number;
 }
 
 /**
@@ -452,7 +647,7 @@ export interface StaleResetCounts {
  * that completes at the same moment wins cleanly.
  */
 export async function resetStaleJobs(deps: StoreDeps, limit: number): Promise<StaleResetCounts> {
-  const counts: StaleResetCounts = { requeued: 0, failed: 0 };
+  const counts: StaleResetCounts = { requeued: 0, failed: 0, invalid: 0 };
   const stale = await jobQueries.stale(deps.db, deps.clock(), limit).get();
   const expired = (job: Job, now: Timestamp) =>
     job.status === "running" &&

@@ -7,33 +7,81 @@
 import { emptyCounts, type ErrorGroup, groupErrors, type RunCounts } from "../scheduler/events";
 import { eventsCreatedBefore } from "../scheduler/events";
 import { type ProcessDeps, runJob } from "./process";
-import { deleteInBatches, jobQueries, parseJob, RETENTION_MS, type StoreDeps } from "./store";
+import { deleteInBatches, jobQueries, RETENTION_MS, type StoreDeps } from "./store";
 
 export interface BatchResult {
   counts: RunCounts;
   errors: ErrorGroup[];
   jobIds: string[];
+  details: {
+    /** Jobs not started because the batch's deadline had passed: the next run takes them. */
+    leftByDeadline: number;
+    /** Job documents that failed validation (failed `permanent`), with why; at most 20 named. */
+    invalidJobs: Array<{ jobId: string; issues: string }>;
+    /** Jobs whose processing threw (e.g. contention outlasting its retries), left for later. */
+    erroredJobs: Array<{ jobId: string; error: string }>;
+  };
 }
 
-/** Runs the given job ids, in order, stopping after `maxUsers` distinct users. */
+export interface BatchLimits {
+  maxJobs: number;
+  maxUsers: number;
+  /** No job is claimed at or after this time (the function's timeout minus a margin). */
+  deadline: Date;
+}
+
+/** Enough to diagnose from the event; the log has every one. */
+const MAX_NAMED = 20;
+
+/** Runs the given jobs, in order, stopping after `maxUsers` distinct users or at the deadline. */
 async function runBatch(
   deps: ProcessDeps,
   jobs: ReadonlyArray<{ id: string; userId: string; providerId: string }>,
-  maxUsers: number,
+  limits: Omit<BatchLimits, "maxJobs">,
 ): Promise<BatchResult> {
   const counts = emptyCounts();
   const failures: Array<{ provider: string; code: string }> = [];
   const users = new Set<string>();
   const jobIds: string[] = [];
+  const details: BatchResult["details"] = { leftByDeadline: 0, invalidJobs: [], erroredJobs: [] };
   for (const job of jobs) {
-    if (!users.has(job.userId) && users.size >= maxUsers) {
+    if (deps.clock().getTime() >= limits.deadline.getTime()) {
+      // Claiming now could outlive the function: leave the job queued for the next run.
+      details.leftByDeadline += 1;
+      counts.skipped += 1;
+      continue;
+    }
+    if (!users.has(job.userId) && users.size >= limits.maxUsers) {
       counts.skipped += 1;
       continue;
     }
     users.add(job.userId);
-    const { outcome, errorCode } = await runJob(deps, job.id);
+    let run: Awaited<ReturnType<typeof runJob>>;
+    try {
+      run = await runJob(deps, job.id);
+    } catch (error) {
+      // One job's store error must not stop the batch; its lease (if any) expires and the
+      // stale reset requeues it.
+      const message = error instanceof Error ? error.message : String(error);
+      deps.logger.error("job could not be processed", { jobId: job.id, errorMessage: message });
+      if (details.erroredJobs.length < MAX_NAMED) {
+        details.erroredJobs.push({ jobId: job.id, error: message.slice(0, 300) });
+      }
+      failures.push({ provider: job.providerId, code: "store_error" });
+      counts.skipped += 1;
+      continue;
+    }
+    const { outcome, errorCode, issues } = run;
     if (outcome === "not_claimed" || outcome === "lease_lost") {
       counts.skipped += 1;
+      continue;
+    }
+    if (outcome === "invalid_document") {
+      if (details.invalidJobs.length < MAX_NAMED) {
+        details.invalidJobs.push({ jobId: job.id, issues: issues ?? "" });
+      }
+      failures.push({ provider: job.providerId, code: "invalid_document" });
+      counts.failed += 1;
       continue;
     }
     jobIds.push(job.id);
@@ -45,28 +93,33 @@ async function runBatch(
       counts[outcome === "failed" ? "failed" : "retried"] += 1;
     }
   }
-  return { counts, errors: groupErrors(failures), jobIds };
+  return { counts, errors: groupErrors(failures), jobIds, details };
 }
 
+/**
+ * The fields a batch needs to order its work, read without validating the document: an invalid
+ * one still reaches `runJob`, whose claim fails it and reports it.
+ */
+const batchEntry = (doc: { id: string; get(field: string): unknown }) => ({
+  id: doc.id,
+  userId: String(doc.get("userId")),
+  providerId: String(doc.get("providerId")),
+});
+
 /** The sweep and the worker endpoint: due queued jobs, oldest first. */
-export async function processDueJobs(
-  deps: ProcessDeps,
-  options: { maxJobs: number; maxUsers: number },
-): Promise<BatchResult> {
-  const due = await jobQueries.due(deps.db, deps.clock(), options.maxJobs).get();
-  const jobs = due.docs.map((doc) => ({ id: doc.id, ...parseJob(doc.id, doc.data()).job }));
-  return runBatch(deps, jobs, options.maxUsers);
+export async function processDueJobs(deps: ProcessDeps, limits: BatchLimits): Promise<BatchResult> {
+  const due = await jobQueries.due(deps.db, deps.clock(), limits.maxJobs).get();
+  return runBatch(deps, due.docs.map(batchEntry), limits);
 }
 
 /** The process endpoint: one user's due queued jobs, now. */
 export async function processUserJobs(
   deps: ProcessDeps,
   userId: string,
-  maxJobs: number,
+  limits: { maxJobs: number; deadline: Date },
 ): Promise<BatchResult> {
-  const due = await jobQueries.dueForUser(deps.db, userId, deps.clock(), maxJobs).get();
-  const jobs = due.docs.map((doc) => ({ id: doc.id, ...parseJob(doc.id, doc.data()).job }));
-  return runBatch(deps, jobs, 1);
+  const due = await jobQueries.dueForUser(deps.db, userId, deps.clock(), limits.maxJobs).get();
+  return runBatch(deps, due.docs.map(batchEntry), { maxUsers: 1, deadline: limits.deadline });
 }
 
 export interface CleanupResult {

@@ -7,9 +7,9 @@
  * Read by `/api/health` (`checks.queue`) and after every sweep and stale reset (their events'
  * `queue`, and the stuck-queue alerts).
  */
-import type { Firestore, Query } from "firebase-admin/firestore";
+import { type Firestore, type Query, Timestamp } from "firebase-admin/firestore";
 
-import { jobQueries, parseJob } from "../jobs/store";
+import { jobQueries } from "../jobs/store";
 import type { QueueThresholds } from "../shared/alert-config";
 
 /**
@@ -45,7 +45,10 @@ export async function readQueueGauges(db: Firestore, now: Date): Promise<QueueGa
     jobQueries.due(db, now, 1).get(),
   ]);
   const oldest = oldestDue.docs[0];
-  const dueAt = oldest ? parseJob(oldest.id, oldest.data()).job.nextAttemptAt.toMillis() : null;
+  // Only the one field the gauge needs: a job document that fails validation elsewhere must not
+  // blind the health check (the query's range filter already makes it a Timestamp).
+  const dueField: unknown = oldest?.get("nextAttemptAt");
+  const dueAt = dueField instanceof Timestamp ? dueField.toMillis() : null;
   return {
     queued,
     running,

@@ -16,7 +16,7 @@ import {
   resetStaleJobs,
   type StoreDeps,
 } from "../jobs/store";
-import { cleanupOldJobs, processDueJobs, processUserJobs } from "../jobs/worker";
+import { type BatchResult, cleanupOldJobs, processDueJobs, processUserJobs } from "../jobs/worker";
 import type { ProviderId } from "../providers/types";
 import type { SchedulerOperation } from "../shared/alert-config";
 import type { RawEnv } from "../shared/config";
@@ -175,35 +175,105 @@ async function recorded(
   };
 }
 
-function tallyEnqueue(outcomes: readonly EnqueueOutcome[]): Work {
+/**
+ * Time budgets: a batch starts no page or job after its budget, leaving the rest for the next
+ * run. The endpoints sit behind Hosting, which cuts a request at 60 s: 15 s of margin cover the
+ * last job or page, the event and the alerts. The scheduled functions pass their own budget.
+ */
+export const REQUEST_BUDGET_MS = 45_000;
+
+const deadlineAfter = (deps: StoreDeps, budgetMs: number): Date =>
+  new Date(deps.clock().getTime() + budgetMs);
+
+/** A batch's details, only those that say something (a clean batch's event stays short). */
+const batchWork = ({ details, ...batch }: BatchResult): Work => ({
+  ...batch,
+  details: Object.fromEntries(
+    Object.entries(details).filter(([, value]) =>
+      Array.isArray(value) ? value.length > 0 : value !== 0,
+    ),
+  ),
+});
+
+/** Enough to diagnose from the event; the log has every one. */
+const MAX_NAMED = 20;
+
+function tallyEnqueue(outcomes: readonly EnqueueOutcome[], logger: Logger): Work {
   const counts = emptyCounts();
   const jobIds: string[] = [];
   const skipped: Record<string, number> = {};
+  const invalid: Array<{ integration: string; issues: string }> = [];
+  const failed: Array<{ integration: string; error: string }> = [];
   for (const outcome of outcomes) {
+    const integration = `${outcome.userId}/${outcome.providerId}`;
     if (outcome.status === "queued") {
       counts.queued += 1;
       jobIds.push(outcome.jobId);
+    } else if (outcome.status === "failed") {
+      counts.failed += 1;
+      logger.error("integration could not be enqueued", {
+        integration,
+        errorMessage: outcome.error,
+      });
+      if (failed.length < MAX_NAMED) {
+        failed.push({ integration, error: outcome.error.slice(0, 300) });
+      }
     } else {
       counts.skipped += 1;
       const reason = outcome.status === "existing" ? "active_job_exists" : outcome.reason;
       skipped[reason] = (skipped[reason] ?? 0) + 1;
       if (outcome.status === "existing") {
         jobIds.push(outcome.jobId);
+      } else if (outcome.reason === "invalid_integration") {
+        logger.error("invalid integration document skipped", {
+          integration,
+          issues: outcome.issues,
+        });
+        if (invalid.length < MAX_NAMED) {
+          invalid.push({ integration, issues: outcome.issues ?? "" });
+        }
       }
     }
   }
-  return { counts, jobIds, details: { skipped } };
+  const errors = groupErrors([
+    ...invalid.map(() => ({ provider: "enqueue", code: "invalid_integration" })),
+    ...failed.map(() => ({ provider: "enqueue", code: "enqueue_failed" })),
+  ]);
+  return {
+    counts,
+    jobIds,
+    errors,
+    details: {
+      skipped,
+      ...(invalid.length > 0 ? { invalidIntegrations: invalid } : {}),
+      ...(failed.length > 0 ? { failedIntegrations: failed } : {}),
+    },
+  };
 }
 
-/** `process_all_users` and the scheduled enqueue: every active integration of up to maxUsers users. */
+export type EnqueueAllOperationOptions = Omit<EnqueueAllOptions, "source" | "deadline"> & {
+  /** Default `REQUEST_BUDGET_MS`. */
+  budgetMs?: number;
+};
+
+/**
+ * `process_all_users` and the scheduled enqueue: every active integration, until the end,
+ * `maxUsers` or the time budget; `details.nextCursor` and `stoppedBy` say where and why it
+ * stopped (and a shared-cursor run stored it, see `EnqueueAllOptions.cursor`).
+ */
 export function enqueueAllOperation(
   deps: OperationDeps,
   source: string,
-  options: Omit<EnqueueAllOptions, "source">,
+  options: EnqueueAllOperationOptions,
 ): Promise<OperationResult> {
   return recorded(deps, "process_all_users", source, async () => {
-    const result = await enqueueAllUsers(deps, { ...options, source });
-    const work = tallyEnqueue(result.outcomes);
+    const { budgetMs = REQUEST_BUDGET_MS, ...scan } = options;
+    const result = await enqueueAllUsers(deps, {
+      ...scan,
+      source,
+      deadline: deadlineAfter(deps, budgetMs),
+    });
+    const work = tallyEnqueue(result.outcomes, deps.logger);
     work.counts.skipped += result.autoSyncOff;
     return {
       ...work,
@@ -211,20 +281,27 @@ export function enqueueAllOperation(
         ...work.details,
         users: result.users,
         autoSyncOff: result.autoSyncOff,
+        startCursor: result.startCursor,
         nextCursor: result.nextCursor,
+        stoppedBy: result.stoppedBy,
+        sharedCursor: result.sharedCursor,
       },
     };
   });
 }
 
-/** Manual scheduling of specific integrations (the schedule endpoint). */
+/**
+ * Manual scheduling of specific integrations (the schedule endpoint). Contention that outlasts
+ * the retries throws `unavailable` (503 with Retry-After): the caller asked for these jobs and
+ * must learn they were not queued.
+ */
 export function enqueueOperation(
   deps: OperationDeps,
   source: string,
   requests: readonly EnqueueRequest[],
 ): Promise<OperationResult> {
   return recorded(deps, "schedule", source, async () =>
-    tallyEnqueue(await enqueueJobs(deps, requests)),
+    tallyEnqueue(await enqueueJobs(deps, requests), deps.logger),
   );
 }
 
@@ -232,10 +309,16 @@ export function enqueueOperation(
 export function sweepOperation(
   deps: ProcessDeps & OperationDeps,
   source: string,
-  options: { maxJobs: number; maxUsers: number },
+  options: { maxJobs: number; maxUsers: number; budgetMs?: number },
 ): Promise<OperationResult> {
-  return recorded(deps, "process_queued_jobs", source, (reached) =>
-    processDueJobs(reaching(deps, reached), options),
+  const { budgetMs = REQUEST_BUDGET_MS, ...limits } = options;
+  return recorded(deps, "process_queued_jobs", source, async (reached) =>
+    batchWork(
+      await processDueJobs(reaching(deps, reached), {
+        ...limits,
+        deadline: deadlineAfter(deps, budgetMs),
+      }),
+    ),
   );
 }
 
@@ -250,10 +333,18 @@ export function processCreatedJobOperation(
 ): Promise<OperationResult> {
   return recorded(deps, "process_job", "trigger", async (reached) => {
     const counts = emptyCounts();
-    const { outcome, errorCode } = await runJob(reaching(deps, reached), jobId);
+    const { outcome, errorCode, issues } = await runJob(reaching(deps, reached), jobId);
     if (outcome === "not_claimed" || outcome === "lease_lost") {
       counts.skipped = 1;
       return { counts, details: { jobId, outcome } };
+    }
+    if (outcome === "invalid_document") {
+      counts.failed = 1;
+      return {
+        counts,
+        errors: groupErrors([{ provider: providerId, code: "invalid_document" }]),
+        details: { jobId, outcome, issues },
+      };
     }
     counts.processed = 1;
     counts.succeeded = outcome === "succeeded" ? 1 : 0;
@@ -275,10 +366,14 @@ export function processUserOperation(
   userId: string,
   maxJobs: number,
 ): Promise<OperationResult> {
-  return recorded(deps, "process_user_jobs", source, async (reached) => ({
-    ...(await processUserJobs(reaching(deps, reached), userId, maxJobs)),
-    details: { userId },
-  }));
+  return recorded(deps, "process_user_jobs", source, async (reached) => {
+    const batch = await processUserJobs(reaching(deps, reached), userId, {
+      maxJobs,
+      deadline: deadlineAfter(deps, REQUEST_BUDGET_MS),
+    });
+    const work = batchWork(batch);
+    return { ...work, details: { ...work.details, userId } };
+  });
 }
 
 /**
@@ -301,6 +396,15 @@ export function resetStaleOperation(deps: OperationDeps, source: string): Promis
     const counts = emptyCounts();
     counts.queued = result.requeued;
     counts.failed = result.failed;
-    return { counts, details: { ...result }, staleFound: result.requeued + result.failed };
+    return {
+      counts,
+      // `invalid` only when there were some, as a batch's details (`batchWork`).
+      details: {
+        requeued: result.requeued,
+        failed: result.failed,
+        ...(result.invalid > 0 ? { invalid: result.invalid } : {}),
+      },
+      staleFound: result.requeued + result.failed + result.invalid,
+    };
   });
 }

@@ -4,7 +4,11 @@
  * re-check every document. A throw makes Cloud Scheduler retry (`retryCount`).
  *
  * The enqueue runs every hour so that cadences shorter than a day work; daily-cadence
- * integrations get their slot at 02:00 UTC (the nightly run).
+ * integrations get their slot at 02:00 UTC (the nightly run). It has no user limit: it covers
+ * users until its time budget, and the next invocation continues from the stored cursor.
+ *
+ * Budgets: the batches stop starting work a minute before the 540 s timeout, so the page or job
+ * in flight, the event and the alerts finish inside it.
  */
 import { onSchedule } from "firebase-functions/scheduler";
 
@@ -15,21 +19,26 @@ const SOURCE = "cloud-scheduler";
 // Loaded inside the handlers, not at import: see `deps.ts` on cold starts.
 const operations = () => import("../scheduler/operations");
 const common = { timeZone: "UTC", retryCount: 2 } as const;
+const TIMEOUT_SECONDS = 540;
+const BUDGET_MS = (TIMEOUT_SECONDS - 60) * 1000;
 
-export const scheduledEnqueue = onSchedule({ ...common, schedule: "0 * * * *" }, async (_event) => {
-  const { enqueueAllOperation } = await operations();
-  await enqueueAllOperation(operationDeps({ trigger: "scheduled" }), SOURCE, {
-    jobType: "scheduled-sync",
-    timeframeDays: 1,
-    maxUsers: 10_000,
-  });
-});
+export const scheduledEnqueue = onSchedule(
+  { ...common, schedule: "0 * * * *", timeoutSeconds: TIMEOUT_SECONDS },
+  async (_event) => {
+    const { enqueueAllOperation } = await operations();
+    await enqueueAllOperation(operationDeps({ trigger: "scheduled" }), SOURCE, {
+      jobType: "scheduled-sync",
+      timeframeDays: 1,
+      budgetMs: BUDGET_MS,
+    });
+  },
+);
 
 export const sweepQueuedJobs = onSchedule(
   {
     ...common,
     schedule: "*/5 * * * *",
-    timeoutSeconds: 540,
+    timeoutSeconds: TIMEOUT_SECONDS,
     secrets: [providerSecrets, tokenEncryptionKeys],
   },
   async (_event) => {
@@ -37,6 +46,7 @@ export const sweepQueuedJobs = onSchedule(
     await sweepOperation(processDeps({ trigger: "sweepQueuedJobs" }), SOURCE, {
       maxJobs: 25,
       maxUsers: 50,
+      budgetMs: BUDGET_MS,
     });
   },
 );

@@ -6,6 +6,7 @@ import type { Firestore } from "firebase-admin/firestore";
 import { writeCredentials } from "../../src/integrations/credentials";
 import { type Automation, DEFAULT_AUTOMATION, integrationPath } from "../../src/integrations/model";
 import { requireTokenKeys } from "../../src/integrations/token-keys";
+import { claimJob, completeJob, type StoreDeps } from "../../src/jobs/store";
 import type { ProviderId } from "../../src/providers/types";
 
 /** A TOKEN_ENCRYPTION_KEYS value: fresh random keys under the given ids, the first current. */
@@ -52,4 +53,17 @@ export function manualClock(start = "2026-11-28T03:00:00Z") {
       now = new Date(iso).getTime();
     },
   };
+}
+
+/** Claims and completes a job with an empty result, as a worker that found no rows would. */
+export async function finishJob(deps: StoreDeps, jobId: string): Promise<void> {
+  await claimJob(deps, jobId, "w", 60_000);
+  await completeJob(deps, jobId, "w", {
+    since: "2026-11-27",
+    until: "2026-11-28",
+    rowsFetched: 0,
+    rowsWritten: 0,
+    rowsUnchanged: 0,
+    accounts: [],
+  });
 }

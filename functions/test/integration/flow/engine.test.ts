@@ -28,6 +28,8 @@ let stack: TestStack;
 let time: ReturnType<typeof manualClock>;
 let runtime: TestStack["runtime"];
 let users = 0;
+/** A batch deadline no test reaches. */
+const FAR = new Date("2100-01-01T00:00:00Z");
 
 beforeAll(async () => {
   firestore = testFirestore("engine");
@@ -131,9 +133,9 @@ it("recovers a job whose worker died mid-way without duplicating a metric", asyn
 
   // Before the lease runs out nothing is reset; after it, the job is queued again.
   time.advance(DEFAULT_LEASE_MS - 1);
-  expect(await resetStaleJobs(deps(), 10)).toEqual({ requeued: 0, failed: 0 });
+  expect(await resetStaleJobs(deps(), 10)).toEqual({ requeued: 0, failed: 0, invalid: 0 });
   time.advance(2);
-  expect(await resetStaleJobs(deps(), 10)).toEqual({ requeued: 1, failed: 0 });
+  expect(await resetStaleJobs(deps(), 10)).toEqual({ requeued: 1, failed: 0, invalid: 0 });
 
   const { outcome } = await runJob(deps({ owner: "worker-b" }), jobId);
   expect(outcome).toBe("succeeded");
@@ -164,9 +166,11 @@ it("defers a rate-limited job until the platform's wait has passed, then complet
   // Another instance (fresh limiter) sweeping just before the wait ends finds nothing due.
   const sweeper = deps({ fetchMetrics: stack.newRuntime(), owner: "sweeper" });
   time.advance(599_000);
-  expect((await processDueJobs(sweeper, { maxJobs: 10, maxUsers: 10 })).counts.processed).toBe(0);
+  expect(
+    (await processDueJobs(sweeper, { maxJobs: 10, maxUsers: 10, deadline: FAR })).counts.processed,
+  ).toBe(0);
   time.advance(1_000);
-  const swept = await processDueJobs(sweeper, { maxJobs: 10, maxUsers: 10 });
+  const swept = await processDueJobs(sweeper, { maxJobs: 10, maxUsers: 10, deadline: FAR });
   expect(swept.jobIds).toContain(jobId);
   expect((await readJob(jobId)).status).toBe("succeeded");
   expect((await readIntegration(userId, "google")).lastSyncedAt).not.toBeNull();
@@ -187,7 +191,9 @@ it("fails at once on a revoked token, marks the integration needs_reauth and nev
   // One report call (401) and one refused refresh: no retry loop.
   expect(stack.world.requestLog.length - before).toBe(2);
   time.advance(24 * 3_600_000);
-  expect((await processDueJobs(deps(), { maxJobs: 50, maxUsers: 50 })).jobIds).not.toContain(jobId);
+  expect(
+    (await processDueJobs(deps(), { maxJobs: 50, maxUsers: 50, deadline: FAR })).jobIds,
+  ).not.toContain(jobId);
 });
 
 it("fails a job after its attempts are spent, keeping the last error", async () => {

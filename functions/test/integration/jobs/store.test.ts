@@ -17,7 +17,7 @@ import {
 import { cleanupOldJobs } from "../../../src/jobs/worker";
 import { emptyCounts, EVENTS_COLLECTION, recordEvent } from "../../../src/scheduler/events";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
-import { manualClock, seedIntegration } from "../../harness/seed";
+import { finishJob, manualClock, seedIntegration } from "../../harness/seed";
 
 let firestore: TestFirestore;
 let deps: StoreDeps;
@@ -84,15 +84,7 @@ describe("enqueueJobs", () => {
     expect(first?.status).toBe("queued");
     // The first job finishes; the same slot fired again must not enqueue another.
     const jobId = first?.status === "queued" ? first.jobId : "";
-    await claimJob(deps, jobId, "w", 60_000);
-    await completeJob(deps, jobId, "w", {
-      since: "2026-11-27",
-      until: "2026-11-28",
-      rowsFetched: 0,
-      rowsWritten: 0,
-      rowsUnchanged: 0,
-      accounts: [],
-    });
+    await finishJob(deps, jobId);
     const [second] = await enqueueJobs(deps, [scheduled]);
     expect(second).toMatchObject({ status: "skipped", reason: "already_scheduled" });
   });
@@ -160,6 +152,7 @@ describe("enqueueAllUsers", () => {
         timeframeDays: 1,
         source: "test",
         maxUsers: 2,
+        deadline: new Date("2100-01-01T00:00:00Z"),
       };
       const first = await enqueueAllUsers(fanDeps, options);
       expect(first.users).toBe(2);
@@ -304,7 +297,7 @@ describe("resetStaleJobs", () => {
       time.advance(30 * 60_000 + 1);
       await claimJob(staleDeps, fresh, "live-worker", 30 * 60_000);
 
-      expect(await resetStaleJobs(staleDeps, 50)).toEqual({ requeued: 1, failed: 1 });
+      expect(await resetStaleJobs(staleDeps, 50)).toEqual({ requeued: 1, failed: 1, invalid: 0 });
       const read = async (id: string) =>
         parseJob(id, (await db.db.collection(JOBS_COLLECTION).doc(id).get()).data()).job;
       expect((await read(fresh)).status).toBe("running");

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 
-import type { Timestamp } from "firebase-admin/firestore";
+import { Timestamp } from "firebase-admin/firestore";
 
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../../../src/jobs/process";
@@ -123,22 +123,40 @@ describe("scheduler events", () => {
   });
 
   it("are recorded for a run that throws, which still throws", async () => {
-    // A queued job document the store cannot read: the sweep stops on it.
-    await jobRef(firestore.db, "broken").set({
-      ...seededJob(time.clock(), {}),
-      providerId: "myspace",
-    });
+    // A user id that is no document path: the store refuses it before any write.
     await expect(
-      sweepOperation(deps(), "cloud-scheduler", { maxJobs: 5, maxUsers: 5 }),
+      enqueueOperation(deps(), "admin", [manual("not/a-uid", "google")]),
     ).rejects.toThrow();
     const events = await firestore.db.collection(EVENTS_COLLECTION).get();
     expect(events.docs.map((doc) => doc.data())).toEqual([
-      expect.objectContaining({
-        operation: "process_queued_jobs",
-        source: "cloud-scheduler",
-        outcome: "crashed",
-        crash: expect.stringContaining("providerId") as unknown,
-      }),
+      expect.objectContaining({ operation: "schedule", source: "admin", outcome: "crashed" }),
     ]);
+  });
+
+  it("report a job document the store cannot read, fail it permanent and go on with the batch", async () => {
+    await seedIntegration(firestore.db, { userId: "carol", providerId: "google" });
+    const [good] = (await enqueueOperation(deps(), "admin", [manual("carol", "google")])).jobIds;
+    await jobRef(firestore.db, "broken").set({
+      ...seededJob(time.clock(), {}),
+      // Older than the good job, so the sweep meets it first; a field of newer code rides along.
+      nextAttemptAt: Timestamp.fromMillis(time.clock().getTime() - 3_600_000),
+      providerId: "myspace",
+      addedByNewerCode: { keep: true },
+    });
+    const sweep = await sweepOperation(deps(), "cloud-scheduler", { maxJobs: 5, maxUsers: 5 });
+    expect(sweep.counts).toMatchObject({ processed: 1, succeeded: 1, failed: 1 });
+    expect(sweep.jobIds).toEqual([good]);
+    expect(sweep.errors).toEqual([{ provider: "myspace", code: "invalid_document", count: 1 }]);
+    expect(sweep.details).toEqual({
+      invalidJobs: [{ jobId: "broken", issues: expect.stringContaining("providerId") as unknown }],
+    });
+    const broken = (await jobRef(firestore.db, "broken").get()).data() ?? {};
+    expect(broken).toMatchObject({
+      status: "failed",
+      providerId: "myspace",
+      addedByNewerCode: { keep: true },
+      lastError: { code: "permanent", reason: "invalid_document" },
+    });
+    expect((await eventOf(sweep)).details).toEqual(sweep.details);
   });
 });

@@ -15,6 +15,7 @@
  * Functions emulator runs the functions on that same binary.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomInt } from "node:crypto";
 import {
   copyFileSync,
   existsSync,
@@ -110,17 +111,33 @@ export function functionTriggerUrl(
   return `http://${functionsHost}/functions/projects/${projectId}/triggers/${region}-${functionId}-0`;
 }
 
-/** A port nothing listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports are taken below the kernel's ephemeral range (Linux: ip_local_port_range, 32768 up by
+ * default), where no `listen(0)` server and no outgoing connection is ever given one: a port the
+ * OS picked, checked free and released could be handed to another test's server before the
+ * emulator binds it (seen: the Firestore emulator failing to start with "address in use").
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 } as const;
+const taken = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** A port nothing listens on right now, none this process handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 1000; attempt += 1) {
+    const port = PORT_RANGE.from + randomInt(PORT_RANGE.to - PORT_RANGE.from);
+    if (!taken.has(port) && (await canListen(port))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error(`No free port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
 }
 
 export async function freePorts(): Promise<SuitePorts> {

@@ -22,6 +22,10 @@ import {
 } from "../../harness/auth";
 import { startInstances, type TestInstances } from "../../harness/instances";
 
+// Bursts of real transactions and writes on 2 shared cores: room for the official emulator's
+// contention handling (aborts, retries), not a speed bound.
+jest.setTimeout(120_000);
+
 const START = new Date("2026-11-28T10:00:00Z");
 const INSTANCES = 5;
 const CALLS = 50;

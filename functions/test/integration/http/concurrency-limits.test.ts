@@ -26,6 +26,10 @@ import {
 import { bearer, cronHeaders, request, seedIntegration, TEST_ENV } from "../../harness/auth";
 import { startInstances, type TestInstances } from "../../harness/instances";
 
+// Bursts of real transactions and writes on 2 shared cores: room for the official emulator's
+// contention handling (aborts, retries), not a speed bound.
+jest.setTimeout(120_000);
+
 const START = new Date("2026-11-28T10:00:00Z");
 const CONCURRENT = 20;
 const INSTANCES = 3;

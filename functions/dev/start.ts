@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 
 import { SECRET_NAMES, splitConfiguration, VARIABLE_NAMES } from "../src/params";
 import { emulatorLogFilter, type LogSink } from "./emulator-logs";
-import type { RunningSuite } from "./emulators/suite";
+import { type RunningSuite, SUITE_PORT_NAMES } from "./emulators/suite";
 import {
   LOCAL_PASSWORD,
   LOCAL_PROJECT_ID,
@@ -40,20 +40,8 @@ import {
 
 const FUNCTIONS_DIR = join(__dirname, "..");
 const REPO_DIR = join(FUNCTIONS_DIR, "..");
-/** Every port the stack binds (firebase-tools starts Eventarc and Cloud Tasks too). */
-const CHECKED_PORTS: readonly PortName[] = [
-  "hosting",
-  "functions",
-  "firestore",
-  "firestoreWebsocket",
-  "auth",
-  "pubsub",
-  "hub",
-  "logging",
-  "eventarc",
-  "tasks",
-  "sandbox",
-];
+/** Every port the stack binds: the suite's and the sandbox's. */
+const CHECKED_PORTS: readonly PortName[] = [...SUITE_PORT_NAMES, "sandbox"];
 
 const log = (severity: string, message: string, fields: Record<string, unknown> = {}) =>
   console.info(JSON.stringify({ severity, message, ...fields }));

@@ -140,21 +140,23 @@ export async function freePort(): Promise<number> {
   throw new Error(`No free port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
 }
 
+/** Every port a suite binds (firebase-tools starts Eventarc and Cloud Tasks too). */
+export const SUITE_PORT_NAMES: ReadonlyArray<keyof SuitePorts> = [
+  "hosting",
+  "functions",
+  "firestore",
+  "firestoreWebsocket",
+  "auth",
+  "pubsub",
+  "hub",
+  "logging",
+  "eventarc",
+  "tasks",
+];
+
 export async function freePorts(): Promise<SuitePorts> {
-  const names = [
-    "hosting",
-    "functions",
-    "firestore",
-    "firestoreWebsocket",
-    "auth",
-    "pubsub",
-    "hub",
-    "logging",
-    "eventarc",
-    "tasks",
-  ] as const;
   const ports: Partial<SuitePorts> = {};
-  for (const name of names) {
+  for (const name of SUITE_PORT_NAMES) {
     ports[name] = await freePort();
   }
   return ports as SuitePorts;

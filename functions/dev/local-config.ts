@@ -12,6 +12,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 
+import { isPortFree } from "./ports";
+
 export const LOCAL_PROJECT_ID = "demo-cohorts";
 /** The password of every user the local stack puts in its Auth emulator (local only). */
 export const LOCAL_PASSWORD = "local-password";
@@ -160,6 +162,25 @@ export function portInUse(name: PortName, port: number): Error {
 }
 
 export const loopback = (port: number): string => `127.0.0.1:${port}`;
+
+/**
+ * The running stack's emulator on `port` (`host:port`), or an error saying `npm start` is not
+ * running: the scripts that read the stack fail at once instead of hanging on a dead port.
+ */
+export async function requireRunning(
+  port: number,
+  what: string,
+  variables: string,
+): Promise<string> {
+  const host = loopback(port);
+  if (await isPortFree(port)) {
+    throw new Error(
+      `Nothing listens on ${host}, where the local stack's ${what} should be: is \`npm start\` running? ` +
+        `(Its port comes from ${variables}, as for \`npm start\`.)`,
+    );
+  }
+  return host;
+}
 
 /**
  * Points firebase-admin at the stack's emulators. Offline, google-auth-library must not probe

@@ -8,8 +8,13 @@ import { initializeApp } from "firebase-admin/app";
 import { getFirestore } from "firebase-admin/firestore";
 import { z } from "zod";
 
-import { LOCAL_PROJECT_ID, localPorts, loopback, readLocalEnv, useEmulators } from "./local-config";
-import { isPortFree } from "./ports";
+import {
+  LOCAL_PROJECT_ID,
+  localPorts,
+  readLocalEnv,
+  requireRunning,
+  useEmulators,
+} from "./local-config";
 
 const rowSchema = z.object({
   provider: z.string(),
@@ -31,14 +36,11 @@ async function main(): Promise<void> {
     console.error("usage: npm run metrics -- <userId>   (e.g. demo-alice)");
     process.exit(2);
   }
-  const port = localPorts(readLocalEnv()).firestore;
-  const host = loopback(port);
-  if (await isPortFree(port)) {
-    throw new Error(
-      `Nothing listens on ${host}, where the local stack's Firestore emulator should be: is \`npm start\` running? ` +
-        "(Its port comes from FIRESTORE_PORT or FIRESTORE_EMULATOR_HOST, as for `npm start`.)",
-    );
-  }
+  const host = await requireRunning(
+    localPorts(readLocalEnv()).firestore,
+    "Firestore emulator",
+    "FIRESTORE_PORT or FIRESTORE_EMULATOR_HOST",
+  );
   useEmulators({ firestore: host });
   const db = getFirestore(initializeApp({ projectId: LOCAL_PROJECT_ID }));
   const snapshot = await db.collection(`users/${userId}/metrics`).get();

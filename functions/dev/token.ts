@@ -12,11 +12,10 @@ import {
   LOCAL_PASSWORD,
   LOCAL_PROJECT_ID,
   localPorts,
-  loopback,
   readLocalEnv,
+  requireRunning,
   useEmulators,
 } from "./local-config";
-import { isPortFree } from "./ports";
 import { DEMO_USERS } from "./sandbox";
 
 interface SignInAnswer {
@@ -59,14 +58,11 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const port = localPorts(readLocalEnv()).auth;
-  const authHost = loopback(port);
-  if (await isPortFree(port)) {
-    throw new Error(
-      `Nothing listens on ${authHost}, where the local stack's Auth emulator should be: is \`npm start\` running? ` +
-        "(Its port comes from AUTH_PORT or FIREBASE_AUTH_EMULATOR_HOST, as for `npm start`.)",
-    );
-  }
+  const authHost = await requireRunning(
+    localPorts(readLocalEnv()).auth,
+    "Auth emulator",
+    "AUTH_PORT or FIREBASE_AUTH_EMULATOR_HOST",
+  );
   let answer = await signIn(authHost, email);
   if (!answer.idToken) {
     // Unknown address, or a user someone gave another password: make it a local user.

@@ -35,6 +35,7 @@ import {
   storedTotals,
   type TestStack,
 } from "../harness/stack";
+import { seededJob } from "../integration/scheduler/seeded-jobs";
 import {
   assertLibBuilt,
   coldStart,
@@ -254,28 +255,13 @@ const seed = (user: Seeded, cadenceHours = 24) =>
 
 /** A job document in any state, valid for `jobSchema`, written with create() as the store does. */
 async function writeJob(user: Seeded, overrides: Partial<Job>): Promise<string> {
-  const now = Timestamp.now();
-  const job: Job = {
+  const job = seededJob(new Date(), {
     userId: user.uid,
     providerId: user.provider,
     type: "manual-sync",
-    status: "queued",
-    timeframeDays: 1,
-    attempts: 0,
-    maxAttempts: 5,
-    nextAttemptAt: now,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    createdAt: now,
-    updatedAt: now,
-    startedAt: null,
-    finishedAt: null,
     source: "e2e-seed",
-    result: null,
-    lastError: null,
-    expireAt: null,
     ...overrides,
-  };
+  });
   const ref = db.collection(JOBS_COLLECTION).doc();
   await ref.create(job);
   return ref.id;

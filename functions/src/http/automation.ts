@@ -10,12 +10,15 @@
  *
  * Response: `{success: true, providerId, automation: {autoSync, cadenceHours, lookbackDays}}`.
  */
+import { z } from "zod";
+
 import { automationSchema, integrationPath, integrationSchema } from "../integrations/model";
 import { AppError } from "../shared/errors";
 import { defineEndpoint } from "./context";
 import { parseBody, providerIdField } from "./validation";
 
-const automationRequestSchema = automationSchema
+const automationRequestSchema = z
+  .strictObject(automationSchema.shape)
   .partial()
   .extend({ providerId: providerIdField })
   .refine(
@@ -42,7 +45,8 @@ export const handleAutomation = defineEndpoint({
       }
       const current = integrationSchema.parse(snapshot.data()).automation;
       const next = automationSchema.parse({ ...current, ...changes });
-      tx.update(ref, { automation: next });
+      // A merge keeps settings this code does not know (written by newer code) in the map.
+      tx.set(ref, { automation: next }, { merge: true });
       return next;
     });
     deps.logger.info("automation updated", { uid: caller.uid, providerId, ...automation });

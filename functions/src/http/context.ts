@@ -13,7 +13,8 @@ import type { Firestore } from "firebase-admin/firestore";
 import { requireTokenKeys } from "../integrations/token-keys";
 import { DEFAULT_LEASE_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
-import type { OperationDeps, OperationResult } from "../scheduler/operations";
+import { configured, type OperationDeps, type OperationResult } from "../scheduler/operations";
+import type { SchedulerOperation } from "../shared/alert-config";
 import type { Clock } from "../shared/clock";
 import type { RawEnv } from "../shared/config";
 import { AppError } from "../shared/errors";
@@ -110,15 +111,21 @@ export const operationResponse = (result: OperationResult): JsonResponse => ({
   body: { success: true, ...result },
 });
 
-/** Job-running dependencies for one invocation; the lease owner is unique per invocation. */
-export const processDeps = (deps: EndpointDeps, endpoint: string): ProcessDeps & OperationDeps => ({
+/**
+ * Job-running dependencies for one invocation; the lease owner is unique per invocation. A bad
+ * TOKEN_ENCRYPTION_KEYS is recorded as the run's crash event and answered as `misconfigured`.
+ */
+export const processDeps = async (
+  deps: EndpointDeps,
+  run: { operation: SchedulerOperation; source: string },
+): Promise<ProcessDeps & OperationDeps> => ({
   db: deps.db,
   clock: deps.clock,
   logger: deps.logger,
   env: deps.env,
   fetchMetrics: deps.process.fetchMetrics,
   leaseMs: deps.process.leaseMs ?? DEFAULT_LEASE_MS,
-  owner: `${endpoint}-${randomUUID()}`,
+  owner: `${run.source}-${randomUUID()}`,
   // Parsed here, not for every endpoint: only the job-processing ones are bound to the keys.
-  tokenKeys: requireTokenKeys(deps.env),
+  tokenKeys: await configured(deps, run.operation, run.source, () => requireTokenKeys(deps.env)),
 });

@@ -13,9 +13,9 @@
  *   `end`, `max_users` or `deadline`) say where it stopped; pass it as `cursor` to page yourself
  *   (an explicit cursor leaves the shared one alone).
  * - `{operation: "cleanup_old_jobs"}` — terminal jobs and scheduler events older than 7 days,
- *   bounded per call by `CLEANUP_LIMITS` (scheduler/operations.ts).
- * - `{operation: "reset_stale_jobs"}` — up to `STALE_RESET_LIMIT` running jobs whose lease
- *   expired go back to queued (or fail when their attempts are spent).
+ *   until none is left or the 45 s budget is spent (`details.stoppedBy`: `done` or `deadline`).
+ * - `{operation: "reset_stale_jobs"}` — running jobs whose lease expired go back to queued (or
+ *   fail when their attempts are spent), until none is left or the 45 s budget is spent.
  *
  * Response: the operation shape (`context.ts`).
  */

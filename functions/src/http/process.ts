@@ -22,13 +22,15 @@ export const handleProcess = defineEndpoint({
   method: "POST",
   access: "cron",
   parse: (req) => parseBody(processRequestSchema, req.body),
-  run: async (input, _caller, deps) =>
-    operationResponse(
+  run: async (input, _caller, deps) => {
+    const run = { operation: "process_user_jobs", source: "process-endpoint" } as const;
+    return operationResponse(
       await processUserOperation(
-        processDeps(deps, "process"),
-        "process-endpoint",
+        await processDeps(deps, run),
+        run.source,
         input.userId,
         input.maxJobs,
       ),
-    ),
+    );
+  },
 });

@@ -23,6 +23,8 @@ export const handleWorker = defineEndpoint({
   method: "POST",
   access: "cron",
   parse: (req) => parseBody(workerRequestSchema, req.body),
-  run: async (input, _caller, deps) =>
-    operationResponse(await sweepOperation(processDeps(deps, "worker"), "worker-endpoint", input)),
+  run: async (input, _caller, deps) => {
+    const run = { operation: "process_queued_jobs", source: "worker-endpoint" } as const;
+    return operationResponse(await sweepOperation(await processDeps(deps, run), run.source, input));
+  },
 });

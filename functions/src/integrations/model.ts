@@ -16,7 +16,11 @@ export type IntegrationStatus = (typeof INTEGRATION_STATUSES)[number];
 export const CADENCE_HOURS = [1, 2, 3, 4, 6, 8, 12, 24] as const;
 export const MAX_LOOKBACK_DAYS = 90;
 
-export const automationSchema = z.strictObject({
+/**
+ * The stored settings: stripping, like every stored document's schema, so that a setting written
+ * by newer code is ignored on read (the endpoint's request schema is the strict one).
+ */
+export const automationSchema = z.object({
   autoSync: z.boolean(),
   cadenceHours: z.number().refine((value) => (CADENCE_HOURS as readonly number[]).includes(value), {
     error: `must be one of ${CADENCE_HOURS.join(", ")}`,

@@ -1,2 +1,11 @@
-/** The guide's 30 minutes: a running job whose lease is older than this is stale and reset. */
-export const DEFAULT_LEASE_MS = 30 * 60 * 1000;
+/**
+ * Job leases. Every function that runs jobs (the job trigger, the sweep, the worker and process
+ * endpoints) has this timeout, and the Functions runtime ends an invocation at its timeout, so a
+ * lease of the timeout plus a minute (for clock skew between instances) never expires under a
+ * live worker. A worker that died is then recovered by the stale reset, which runs every five
+ * minutes, within 15 minutes of its claim — the guide's "30 minutes" is the upper bound this
+ * keeps well inside. A worker that outlives its lease anyway (a timed-out request's code running
+ * on) can change nothing: every transition checks the lease (`store.ts`).
+ */
+export const JOB_TIMEOUT_SECONDS = 540;
+export const DEFAULT_LEASE_MS = (JOB_TIMEOUT_SECONDS + 60) * 1000;

@@ -4,8 +4,8 @@
  * the store's writes update only their own fields, so it survives.
  *
  * Lifecycle: `queued` → `running` (claimed with a lease) → `succeeded` | `failed`; a retryable
- * failure goes back to `queued` with a later `nextAttemptAt` until `maxAttempts`. Every transition
- * is atomic (see `store.ts`).
+ * failure goes back to `queued` with a later `nextAttemptAt` (the policy in `backoff.ts`). Every
+ * transition is atomic (see `store.ts`).
  */
 import { Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
@@ -56,8 +56,11 @@ export const jobSchema = z.object({
   type: z.enum(JOB_TYPES),
   status: z.enum(JOB_STATUSES),
   timeframeDays: z.number().int().min(1),
+  /** Attempts spent: claims that ended other than in a rate-limit deferral (`backoff.ts`). */
   attempts: z.number().int().min(0),
   maxAttempts: z.number().int().min(1),
+  /** Runs the platform deferred with a rate limit; they spend no attempt. */
+  deferrals: z.number().int().min(0).default(0),
   /** Not before this time may the job be claimed (backoff, platform waits). */
   nextAttemptAt: timestamp,
   /** Who holds the job while it runs and until when; null when not running. */

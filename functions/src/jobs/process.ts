@@ -3,7 +3,7 @@
  * the platform's rows through the provider module, persist refreshed tokens, upsert metrics,
  * and record the outcome. The job's fate is decided from the provider error class alone.
  */
-import { CredentialsError, openCredentials, writeCredentials } from "../integrations/credentials";
+import { CredentialsError, openCredentials, sealCredentials } from "../integrations/credentials";
 import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
 import type { TokenKeyring } from "../integrations/token-keys";
 import { upsertMetrics } from "../metrics/store";
@@ -25,6 +25,7 @@ import {
   type FinishOutcome,
   InvalidJobError,
   type StoreDeps,
+  storeRefreshedCredentials,
 } from "./store";
 import { syncWindow } from "./window";
 
@@ -117,7 +118,7 @@ async function loadWork(deps: ProcessDeps, job: Job) {
     job.providerId,
     credentialsSnap.data(),
   );
-  return { integration, credentials };
+  return { integration, credentials, credentialsReadAt: credentialsSnap.updateTime! };
 }
 
 /** The worst account failure decides: auth, then retryable, then (reported only) permanent. */
@@ -144,7 +145,7 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
   const logger = deps.logger.child({ jobId, userId: job.userId, provider: job.providerId });
   logger.info("job started", { type: job.type, attempt: job.attempts });
   try {
-    const { integration, credentials } = await loadWork(deps, job);
+    const { integration, credentials, credentialsReadAt } = await loadWork(deps, job);
     const range = syncWindow(job, job.providerId, integration.automation, deps.clock());
     const fetched =
       integration.accountIds.length === 0
@@ -159,13 +160,19 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
           });
     if (fetched.refreshedCredentials) {
       // Persisted at once: a crash later in the job must not lose a rotated token.
-      await writeCredentials(
-        deps.db,
-        deps.tokenKeys,
-        job.userId,
-        job.providerId,
-        fetched.refreshedCredentials,
-      );
+      const stored = await storeRefreshedCredentials(deps, jobId, deps.owner, {
+        path: credentialsPath(job.userId, job.providerId),
+        readAt: credentialsReadAt,
+        sealed: sealCredentials(
+          deps.tokenKeys,
+          job.userId,
+          job.providerId,
+          fetched.refreshedCredentials,
+        ),
+      });
+      if (stored !== "stored") {
+        logger.warn("refreshed credentials not stored", { why: stored });
+      }
     }
     const counts = await upsertMetrics(deps.db, job.userId, fetched.rows, {
       jobId,

@@ -29,11 +29,16 @@ import {
 } from "firebase-admin/firestore";
 import type { z } from "zod";
 
-import { type Integration, integrationPath, integrationSchema } from "../integrations/model";
+import {
+  type Integration,
+  integrationPath,
+  integrationSchema,
+  type StoredCredentials,
+} from "../integrations/model";
 import type { ProviderErrorCode, ProviderErrorInfo, ProviderId } from "../providers/types";
 import type { Clock } from "../shared/clock";
 import { AppError } from "../shared/errors";
-import { retryDelayMs } from "./backoff";
+import { DEFAULT_MAX_ATTEMPTS, nextRetry } from "./backoff";
 import {
   ACTIVE_STATUSES,
   type Job,
@@ -53,7 +58,6 @@ export interface StoreDeps {
 
 /** Terminal jobs are kept this long (then `cleanup_old_jobs` or the TTL policy removes them). */
 export const RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-export const DEFAULT_MAX_ATTEMPTS = 5;
 /** Enqueues in flight at once (each its own two-write batch): one fan-out page. */
 export const ENQUEUE_CHUNK = 100;
 
@@ -218,6 +222,7 @@ function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): J
     timeframeDays: request.timeframeDays,
     attempts: 0,
     maxAttempts,
+    deferrals: 0,
     nextAttemptAt: now,
     leaseOwner: null,
     leaseExpiresAt: null,
@@ -479,8 +484,14 @@ const integrationError = (error: JobError) => ({
 });
 
 /** Back to `queued`, claimable again from `nextAttemptAt`. */
-function requeue(ctx: TransitionContext, nextAttemptAt: Timestamp, lastError: JobError): void {
+function requeue(
+  ctx: TransitionContext,
+  nextAttemptAt: Timestamp,
+  lastError: JobError,
+  counters: Partial<Pick<Job, "attempts" | "deferrals">> = {},
+): void {
   ctx.tx.update(ctx.ref, {
+    ...counters,
     status: "queued",
     nextAttemptAt,
     leaseOwner: null,
@@ -547,9 +558,11 @@ export async function completeJob(
 }
 
 /**
- * Records a failed attempt: `rate_limited` and `transient` go back to `queued` after the backoff
- * (never sooner than the platform's wait) until `maxAttempts`; `auth` fails at once and marks the
- * integration `needs_reauth`; `permanent` fails at once.
+ * Records a failed run, by the retry policy (`backoff.ts`): `transient` goes back to `queued`
+ * after the backoff (never sooner than the platform's wait) until `maxAttempts`; `rate_limited`
+ * is deferred to the platform's wait without spending the attempt; either fails once the job
+ * would wait past its bound. `auth` fails at once and marks the integration `needs_reauth`;
+ * `permanent` fails at once.
  */
 export async function failJob(
   deps: StoreDeps,
@@ -560,18 +573,68 @@ export async function failJob(
 ): Promise<FinishOutcome> {
   const outcome = await transition(deps, jobId, heldBy(owner), (ctx) => {
     const lastError: JobError = { ...failure, at: ctx.now };
-    if (!RETRYABLE.has(failure.code) || ctx.job.attempts >= ctx.job.maxAttempts) {
-      failTerminally(ctx, lastError);
+    const decision = RETRYABLE.has(failure.code)
+      ? nextRetry(
+          {
+            attempts: ctx.job.attempts,
+            maxAttempts: ctx.job.maxAttempts,
+            deferrals: ctx.job.deferrals,
+            createdAtMs: ctx.job.createdAt.toMillis(),
+          },
+          failure,
+          ctx.now.toMillis(),
+          random,
+        )
+      : undefined;
+    if (decision?.kind !== "retry") {
+      failTerminally(
+        ctx,
+        decision?.why === "wait_bound"
+          ? { ...lastError, message: `${lastError.message} (gave up: the job's wait bound passed)` }
+          : lastError,
+      );
       return "failed" as const;
     }
-    const delay = retryDelayMs(ctx.job.attempts, failure.retryAfterMs, random);
-    requeue(ctx, Timestamp.fromMillis(ctx.now.toMillis() + delay), lastError);
+    requeue(
+      ctx,
+      Timestamp.fromMillis(decision.atMs),
+      lastError,
+      // The claim counted an attempt; a deferral gives it back.
+      decision.deferral ? { attempts: ctx.job.attempts - 1, deferrals: ctx.job.deferrals + 1 } : {},
+    );
     if (ctx.integration) {
       ctx.tx.update(ctx.integrationRef, { lastError: integrationError(lastError) });
     }
     return "retry_scheduled" as const;
   });
   return outcome === undefined || outcome === "invalid" ? "lease_lost" : outcome;
+}
+
+/**
+ * Stores the tokens a job's fetch refreshed — only while `owner` still holds the job's lease and
+ * the credentials document is the one the job read (its `updateTime`): a worker that lost its
+ * lease, or a reconnect that stored newer tokens meanwhile, is never overwritten with older ones.
+ * Only the token fields are written; whatever else the document holds is kept.
+ */
+export async function storeRefreshedCredentials(
+  deps: StoreDeps,
+  jobId: string,
+  owner: string,
+  credentials: { path: string; readAt: Timestamp; sealed: StoredCredentials },
+): Promise<"stored" | "lease_lost" | "superseded"> {
+  const ref = deps.db.doc(credentials.path);
+  return runContended(deps.db, async (tx) => {
+    const [job, current] = await Promise.all([readJob(tx, jobRef(deps.db, jobId)), tx.get(ref)]);
+    if (!job || !("job" in job) || !heldBy(owner)(job.job)) {
+      return "lease_lost" as const;
+    }
+    if (!current.exists || !current.updateTime?.isEqual(credentials.readAt)) {
+      return "superseded" as const;
+    }
+    const { accessToken, refreshToken, expiresAt } = credentials.sealed;
+    tx.update(ref, { accessToken, refreshToken, expiresAt });
+    return "stored" as const;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -639,22 +702,42 @@ export interface StaleResetCounts {
   failed: number;
   /** Documents that failed validation, failed `permanent` (`invalid_document`). */
   invalid: number;
+  /** Jobs whose reset could not commit (contention); the next run retries them. */
+  errored: number;
 }
+
+/** Stale jobs reset at once, each its own transaction: a backlog after an outage clears quickly. */
+const STALE_RESET_PARALLELISM = 10;
 
 /**
  * Running jobs whose lease expired (the worker died or timed out) go back to `queued`, or to
  * `failed` when their attempts are spent. Each is re-checked in its own transaction, so a worker
- * that completes at the same moment wins cleanly.
+ * that completes at the same moment wins cleanly. Pages of `pageSize` until none is left or the
+ * deadline passes (the next run continues: a reset job leaves the query).
  */
-export async function resetStaleJobs(deps: StoreDeps, limit: number): Promise<StaleResetCounts> {
-  const counts: StaleResetCounts = { requeued: 0, failed: 0, invalid: 0 };
-  const stale = await jobQueries.stale(deps.db, deps.clock(), limit).get();
+export async function resetStaleJobs(
+  deps: StoreDeps,
+  limits: { pageSize: number; deadline: Date },
+): Promise<StaleResetCounts & { stoppedBy: "done" | "deadline" }> {
+  const counts: StaleResetCounts = { requeued: 0, failed: 0, invalid: 0, errored: 0 };
   const expired = (job: Job, now: Timestamp) =>
     job.status === "running" &&
     job.leaseExpiresAt !== null &&
     job.leaseExpiresAt.toMillis() < now.toMillis();
-  for (const doc of stale.docs) {
-    const outcome = await transition(deps, doc.id, expired, (ctx) => {
+  const reset = async (jobId: string): Promise<void> => {
+    let outcome: keyof StaleResetCounts | undefined;
+    try {
+      outcome = await resetOne(jobId);
+    } catch {
+      // Contention outlasting its retries: this job waits for the next run, the rest go on.
+      outcome = "errored";
+    }
+    if (outcome) {
+      counts[outcome] += 1;
+    }
+  };
+  const resetOne = async (jobId: string) => {
+    const outcome = await transition(deps, jobId, expired, (ctx) => {
       const lastError: JobError = {
         code: "transient",
         reason: "lease_expired",
@@ -668,32 +751,50 @@ export async function resetStaleJobs(deps: StoreDeps, limit: number): Promise<St
       failTerminally(ctx, lastError);
       return "failed" as const;
     });
-    if (outcome) {
-      counts[outcome] += 1;
+    return outcome === "invalid" ? ("invalid" as const) : outcome;
+  };
+  for (;;) {
+    if (deps.clock().getTime() >= limits.deadline.getTime()) {
+      return { ...counts, stoppedBy: "deadline" };
+    }
+    const before = counts.requeued + counts.failed + counts.invalid;
+    const page = await jobQueries.stale(deps.db, deps.clock(), limits.pageSize).get();
+    for (let i = 0; i < page.docs.length; i += STALE_RESET_PARALLELISM) {
+      await Promise.all(
+        page.docs.slice(i, i + STALE_RESET_PARALLELISM).map((doc) => reset(doc.id)),
+      );
+    }
+    // A short page was the last; a full page that reset nothing would only come back the same.
+    if (
+      page.size < limits.pageSize ||
+      counts.requeued + counts.failed + counts.invalid === before
+    ) {
+      return { ...counts, stoppedBy: "done" };
     }
   }
-  return counts;
 }
 
 /**
- * Deletes documents matched by `query` in batches of `batchSize`, at most `maxBatches` batches
- * (bounded work per invocation; the next run continues). Returns how many were deleted.
+ * Deletes the documents `query` matches, a page (one atomic batch) at a time, until none is left
+ * or the deadline passes. Returns how many were deleted and why it stopped.
  */
-export async function deleteInBatches(
-  db: Firestore,
+export async function deleteUntilDeadline(
+  deps: StoreDeps,
   query: Query,
-  maxBatches: number,
-): Promise<number> {
+  deadline: Date,
+): Promise<{ deleted: number; stoppedBy: "done" | "deadline" }> {
   let deleted = 0;
-  for (let batchIndex = 0; batchIndex < maxBatches; batchIndex += 1) {
+  for (;;) {
+    if (deps.clock().getTime() >= deadline.getTime()) {
+      return { deleted, stoppedBy: "deadline" };
+    }
     const snapshot = await query.get();
     if (snapshot.empty) {
-      break;
+      return { deleted, stoppedBy: "done" };
     }
-    const batch = db.batch();
+    const batch = deps.db.batch();
     snapshot.docs.forEach((doc) => batch.delete(doc.ref));
     await batch.commit();
     deleted += snapshot.size;
   }
-  return deleted;
 }

@@ -7,7 +7,7 @@
 import { emptyCounts, type ErrorGroup, groupErrors, type RunCounts } from "../scheduler/events";
 import { eventsCreatedBefore } from "../scheduler/events";
 import { type ProcessDeps, runJob } from "./process";
-import { deleteInBatches, jobQueries, RETENTION_MS, type StoreDeps } from "./store";
+import { deleteUntilDeadline, jobQueries, RETENTION_MS, type StoreDeps } from "./store";
 
 export interface BatchResult {
   counts: RunCounts;
@@ -125,23 +125,33 @@ export async function processUserJobs(
 export interface CleanupResult {
   jobsDeleted: number;
   eventsDeleted: number;
+  /** `deadline`: documents may be left; the next run (hourly) continues. */
+  stoppedBy: "done" | "deadline";
 }
 
-/** Terminal jobs and scheduler events older than the 7-day retention, in bounded batches. */
+/**
+ * Terminal jobs and scheduler events older than the 7-day retention, a page at a time until none
+ * is left or the deadline passes. Firestore's TTL policy on `expireAt` deletes them too (within
+ * a day or so of expiry); this pass keeps the collections bounded where no TTL policy is set.
+ */
 export async function cleanupOldJobs(
   deps: StoreDeps,
-  options: { batchSize: number; maxBatches: number },
+  limits: { pageSize: number; deadline: Date },
 ): Promise<CleanupResult> {
   const cutoff = new Date(deps.clock().getTime() - RETENTION_MS);
-  const jobsDeleted = await deleteInBatches(
-    deps.db,
-    jobQueries.finishedBefore(deps.db, cutoff, options.batchSize),
-    options.maxBatches,
+  const jobs = await deleteUntilDeadline(
+    deps,
+    jobQueries.finishedBefore(deps.db, cutoff, limits.pageSize),
+    limits.deadline,
   );
-  const eventsDeleted = await deleteInBatches(
-    deps.db,
-    eventsCreatedBefore(deps.db, cutoff, options.batchSize),
-    options.maxBatches,
+  const events = await deleteUntilDeadline(
+    deps,
+    eventsCreatedBefore(deps.db, cutoff, limits.pageSize),
+    limits.deadline,
   );
-  return { jobsDeleted, eventsDeleted };
+  return {
+    jobsDeleted: jobs.deleted,
+    eventsDeleted: events.deleted,
+    stoppedBy: jobs.stoppedBy === "done" && events.stoppedBy === "done" ? "done" : "deadline",
+  };
 }

@@ -176,6 +176,29 @@ async function recorded(
 }
 
 /**
+ * Builds what a run needs from the configuration (validated once per instance by the builder);
+ * a bad setting — say an invalid TOKEN_ENCRYPTION_KEYS — is recorded as the run's crash event,
+ * where operators look, before it propagates: never a run that fails with no event while health
+ * alone says so.
+ */
+export async function configured<T>(
+  deps: OperationDeps,
+  operation: SchedulerOperation,
+  source: string,
+  build: () => T,
+): Promise<T> {
+  try {
+    return build();
+  } catch (error) {
+    // `recorded` records the crash event and rethrows the error.
+    await recorded(deps, operation, source, () => {
+      throw error;
+    });
+    throw error;
+  }
+}
+
+/**
  * Time budgets: a batch starts no page or job after its budget, leaving the rest for the next
  * run. The endpoints sit behind Hosting, which cuts a request at 60 s: 15 s of margin cover the
  * last job or page, the event and the alerts. The scheduled functions pass their own budget.
@@ -377,34 +400,53 @@ export function processUserOperation(
 }
 
 /**
- * Bounded work per call, the same for every caller (the next run continues): at most 10 × 200
- * deletes per collection; 200 stale jobs, each its own transaction, keep a run to seconds.
+ * Pages of the maintenance operations: 500 deletes are one atomic batch (Firestore's limit);
+ * stale resets are transactions of their own, 10 at a time (`resetStaleJobs`).
  */
-export const CLEANUP_LIMITS = { batchSize: 200, maxBatches: 10 } as const;
-export const STALE_RESET_LIMIT = 200;
+export const CLEANUP_PAGE_SIZE = 500;
+export const STALE_RESET_PAGE_SIZE = 100;
 
-export function cleanupOperation(deps: OperationDeps, source: string): Promise<OperationResult> {
+/** Until nothing old is left or the budget is spent (`details.stoppedBy`). */
+export function cleanupOperation(
+  deps: OperationDeps,
+  source: string,
+  budgetMs = REQUEST_BUDGET_MS,
+): Promise<OperationResult> {
   return recorded(deps, "cleanup_old_jobs", source, async () => {
-    const result = await cleanupOldJobs(deps, CLEANUP_LIMITS);
+    const result = await cleanupOldJobs(deps, {
+      pageSize: CLEANUP_PAGE_SIZE,
+      deadline: deadlineAfter(deps, budgetMs),
+    });
     return { counts: emptyCounts(), details: { ...result } };
   });
 }
 
-export function resetStaleOperation(deps: OperationDeps, source: string): Promise<OperationResult> {
+/** Until no stale job is left or the budget is spent (`details.stoppedBy`). */
+export function resetStaleOperation(
+  deps: OperationDeps,
+  source: string,
+  budgetMs = REQUEST_BUDGET_MS,
+): Promise<OperationResult> {
   return recorded(deps, "reset_stale_jobs", source, async () => {
-    const result = await resetStaleJobs(deps, STALE_RESET_LIMIT);
+    const result = await resetStaleJobs(deps, {
+      pageSize: STALE_RESET_PAGE_SIZE,
+      deadline: deadlineAfter(deps, budgetMs),
+    });
     const counts = emptyCounts();
     counts.queued = result.requeued;
     counts.failed = result.failed;
+    counts.skipped = result.errored;
     return {
       counts,
-      // `invalid` only when there were some, as a batch's details (`batchWork`).
+      // `invalid` and `errored` only when there were some, as a batch's details (`batchWork`).
       details: {
         requeued: result.requeued,
         failed: result.failed,
         ...(result.invalid > 0 ? { invalid: result.invalid } : {}),
+        ...(result.errored > 0 ? { errored: result.errored } : {}),
+        stoppedBy: result.stoppedBy,
       },
-      staleFound: result.requeued + result.failed + result.invalid,
+      staleFound: result.requeued + result.failed + result.invalid + result.errored,
     };
   });
 }

@@ -18,6 +18,7 @@ import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import { readRawEnv } from "../params";
 import type { ProviderRuntime } from "../providers/registry";
 import type { OperationDeps } from "../scheduler/operations";
+import type { SchedulerOperation } from "../shared/alert-config";
 import { systemClock } from "../shared/clock";
 import { requireProviderSettings } from "../shared/config";
 import { createLogger, type LogFields } from "../shared/logger";
@@ -44,13 +45,18 @@ export function operationDeps(scope: LogFields): OperationDeps {
   return { db: getFirestore(), clock: systemClock, env: readRawEnv(), logger: createLogger(scope) };
 }
 
-export function processDeps(scope: LogFields): ProcessDeps & OperationDeps {
+/** A bad TOKEN_ENCRYPTION_KEYS is recorded as the run's crash event (`configured`), then thrown. */
+export async function processDeps(
+  scope: LogFields,
+  run: { operation: SchedulerOperation; source: string },
+): Promise<ProcessDeps & OperationDeps> {
   const deps = operationDeps(scope);
+  const { configured } = await import("../scheduler/operations");
   return {
     ...deps,
     fetchMetrics,
     owner: `${process.env.K_REVISION ?? "local"}/${randomUUID()}`,
     leaseMs: DEFAULT_LEASE_MS,
-    tokenKeys: requireTokenKeys(deps.env),
+    tokenKeys: await configured(deps, run.operation, run.source, () => requireTokenKeys(deps.env)),
   };
 }

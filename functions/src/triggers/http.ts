@@ -11,6 +11,7 @@ import { onRequest } from "firebase-functions/https";
 
 import type { EndpointDeps, Handler } from "../http/context";
 import type { ResponseSink } from "../http/respond";
+import { JOB_TIMEOUT_SECONDS } from "../jobs/lease";
 import {
   integrationsCronSecret,
   integrationsCronSecretPrevious,
@@ -52,7 +53,6 @@ const serve =
 const cronSecrets = [integrationsCronSecret, integrationsCronSecretPrevious];
 /** What running jobs needs: the platforms' client secrets and the token keys. */
 const jobSecrets = [providerSecrets, tokenEncryptionKeys];
-const JOB_TIMEOUT_SECONDS = 540;
 
 // Health binds the secrets only to report whether they are set and valid (a bad token key would
 // otherwise show only as every job failing); it never uses or returns them.

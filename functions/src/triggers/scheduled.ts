@@ -12,6 +12,7 @@
  */
 import { onSchedule } from "firebase-functions/scheduler";
 
+import { JOB_TIMEOUT_SECONDS } from "../jobs/lease";
 import { providerSecrets, tokenEncryptionKeys } from "../params";
 import { operationDeps, processDeps } from "./deps";
 
@@ -19,7 +20,7 @@ const SOURCE = "cloud-scheduler";
 // Loaded inside the handlers, not at import: see `deps.ts` on cold starts.
 const operations = () => import("../scheduler/operations");
 const common = { timeZone: "UTC", retryCount: 2 } as const;
-const TIMEOUT_SECONDS = 540;
+const TIMEOUT_SECONDS = JOB_TIMEOUT_SECONDS;
 const BUDGET_MS = (TIMEOUT_SECONDS - 60) * 1000;
 
 export const scheduledEnqueue = onSchedule(
@@ -43,7 +44,8 @@ export const sweepQueuedJobs = onSchedule(
   },
   async (_event) => {
     const { sweepOperation } = await operations();
-    await sweepOperation(processDeps({ trigger: "sweepQueuedJobs" }), SOURCE, {
+    const run = { operation: "process_queued_jobs", source: SOURCE } as const;
+    await sweepOperation(await processDeps({ trigger: "sweepQueuedJobs" }, run), SOURCE, {
       maxJobs: 25,
       maxUsers: 50,
       budgetMs: BUDGET_MS,
@@ -51,12 +53,22 @@ export const sweepQueuedJobs = onSchedule(
   },
 );
 
-export const cleanupOldJobs = onSchedule({ ...common, schedule: "0 3 * * 0" }, async (_event) => {
-  const { cleanupOperation } = await operations();
-  await cleanupOperation(operationDeps({ trigger: "scheduled" }), SOURCE);
-});
+// Hourly, not the guide's weekly example: each run deletes until nothing old is left (or its
+// budget), so the collections never grow past a day's writes beyond the retention.
+export const cleanupOldJobs = onSchedule(
+  { ...common, schedule: "30 * * * *", timeoutSeconds: TIMEOUT_SECONDS },
+  async (_event) => {
+    const { cleanupOperation } = await operations();
+    await cleanupOperation(operationDeps({ trigger: "scheduled" }), SOURCE, BUDGET_MS);
+  },
+);
 
-export const resetStaleJobs = onSchedule({ ...common, schedule: "0 * * * *" }, async (_event) => {
-  const { resetStaleOperation } = await operations();
-  await resetStaleOperation(operationDeps({ trigger: "scheduled" }), SOURCE);
-});
+// Every five minutes: with the lease of `jobs/lease.ts`, a dead worker's job is back in the
+// queue within 15 minutes of its claim.
+export const resetStaleJobs = onSchedule(
+  { ...common, schedule: "*/5 * * * *", timeoutSeconds: TIMEOUT_SECONDS },
+  async (_event) => {
+    const { resetStaleOperation } = await operations();
+    await resetStaleOperation(operationDeps({ trigger: "scheduled" }), SOURCE, BUDGET_MS);
+  },
+);

@@ -46,6 +46,8 @@ export function manualClock(start = "2026-11-28T03:00:00Z") {
   let now = new Date(start).getTime();
   return {
     clock: () => new Date(now),
+    /** A deadline `ms` after the clock's current time. */
+    later: (ms: number) => new Date(now + ms),
     advance: (ms: number) => {
       now += ms;
     },

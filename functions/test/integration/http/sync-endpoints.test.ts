@@ -305,7 +305,7 @@ describe("cron, automation, worker and process together", () => {
     );
     expect(body.operation).toBe("reset_stale_jobs");
     expect(body.counts.queued).toBe(1);
-    expect(body.details).toEqual({ requeued: 1, failed: 0 });
+    expect(body.details).toEqual({ requeued: 1, failed: 0, stoppedBy: "done" });
     const job = (await db.collection(JOBS_COLLECTION).doc(queued!.id).get()).data() as unknown;
     expect(job).toMatchObject({ status: "queued", leaseOwner: null, attempts: 1 });
   });
@@ -318,7 +318,11 @@ describe("cron, automation, worker and process together", () => {
       new Date(Date.UTC(2026, 10, 29, 2) + 8 * DAY_MS),
     );
     expect(body.operation).toBe("cleanup_old_jobs");
-    expect(body.details).toEqual({ jobsDeleted: 2, eventsDeleted: eventsBefore });
+    expect(body.details).toEqual({
+      jobsDeleted: 2,
+      eventsDeleted: eventsBefore,
+      stoppedBy: "done",
+    });
     const left = await db.collection(JOBS_COLLECTION).get();
     expect(left.docs.map((doc) => doc.get("status") as string)).toEqual(["queued"]);
     // Only the cleanup's own event remains.
@@ -439,6 +443,25 @@ describe("PATCH /api/integrations/automation", () => {
       cadenceHours: 6,
       lookbackDays: null,
     });
+  });
+
+  it("reads and keeps a setting written by newer code, but refuses it in a request", async () => {
+    await integrationRef(db, "erin", "tiktok").set({
+      status: "active",
+      accountIds: ["7"],
+      automation: { autoSync: true, cadenceHours: 24, lookbackDays: null, quietHours: [1, 5] },
+    });
+    const { status, body } = await patch("erin", { providerId: "tiktok", cadenceHours: 12 });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ automation: { autoSync: true, cadenceHours: 12 } });
+    expect(await storedAutomation(db, "erin", "tiktok")).toEqual({
+      autoSync: true,
+      cadenceHours: 12,
+      lookbackDays: null,
+      quietHours: [1, 5],
+    });
+    const refused = await patch("erin", { providerId: "tiktok", quietHours: [2, 6] });
+    expect(refused.status).toBe(400);
   });
 
   it("answers 404 when the caller has no such integration, even if someone else does", async () => {

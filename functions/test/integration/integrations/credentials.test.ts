@@ -20,6 +20,7 @@ import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
 import { type MetricsFetcher, runJob } from "../../../src/jobs/process";
 import { enqueueJobs, jobRef, parseJob } from "../../../src/jobs/store";
 import type { Credentials } from "../../../src/providers/types";
+import { EVENTS_COLLECTION } from "../../../src/scheduler/events";
 import { ConfigError } from "../../../src/shared/config";
 import {
   cronHeaders,
@@ -36,6 +37,18 @@ import { seedIntegration, tokenKeysValue } from "../../harness/seed";
 
 let firestore: TestFirestore;
 let users = 0;
+
+/** The `crash` lines of the crashed runs of one operation and source, on record. */
+const crashEvents = async (operation: string, source: string): Promise<string[]> =>
+  (
+    await firestore.db
+      .collection(EVENTS_COLLECTION)
+      .where("operation", "==", operation)
+      .where("source", "==", source)
+      .get()
+  ).docs
+    .filter((doc) => doc.get("outcome") === "crashed")
+    .map((doc) => String(doc.get("crash")));
 
 beforeAll(() => {
   firestore = testFirestore("credentials");
@@ -190,6 +203,53 @@ describe("job processing", () => {
     expect(openCredentials(afterRotation, userId, "google", raw)).toEqual(refreshed);
   });
 
+  /** A platform that refreshes the token, after `meanwhile` happened during the fetch. */
+  const refreshingAfter =
+    (userId: string, meanwhile: () => Promise<void>): MetricsFetcher =>
+    async (providerId, request) => {
+      await meanwhile();
+      return platform(tokensOf(`${userId}-refreshed`)).fetchMetrics(providerId, request);
+    };
+
+  it("a worker that lost its lease does not store the tokens it refreshed", async () => {
+    const userId = await seeded();
+    const takeOver = async () => {
+      const running = await firestore.db
+        .collection("syncJobs")
+        .where("userId", "==", userId)
+        .where("status", "==", "running")
+        .get();
+      await Promise.all(running.docs.map((doc) => doc.ref.update({ leaseOwner: "new-owner" })));
+    };
+    const entries: LogEntry[] = [];
+    const { outcome } = await runOneJob(
+      userId,
+      beforeRotation,
+      refreshingAfter(userId, takeOver),
+      entries,
+    );
+    expect(outcome).toBe("lease_lost");
+    const raw = await rawCredentials(userId);
+    expect(openCredentials(beforeRotation, userId, "google", raw)).toEqual(tokensOf(userId));
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        message: "refreshed credentials not stored",
+        fields: expect.objectContaining({ why: "lease_lost" }) as unknown,
+      }),
+    );
+  });
+
+  it("tokens stored by a reconnect during the fetch are not overwritten by older ones", async () => {
+    const userId = await seeded();
+    const reconnected = tokensOf(`${userId}-reconnected`);
+    const reconnect = () =>
+      writeCredentials(firestore.db, beforeRotation, userId, "google", reconnected);
+    const { outcome } = await runOneJob(userId, beforeRotation, refreshingAfter(userId, reconnect));
+    expect(outcome).toBe("succeeded");
+    const raw = await rawCredentials(userId);
+    expect(openCredentials(beforeRotation, userId, "google", raw)).toEqual(reconnected);
+  });
+
   const unreadableCases: Array<[string, (userId: string) => Promise<void>]> = [
     [
       "a ciphertext moved from another user's document",
@@ -316,6 +376,10 @@ describe("key configuration", () => {
         },
       });
       expect(await readJob(jobId)).toMatchObject({ status: "queued", attempts: 0 });
+      // The run is on record where operators look, not only in health.
+      expect(await crashEvents("process_queued_jobs", "worker-endpoint")).toContainEqual(
+        expect.stringContaining(`Invalid configuration: ${variable}`),
+      );
     },
   );
 
@@ -325,13 +389,27 @@ describe("key configuration", () => {
     const saved = process.env.TOKEN_ENCRYPTION_KEYS;
     try {
       const { processDeps } = await import("../../../src/triggers/deps");
+      const run = { operation: "process_job", source: "trigger" } as const;
       process.env.TOKEN_ENCRYPTION_KEYS = keyValue("k2", ["k1", "k2"]);
-      expect(processDeps({}).tokenKeys.current.id).toBe("k2");
+      expect((await processDeps({}, run)).tokenKeys.current.id).toBe("k2");
+      expect(await crashEvents("process_job", "trigger")).toEqual([]);
       process.env.TOKEN_ENCRYPTION_KEYS = '{"current":"k1","keys":{"k1":"c2hvcnQ="}}';
-      expect(() => processDeps({})).toThrow(ConfigError);
-      expect(() => processDeps({})).toThrow(/TOKEN_ENCRYPTION_KEYS .*keys\.k1 must be 32 random/);
+      await expect(processDeps({}, run)).rejects.toThrow(ConfigError);
+      await expect(processDeps({}, run)).rejects.toThrow(
+        /TOKEN_ENCRYPTION_KEYS .*keys\.k1 must be 32 random/,
+      );
       delete process.env.TOKEN_ENCRYPTION_KEYS;
-      expect(() => processDeps({})).toThrow("TOKEN_ENCRYPTION_KEYS is required but not set");
+      await expect(processDeps({}, run)).rejects.toThrow(
+        "TOKEN_ENCRYPTION_KEYS is required but not set",
+      );
+      // Each failed run recorded its crash event, naming the variable, never its value.
+      const crashes = await crashEvents("process_job", "trigger");
+      expect(crashes).toHaveLength(3);
+      expect(crashes.filter((crash) => crash.includes("must be 32 random"))).toHaveLength(2);
+      expect(crashes).toContainEqual(
+        expect.stringContaining("TOKEN_ENCRYPTION_KEYS is required but not set"),
+      );
+      expect(crashes.join(" ")).not.toContain("c2hvcnQ=");
     } finally {
       process.env.TOKEN_ENCRYPTION_KEYS = saved;
       await deleteApp(app);

@@ -231,7 +231,13 @@ describe("job documents in batches", () => {
       queued: 1,
       oldestDueJobId: "queued-broken",
     });
-    expect(await resetStaleJobs(deps, 10)).toEqual({ requeued: 0, failed: 0, invalid: 1 });
+    expect(await resetStaleJobs(deps, { pageSize: 10, deadline: time.later(60_000) })).toEqual({
+      requeued: 0,
+      failed: 0,
+      invalid: 1,
+      errored: 0,
+      stoppedBy: "done",
+    });
     expect((await jobRef(firestore.db, "stale-broken").get()).data()).toMatchObject({
       status: "failed",
       type: "legacy-sync",

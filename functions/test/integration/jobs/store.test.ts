@@ -2,6 +2,7 @@
 import { Timestamp } from "firebase-admin/firestore";
 
 import { integrationPath, integrationSchema } from "../../../src/integrations/model";
+import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
 import { JOBS_COLLECTION } from "../../../src/jobs/model";
 import { enqueueAllUsers } from "../../../src/jobs/schedule";
 import {
@@ -226,7 +227,7 @@ describe("claim, complete, fail", () => {
     expect(integration.lastSyncedAt?.toDate()).toEqual(time.clock());
   });
 
-  it("requeues a rate-limited attempt no sooner than the platform's wait", async () => {
+  it("defers a rate-limited run to the platform's wait without spending the attempt", async () => {
     const jobId = await queuedJob(newUser());
     await claimJob(deps, jobId, "w", 60_000);
     const outcome = await failJob(
@@ -238,9 +239,68 @@ describe("claim, complete, fail", () => {
     );
     expect(outcome).toBe("retry_scheduled");
     const job = await readJob(jobId);
-    expect(job.status).toBe("queued");
+    expect(job).toMatchObject({ status: "queued", attempts: 0, deferrals: 1 });
     expect(job.nextAttemptAt.toMillis() - time.clock().getTime()).toBe(3_600_000);
     expect(job.lastError).toMatchObject({ code: "rate_limited", reason: "http_429" });
+  });
+
+  it("keeps deferring past maxAttempts, and fails once the wait bound would pass", async () => {
+    const userId = newUser();
+    const jobId = await queuedJob(userId);
+    await jobRef(firestore.db, jobId).update({ maxAttempts: 2 });
+    const createdAt = time.clock().getTime();
+    const throttled = {
+      code: "rate_limited" as const,
+      reason: "meta_code_17",
+      message: "user request limit reached",
+      retryAfterMs: 47 * 60_000,
+    };
+    let runs = 0;
+    for (;;) {
+      expect(await claimJob(deps, jobId, "w", 60_000)).toBeDefined();
+      runs += 1;
+      if ((await failJob(deps, jobId, "w", throttled, () => 0)) === "failed") {
+        break;
+      }
+      time.set((await readJob(jobId)).nextAttemptAt.toDate().toISOString());
+    }
+    // 12 h / 47 min: fifteen deferrals fit, the sixteenth would start past the bound.
+    expect(runs).toBe(16);
+    const job = await readJob(jobId);
+    expect(job).toMatchObject({ status: "failed", attempts: 1, deferrals: 15 });
+    expect(job.lastError?.message).toContain("wait bound");
+    expect(time.clock().getTime() - createdAt).toBeLessThanOrEqual(12 * 3_600_000);
+    expect((await readIntegration(userId)).activeJobId).toBeNull();
+  });
+
+  it.each([
+    ["the longest", () => 1, [2, 4, 8, 16, 32, 60, 60, 60, 60]],
+    ["the shortest", () => 0, [1, 2, 4, 8, 16, 30, 30, 30, 30]],
+  ])("retries transient failures for hours: %s schedule", async (_which, random, minutes) => {
+    const userId = newUser();
+    const jobId = await queuedJob(userId);
+    const waits: number[] = [];
+    for (;;) {
+      expect(await claimJob(deps, jobId, "w", 60_000)).toBeDefined();
+      const outcome = await failJob(
+        deps,
+        jobId,
+        "w",
+        { code: "transient", reason: "http_503", message: "platform down" },
+        random,
+      );
+      if (outcome === "failed") {
+        break;
+      }
+      const next = (await readJob(jobId)).nextAttemptAt.toMillis();
+      waits.push((next - time.clock().getTime()) / 60_000);
+      time.set(new Date(next).toISOString());
+    }
+    expect(waits).toEqual(minutes);
+    const job = await readJob(jobId);
+    expect(job).toMatchObject({ status: "failed", attempts: 10, deferrals: 0 });
+    expect(job.lastError?.reason).toBe("http_503");
+    expect((await readIntegration(userId)).consecutiveFailures).toBe(1);
   });
 
   it("fails after maxAttempts and keeps the last error", async () => {
@@ -255,7 +315,7 @@ describe("claim, complete, fail", () => {
         message: "platform down",
       });
       expect(outcome).toBe(attempt === 1 ? "retry_scheduled" : "failed");
-      time.advance(24 * 3_600_000);
+      time.advance(3_600_000);
     }
     const job = await readJob(jobId);
     expect(job).toMatchObject({ status: "failed", attempts: 2 });
@@ -284,20 +344,24 @@ describe("resetStaleJobs", () => {
     try {
       const staleDeps = { db: db.db, clock: time.clock };
       const ids: string[] = [];
-      for (const userId of ["fresh", "expired", "spent"]) {
+      for (const userId of ["fresh", "expired", "spent", "expired-2", "expired-3"]) {
         await seedIntegration(db.db, { userId, providerId: "google" });
         const [outcome] = await enqueueJobs(staleDeps, [manual(userId)]);
         const id = outcome?.status === "queued" ? outcome.jobId : "";
         ids.push(id);
       }
-      const [fresh, expired, spent] = ids as [string, string, string];
+      const [fresh, expired, spent, ...others] = ids as [string, string, string, ...string[]];
       await db.db.collection(JOBS_COLLECTION).doc(spent).update({ maxAttempts: 1 });
-      await claimJob(staleDeps, expired, "dead-worker", 30 * 60_000);
-      await claimJob(staleDeps, spent, "dead-worker", 30 * 60_000);
-      time.advance(30 * 60_000 + 1);
-      await claimJob(staleDeps, fresh, "live-worker", 30 * 60_000);
+      for (const id of [expired, spent, ...others]) {
+        await claimJob(staleDeps, id, "dead-worker", DEFAULT_LEASE_MS);
+      }
+      time.advance(DEFAULT_LEASE_MS + 1);
+      await claimJob(staleDeps, fresh, "live-worker", DEFAULT_LEASE_MS);
 
-      expect(await resetStaleJobs(staleDeps, 50)).toEqual({ requeued: 1, failed: 1, invalid: 0 });
+      // Pages of two: one call goes on until no stale job is left.
+      expect(
+        await resetStaleJobs(staleDeps, { pageSize: 2, deadline: time.later(60_000) }),
+      ).toEqual({ requeued: 3, failed: 1, invalid: 0, errored: 0, stoppedBy: "done" });
       const read = async (id: string) =>
         parseJob(id, (await db.db.collection(JOBS_COLLECTION).doc(id).get()).data()).job;
       expect((await read(fresh)).status).toBe("running");
@@ -315,6 +379,30 @@ describe("resetStaleJobs", () => {
           accounts: [],
         }),
       ).toBe("lease_lost");
+      // A dead worker's job is back in the queue within lease + one 5-minute run of the reset.
+      expect(DEFAULT_LEASE_MS + 5 * 60_000).toBeLessThanOrEqual(15 * 60_000);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("starts no page after its deadline", async () => {
+    const db = testFirestore("stale-deadline");
+    try {
+      const staleDeps = { db: db.db, clock: time.clock };
+      await seedIntegration(db.db, { userId: "u", providerId: "google" });
+      const [outcome] = await enqueueJobs(staleDeps, [manual("u")]);
+      const id = outcome?.status === "queued" ? outcome.jobId : "";
+      await claimJob(staleDeps, id, "dead-worker", 1_000);
+      time.advance(2_000);
+      expect(await resetStaleJobs(staleDeps, { pageSize: 10, deadline: time.later(0) })).toEqual({
+        requeued: 0,
+        failed: 0,
+        invalid: 0,
+        errored: 0,
+        stoppedBy: "deadline",
+      });
+      expect((await jobRef(db.db, id).get()).get("status")).toBe("running");
     } finally {
       await db.close();
     }
@@ -342,10 +430,55 @@ describe("cleanupOldJobs", () => {
           errors: [],
         });
       }
-      const result = await cleanupOldJobs(cleanDeps, { batchSize: 1, maxBatches: 10 });
-      expect(result).toEqual({ jobsDeleted: 2, eventsDeleted: 1 });
+      const result = await cleanupOldJobs(cleanDeps, { pageSize: 1, deadline: time.later(60_000) });
+      expect(result).toEqual({ jobsDeleted: 2, eventsDeleted: 1, stoppedBy: "done" });
       expect((await jobs.get()).docs.map((doc) => doc.id).sort()).toEqual(["old-queued", "recent"]);
       expect((await db.db.collection(EVENTS_COLLECTION).get()).size).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("keeps up: one run deletes more than a week of the fixed schedules' events", async () => {
+    const db = testFirestore("cleanup-volume");
+    try {
+      // 2,353 events a week from the fixed schedules alone; the old weekly run deleted 2,000.
+      const old = Timestamp.fromMillis(time.clock().getTime() - 8 * 86_400_000);
+      const events = db.db.collection(EVENTS_COLLECTION);
+      for (let start = 0; start < 2_600; start += 500) {
+        const batch = db.db.batch();
+        for (let i = start; i < Math.min(start + 500, 2_600); i += 1) {
+          batch.set(events.doc(), { operation: "test", createdAt: old });
+        }
+        await batch.commit();
+      }
+      const result = await cleanupOldJobs(
+        { db: db.db, clock: time.clock },
+        { pageSize: 500, deadline: time.later(60_000) },
+      );
+      expect(result).toEqual({ jobsDeleted: 0, eventsDeleted: 2_600, stoppedBy: "done" });
+      expect((await events.count().get()).data().count).toBe(0);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("starts no page after its deadline and says so", async () => {
+    const db = testFirestore("cleanup-deadline");
+    try {
+      await db.db
+        .collection(JOBS_COLLECTION)
+        .doc("old")
+        .set({
+          status: "succeeded",
+          finishedAt: Timestamp.fromMillis(time.clock().getTime() - 8 * 86_400_000),
+        });
+      const result = await cleanupOldJobs(
+        { db: db.db, clock: time.clock },
+        { pageSize: 500, deadline: time.later(0) },
+      );
+      expect(result).toEqual({ jobsDeleted: 0, eventsDeleted: 0, stoppedBy: "deadline" });
+      expect((await db.db.collection(JOBS_COLLECTION).doc("old").get()).exists).toBe(true);
     } finally {
       await db.close();
     }

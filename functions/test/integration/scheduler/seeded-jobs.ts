@@ -15,6 +15,7 @@ export const seededJob = (now: Date, overrides: Partial<Job>): Job => ({
   timeframeDays: 1,
   attempts: 0,
   maxAttempts: 5,
+  deferrals: 0,
   nextAttemptAt: minutesBefore(now, 1),
   leaseOwner: null,
   leaseExpiresAt: null,

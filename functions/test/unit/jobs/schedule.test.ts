@@ -1,5 +1,4 @@
 import { DEFAULT_AUTOMATION } from "../../../src/integrations/model";
-import { retryDelayMs } from "../../../src/jobs/backoff";
 import { cadenceSlot } from "../../../src/jobs/schedule";
 import { RESTATEMENT_LOOKBACK_DAYS, syncWindow } from "../../../src/jobs/window";
 
@@ -65,21 +64,5 @@ describe("syncWindow", () => {
       now,
     );
     expect(window).toEqual({ since: "2026-11-25", until: "2026-11-28" });
-  });
-});
-
-describe("retryDelayMs", () => {
-  it("grows exponentially with jitter in the upper half", () => {
-    expect(retryDelayMs(1, undefined, () => 0)).toBe(30_000);
-    expect(retryDelayMs(1, undefined, () => 1)).toBe(60_000);
-    expect(retryDelayMs(3, undefined, () => 1)).toBe(240_000);
-  });
-
-  it("is capped", () => {
-    expect(retryDelayMs(30, undefined, () => 1)).toBe(6 * 60 * 60_000);
-  });
-
-  it("is never sooner than the platform's requested wait", () => {
-    expect(retryDelayMs(1, 3_600_000, () => 0)).toBe(3_600_000);
   });
 });

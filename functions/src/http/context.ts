@@ -112,6 +112,12 @@ export const operationResponse = (result: OperationResult): JsonResponse => ({
 });
 
 /**
+ * Platform requests of an endpoint's jobs stop this long after the request came: Hosting cuts
+ * the response at 60 s, and the batch stops claiming at 45 s (`REQUEST_BUDGET_MS`).
+ */
+const ENDPOINT_RUN_BUDGET_MS = 50_000;
+
+/**
  * Job-running dependencies for one invocation; the lease owner is unique per invocation. A bad
  * TOKEN_ENCRYPTION_KEYS is recorded as the run's crash event and answered as `misconfigured`.
  */
@@ -125,6 +131,7 @@ export const processDeps = async (
   env: deps.env,
   fetchMetrics: deps.process.fetchMetrics,
   leaseMs: deps.process.leaseMs ?? DEFAULT_LEASE_MS,
+  deadline: new Date(deps.clock().getTime() + ENDPOINT_RUN_BUDGET_MS),
   owner: `${run.source}-${randomUUID()}`,
   // Parsed here, not for every endpoint: only the job-processing ones are bound to the keys.
   tokenKeys: await configured(deps, run.operation, run.source, () => requireTokenKeys(deps.env)),

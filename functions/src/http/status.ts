@@ -8,7 +8,7 @@
  * lastError: {code, reason, message, at} | null, consecutiveFailures, activeJobId}],
  * recentJobs: [{jobId, providerId, type, status, timeframeDays, attempts, maxAttempts, source,
  * createdAt, startedAt, finishedAt, nextAttemptAt, result: {since, until, rowsFetched,
- * rowsWritten, rowsUnchanged} | null, lastError: {code, reason, message, at} | null}]}`, times
+ * rowsWritten, rowsUnchanged, rowsZeroed} | null, lastError: {code, reason, message, at} | null}]}`, times
  * as ISO strings or null. Fields are picked one by one: tokens live in the `private/credentials`
  * documents, which this endpoint never reads. A document that fails validation is left out of
  * the lists (and logged) rather than failing the caller's whole view.
@@ -116,6 +116,7 @@ export const handleStatus = defineEndpoint({
                     rowsFetched: job.result.rowsFetched,
                     rowsWritten: job.result.rowsWritten,
                     rowsUnchanged: job.result.rowsUnchanged,
+                    rowsZeroed: job.result.rowsZeroed,
                   }
                 : null,
               lastError: errorView(job.lastError),

@@ -9,3 +9,10 @@
  */
 export const JOB_TIMEOUT_SECONDS = 540;
 export const DEFAULT_LEASE_MS = (JOB_TIMEOUT_SECONDS + 60) * 1000;
+
+/**
+ * No platform request of a job-running invocation starts later than this after its start: the
+ * last request (bounded by its own timeout), the outcome and the event fit in the minute left.
+ * Work not done by then is deferred, not failed (`providers/http.ts` `runDeadlineError`).
+ */
+export const RUN_BUDGET_MS = (JOB_TIMEOUT_SECONDS - 60) * 1000;

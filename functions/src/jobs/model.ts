@@ -46,6 +46,8 @@ export const jobResultSchema = z.object({
   rowsFetched: z.number().int(),
   rowsWritten: z.number().int(),
   rowsUnchanged: z.number().int(),
+  /** Stored rows the platform no longer returned, zeroed and marked absent. */
+  rowsZeroed: z.number().int().default(0),
   accounts: z.array(accountResultSchema),
 });
 export type JobResult = z.infer<typeof jobResultSchema>;

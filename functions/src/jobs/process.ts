@@ -1,13 +1,14 @@
 /**
  * Processing one job: claim it, load its integration and credentials, compute the window, pull
- * the platform's rows through the provider module, persist refreshed tokens, upsert metrics,
- * and record the outcome. The job's fate is decided from the provider error class alone.
+ * the platform's rows through the provider module, persist refreshed tokens, store the metrics
+ * and reconcile the accounts' windows (`metrics/store.ts`), and record the outcome. The job's fate is decided from the provider error class alone.
  */
 import { CredentialsError, openCredentials, sealCredentials } from "../integrations/credentials";
 import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
 import type { TokenKeyring } from "../integrations/token-keys";
-import { upsertMetrics } from "../metrics/store";
+import { storeMetrics } from "../metrics/store";
 import { ProviderError } from "../providers/errors";
+import { canonicalAccountId } from "../providers/ids";
 import type {
   FetchRequest,
   FetchResult,
@@ -43,6 +44,8 @@ export interface ProcessDeps extends StoreDeps {
   leaseMs: number;
   /** Opens and seals the integration's OAuth tokens (TOKEN_ENCRYPTION_KEYS). */
   tokenKeys: TokenKeyring;
+  /** No platform request starts at or after it: the invocation's timeout is near. */
+  deadline?: Date;
 }
 
 export interface RunOutcome {
@@ -157,6 +160,7 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
             ...(integration.loginCustomerId
               ? { loginCustomerId: integration.loginCustomerId }
               : {}),
+            ...(deps.deadline ? { deadline: deps.deadline.getTime() } : {}),
           });
     if (fetched.refreshedCredentials) {
       // Persisted at once: a crash later in the job must not lose a rotated token.
@@ -174,15 +178,28 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
         logger.warn("refreshed credentials not stored", { why: stored });
       }
     }
-    const counts = await upsertMetrics(deps.db, job.userId, fetched.rows, {
-      jobId,
-      now: deps.clock(),
-    });
+    const outcomes = new Map(fetched.accounts.map((account) => [account.accountId, account]));
+    const counts = await storeMetrics(
+      deps.db,
+      job.userId,
+      job.providerId,
+      {
+        rows: fetched.rows,
+        // Every account the integration holds; one without an outcome was not fetched.
+        accounts: integration.accountIds.map((accountId) => ({
+          accountId: canonicalAccountId(job.providerId, accountId),
+          status: outcomes.get(accountId)?.status === "ok" ? "ok" : "failed",
+          range,
+        })),
+      },
+      { jobId, now: deps.clock() },
+    );
     const result: JobResult = {
       ...range,
       rowsFetched: fetched.rows.length,
       rowsWritten: counts.written,
       rowsUnchanged: counts.unchanged,
+      rowsZeroed: counts.zeroed,
       accounts: fetched.accounts.map((account) =>
         account.status === "ok"
           ? { accountId: account.accountId, status: "ok", rows: account.rows }

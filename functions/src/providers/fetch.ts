@@ -33,6 +33,7 @@ const fetchRequestSchema = z
     accountIds: z.array(z.string().min(1)).min(1),
     range: z.object({ since: isoDay, until: isoDay }),
     loginCustomerId: z.string().min(1).optional(),
+    deadline: z.number().int().positive().optional(),
   })
   .refine((request) => request.range.since <= request.range.until, {
     error: "range.since must not be after range.until",
@@ -78,6 +79,7 @@ export async function fetchMetrics<P extends ProviderId>(
       maxInlineWaitMs: deps.settings.maxInlineWaitMs,
       maxInlineRetries: deps.settings.maxInlineRetries,
       secrets,
+      ...(request.deadline === undefined ? {} : { deadlineMs: request.deadline }),
     }),
   });
   const refresh = async (): Promise<void> => {

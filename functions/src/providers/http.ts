@@ -55,6 +55,8 @@ export interface HttpOptions {
   maxInlineRetries: number;
   /** Values that must never appear in an error message or log line. */
   secrets: readonly string[];
+  /** No request starts at or after this time (ms since the epoch): the run's own deadline. */
+  deadlineMs?: number;
 }
 
 /** Fallback wait when a platform signals a rate limit without saying how long. */
@@ -98,12 +100,29 @@ function parseJson(text: unknown): unknown {
   }
 }
 
+/**
+ * The run's time budget ran out before this request: the work left is deferred like a rate
+ * limit — the job goes back to the queue without spending an attempt (`jobs/backoff.ts`) — for
+ * the platform did not fail, the function's timeout was near.
+ */
+export const runDeadlineError = (provider: ProviderId, label: string): ProviderError =>
+  new ProviderError(
+    provider,
+    "rate_limited",
+    "run_deadline",
+    `${label}: not started, the run's time budget ran out`,
+    0,
+  );
+
 export class PlatformHttp {
   constructor(private readonly options: HttpOptions) {}
 
   async request<T>(spec: RequestSpec<T>): Promise<T> {
-    const { limiter, clock, maxInlineRetries, maxInlineWaitMs } = this.options;
+    const { limiter, clock, maxInlineRetries, maxInlineWaitMs, deadlineMs } = this.options;
     for (let attempt = 0; ; attempt += 1) {
+      if (deadlineMs !== undefined && clock.now() >= deadlineMs) {
+        throw runDeadlineError(this.options.provider, spec.label);
+      }
       let error: ProviderError;
       try {
         return await this.attempt(spec);

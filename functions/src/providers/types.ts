@@ -30,6 +30,11 @@ export interface FetchRequest {
   range: DateRange;
   /** Google: manager (MCC) customer id sent as `login-customer-id`, when access is through one. */
   loginCustomerId?: string;
+  /**
+   * The run's deadline (ms since the epoch): no platform request starts at or after it, and the
+   * accounts not fetched by then fail `rate_limited` `run_deadline` (deferred, not failed).
+   */
+  deadline?: number;
 }
 
 export interface MetricRow {

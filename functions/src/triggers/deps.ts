@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { getFirestore } from "firebase-admin/firestore";
 
 import { requireTokenKeys } from "../integrations/token-keys";
-import { DEFAULT_LEASE_MS } from "../jobs/lease";
+import { DEFAULT_LEASE_MS, RUN_BUDGET_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import { readRawEnv } from "../params";
 import type { ProviderRuntime } from "../providers/registry";
@@ -57,6 +57,7 @@ export async function processDeps(
     fetchMetrics,
     owner: `${process.env.K_REVISION ?? "local"}/${randomUUID()}`,
     leaseMs: DEFAULT_LEASE_MS,
+    deadline: new Date(deps.clock().getTime() + RUN_BUDGET_MS),
     tokenKeys: await configured(deps, run.operation, run.source, () => requireTokenKeys(deps.env)),
   };
 }

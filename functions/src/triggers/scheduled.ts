@@ -8,11 +8,12 @@
  * users until its time budget, and the next invocation continues from the stored cursor.
  *
  * Budgets: the batches stop starting work a minute before the 540 s timeout, so the page or job
- * in flight, the event and the alerts finish inside it.
+ * in flight, the event and the alerts finish inside it; the sweep stops claiming a minute
+ * earlier still, and its jobs' platform requests stop at the run's deadline (`jobs/lease.ts`).
  */
 import { onSchedule } from "firebase-functions/scheduler";
 
-import { JOB_TIMEOUT_SECONDS } from "../jobs/lease";
+import { JOB_TIMEOUT_SECONDS, RUN_BUDGET_MS } from "../jobs/lease";
 import { providerSecrets, tokenEncryptionKeys } from "../params";
 import { operationDeps, processDeps } from "./deps";
 
@@ -21,7 +22,7 @@ const SOURCE = "cloud-scheduler";
 const operations = () => import("../scheduler/operations");
 const common = { timeZone: "UTC", retryCount: 2 } as const;
 const TIMEOUT_SECONDS = JOB_TIMEOUT_SECONDS;
-const BUDGET_MS = (TIMEOUT_SECONDS - 60) * 1000;
+const BUDGET_MS = RUN_BUDGET_MS;
 
 export const scheduledEnqueue = onSchedule(
   { ...common, schedule: "0 * * * *", timeoutSeconds: TIMEOUT_SECONDS },
@@ -48,7 +49,8 @@ export const sweepQueuedJobs = onSchedule(
     await sweepOperation(await processDeps({ trigger: "sweepQueuedJobs" }, run), SOURCE, {
       maxJobs: 25,
       maxUsers: 50,
-      budgetMs: BUDGET_MS,
+      // Claims stop a minute before the jobs' own deadline, so the last job claimed has time.
+      budgetMs: RUN_BUDGET_MS - 60_000,
     });
   },
 );

@@ -66,6 +66,7 @@ export async function finishJob(deps: StoreDeps, jobId: string): Promise<void> {
     rowsFetched: 0,
     rowsWritten: 0,
     rowsUnchanged: 0,
+    rowsZeroed: 0,
     accounts: [],
   });
 }

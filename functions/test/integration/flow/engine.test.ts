@@ -10,7 +10,7 @@ import { type ProcessDeps, runJob } from "../../../src/jobs/process";
 import { claimJob, enqueueJobs, jobRef, parseJob, resetStaleJobs } from "../../../src/jobs/store";
 import { syncWindow } from "../../../src/jobs/window";
 import { processDueJobs } from "../../../src/jobs/worker";
-import { upsertMetrics } from "../../../src/metrics/store";
+import { storeMetrics } from "../../../src/metrics/store";
 import type { ProviderId } from "../../../src/providers/types";
 import { createLogger } from "../../../src/shared/logger";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
@@ -129,7 +129,14 @@ it("recovers a job whose worker died mid-way without duplicating a metric", asyn
     accountIds: ["1111111111"],
     range,
   });
-  await upsertMetrics(firestore.db, userId, fetched.rows, { jobId, now: time.clock() });
+  // It stored the rows of its account, then died before recording the outcome.
+  await storeMetrics(
+    firestore.db,
+    userId,
+    "google",
+    { rows: fetched.rows, accounts: [{ accountId: "1111111111", status: "ok", range }] },
+    { jobId, now: time.clock() },
+  );
 
   // Before the lease runs out nothing is reset; after it, the job is queued again.
   time.advance(DEFAULT_LEASE_MS - 1);
@@ -162,6 +169,21 @@ it("recovers a job whose worker died mid-way without duplicating a metric", asyn
   });
   // The dead worker coming back cannot claim or finish it.
   expect((await runJob(deps({ owner: "worker-dead" }), jobId)).outcome).toBe("not_claimed");
+});
+
+it("defers a job cut by its run's deadline without a platform request or a spent attempt", async () => {
+  const { jobId } = await newJob("google");
+  const before = stack.world.requestLog.length;
+  // The deadline is on the provider runtime's clock, the real one: already passed.
+  const outcome = await runJob(deps({ deadline: new Date(Date.now() - 1) }), jobId);
+  expect(outcome).toMatchObject({ outcome: "retry_scheduled", errorCode: "rate_limited" });
+  expect(stack.world.requestLog.length).toBe(before);
+  const job = await readJob(jobId);
+  expect(job).toMatchObject({ status: "queued", attempts: 0, deferrals: 1 });
+  expect(job.lastError).toMatchObject({ code: "rate_limited", reason: "run_deadline" });
+  // The next run, with time left, completes it.
+  time.set(job.nextAttemptAt.toDate().toISOString());
+  expect((await runJob(deps({ deadline: FAR }), jobId)).outcome).toBe("succeeded");
 });
 
 it("defers a rate-limited job until the platform's wait has passed, then completes it", async () => {

@@ -391,7 +391,12 @@ describe("key configuration", () => {
       const { processDeps } = await import("../../../src/triggers/deps");
       const run = { operation: "process_job", source: "trigger" } as const;
       process.env.TOKEN_ENCRYPTION_KEYS = keyValue("k2", ["k1", "k2"]);
-      expect((await processDeps({}, run)).tokenKeys.current.id).toBe("k2");
+      const built = await processDeps({}, run);
+      expect(built.tokenKeys.current.id).toBe("k2");
+      // Its jobs' platform requests stop a minute before the 540 s timeout.
+      const left = built.deadline!.getTime() - Date.now();
+      expect(left).toBeGreaterThan(470_000);
+      expect(left).toBeLessThanOrEqual(480_000);
       expect(await crashEvents("process_job", "trigger")).toEqual([]);
       process.env.TOKEN_ENCRYPTION_KEYS = '{"current":"k1","keys":{"k1":"c2hvcnQ="}}';
       await expect(processDeps({}, run)).rejects.toThrow(ConfigError);

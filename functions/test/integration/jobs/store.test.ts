@@ -212,6 +212,7 @@ describe("claim, complete, fail", () => {
       rowsFetched: 3,
       rowsWritten: 3,
       rowsUnchanged: 0,
+      rowsZeroed: 0,
       accounts: [{ accountId: "acct-1", status: "ok" as const, rows: 3 }],
     };
     expect(await completeJob(deps, jobId, "intruder", result)).toBe("lease_lost");
@@ -376,6 +377,7 @@ describe("resetStaleJobs", () => {
           rowsFetched: 0,
           rowsWritten: 0,
           rowsUnchanged: 0,
+          rowsZeroed: 0,
           accounts: [],
         }),
       ).toBe("lease_lost");

@@ -30,7 +30,12 @@ const TOKEN = "tok-super-secret-123456";
 const okSchema = z.object({ ok: z.literal(true) });
 
 function client(
-  options: { classify?: Classifier; timeoutMs?: number; maxInlineWaitMs?: number } = {},
+  options: {
+    classify?: Classifier;
+    timeoutMs?: number;
+    maxInlineWaitMs?: number;
+    deadlineMs?: number;
+  } = {},
 ) {
   return new PlatformHttp({
     provider: "google",
@@ -42,6 +47,7 @@ function client(
     maxInlineWaitMs: options.maxInlineWaitMs ?? 2000,
     maxInlineRetries: 2,
     secrets: [TOKEN],
+    ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
   });
 }
 
@@ -103,6 +109,17 @@ describe("PlatformHttp", () => {
     const error = await failure(get(client()));
     expect(error.code).toBe("rate_limited");
     expect(error.retryAfterMs).toBe(120_000);
+    expect(hits).toHaveLength(1);
+  });
+
+  it("starts no request at or after the run's deadline, nor an inline retry", async () => {
+    const late = await failure(get(client({ deadlineMs: Date.now() - 1 })));
+    expect(late).toMatchObject({ code: "rate_limited", reason: "run_deadline", retryAfterMs: 0 });
+    expect(hits).toHaveLength(0);
+    // A transient failure is not retried inline once the deadline has passed meanwhile.
+    script = (res) => setTimeout(() => json(res, 503, {}), 300);
+    const cut = await failure(get(client({ deadlineMs: Date.now() + 100 })));
+    expect(cut.reason).toBe("run_deadline");
     expect(hits).toHaveLength(1);
   });
 

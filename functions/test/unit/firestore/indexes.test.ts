@@ -14,6 +14,7 @@ import { z } from "zod";
 import { allCredentialsQuery } from "../../../src/integrations/credentials";
 import { activeIntegrationsQuery } from "../../../src/jobs/schedule";
 import { jobQueries } from "../../../src/jobs/store";
+import { metricsInWindowQuery } from "../../../src/metrics/store";
 import { eventsCreatedBefore } from "../../../src/scheduler/events";
 
 const indexFile = z.object({
@@ -134,6 +135,13 @@ const queries: Record<string, Query> = {
   "integrations.active": activeIntegrationsQuery(db, 10),
   "events.createdBefore": eventsCreatedBefore(db, now, 10),
   "credentials.all": allCredentialsQuery(db, 10),
+  "metrics.inWindow": metricsInWindowQuery(
+    db,
+    "u",
+    "google",
+    { since: "2026-11-01", until: "2026-11-28" },
+    10,
+  ),
 };
 
 describe("firestore.indexes.json", () => {

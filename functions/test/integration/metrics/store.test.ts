@@ -1,0 +1,150 @@
+/**
+ * Storing and reconciling metrics against the official Firestore emulator: unchanged rows cost no
+ * write; rows the platform stopped returning in a fully fetched window are zeroed and marked,
+ * never deleted; a failed account's rows and rows outside the window are never touched.
+ */
+import { METRICS_COLLECTION, metricDocId, storeMetrics } from "../../../src/metrics/store";
+import type { MetricRow } from "../../../src/providers/types";
+import { type TestFirestore, testFirestore } from "../../harness/firestore";
+
+let firestore: TestFirestore;
+let users = 0;
+
+beforeAll(() => {
+  firestore = testFirestore("metrics-store");
+});
+afterAll(() => firestore.close());
+
+const row = (accountId: string, campaignId: string, date: string, clicks = 5): MetricRow => ({
+  provider: "google",
+  accountId,
+  campaignId,
+  campaignName: `Campaign ${campaignId}`,
+  date,
+  timeZone: "America/Los_Angeles",
+  currency: "USD",
+  impressions: clicks * 10,
+  clicks,
+  spendMicros: clicks * 1_000_000,
+  conversions: 1.5,
+  conversionValueMicros: 2_500_000,
+});
+
+const range = { since: "2026-11-20", until: "2026-11-27" };
+const ok = (accountId: string) => ({ accountId, status: "ok" as const, range });
+const failed = (accountId: string) => ({ accountId, status: "failed" as const, range });
+
+const stored = async (userId: string, r: MetricRow) =>
+  (
+    await firestore.db.collection(`users/${userId}/${METRICS_COLLECTION}`).doc(metricDocId(r)).get()
+  ).data();
+
+const store = (
+  userId: string,
+  rows: MetricRow[],
+  accounts: Parameters<typeof storeMetrics>[3]["accounts"],
+  jobId = "job-1",
+) =>
+  storeMetrics(
+    firestore.db,
+    userId,
+    "google",
+    { rows, accounts },
+    { jobId, now: new Date("2026-11-28T03:00:00Z") },
+  );
+
+describe("storeMetrics", () => {
+  it("writes new and changed rows, and nothing for unchanged ones", async () => {
+    const userId = `metrics-${(users += 1)}`;
+    const rows = [row("1", "10", "2026-11-26"), row("1", "10", "2026-11-27")];
+    expect(await store(userId, rows, [ok("1")])).toEqual({ written: 2, unchanged: 0, zeroed: 0 });
+    const restated = [rows[0]!, row("1", "10", "2026-11-27", 7)];
+    expect(await store(userId, restated, [ok("1")])).toEqual({
+      written: 1,
+      unchanged: 1,
+      zeroed: 0,
+    });
+    expect(await stored(userId, restated[1]!)).toMatchObject({ clicks: 7, jobId: "job-1" });
+  });
+
+  it("zeroes and marks a row the platform no longer returns, keeping its names, once", async () => {
+    const userId = `metrics-${(users += 1)}`;
+    const gone = row("1", "11", "2026-11-25");
+    const kept = row("1", "10", "2026-11-25");
+    await store(userId, [gone, kept], [ok("1")]);
+    // Google omits all-zero rows; a deleted campaign is not returned at all.
+    expect(await store(userId, [kept], [ok("1")], "job-2")).toEqual({
+      written: 0,
+      unchanged: 1,
+      zeroed: 1,
+    });
+    expect(await stored(userId, gone)).toMatchObject({
+      campaignName: "Campaign 11",
+      impressions: 0,
+      clicks: 0,
+      spendMicros: 0,
+      conversions: 0,
+      conversionValueMicros: 0,
+      absent: { reason: "not_returned" },
+      jobId: "job-2",
+    });
+    // Already marked: the next run writes nothing.
+    expect(await store(userId, [kept], [ok("1")], "job-3")).toEqual({
+      written: 0,
+      unchanged: 1,
+      zeroed: 0,
+    });
+    // Returned again (a restatement brought it back): written whole, without the mark.
+    expect(await store(userId, [gone, kept], [ok("1")], "job-4")).toMatchObject({ written: 1 });
+    const back = await stored(userId, gone);
+    expect(back).toMatchObject({ clicks: 5, jobId: "job-4" });
+    expect(back).not.toHaveProperty("absent");
+  });
+
+  it("never touches a failed account's rows, nor rows outside the window", async () => {
+    const userId = `metrics-${(users += 1)}`;
+    const failedRow = row("2", "20", "2026-11-26");
+    const old = row("1", "10", "2026-11-19");
+    await store(userId, [failedRow, old], [ok("1"), ok("2")]);
+    expect(await store(userId, [], [ok("1"), failed("2")])).toEqual({
+      written: 0,
+      unchanged: 0,
+      zeroed: 0,
+    });
+    expect(await stored(userId, failedRow)).toMatchObject({ clicks: 5 });
+    expect(await stored(userId, old)).toMatchObject({ clicks: 5 });
+  });
+
+  it("zeroes the window's rows of an account the integration no longer holds", async () => {
+    const userId = `metrics-${(users += 1)}`;
+    const removed = row("3", "30", "2026-11-24");
+    const removedOld = row("3", "30", "2026-11-01");
+    await store(userId, [removed, removedOld, row("1", "10", "2026-11-24")], [ok("1"), ok("3")]);
+    expect(await store(userId, [row("1", "10", "2026-11-24")], [ok("1")])).toEqual({
+      written: 0,
+      unchanged: 1,
+      zeroed: 1,
+    });
+    expect(await stored(userId, removed)).toMatchObject({
+      clicks: 0,
+      absent: { reason: "account_removed" },
+    });
+    expect(await stored(userId, removedOld)).toMatchObject({ clicks: 5 });
+  });
+
+  it("reconciles a window of more rows than one query page", async () => {
+    const userId = `metrics-${(users += 1)}`;
+    const days = ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"];
+    const rows = days.flatMap((date) =>
+      Array.from({ length: 300 }, (_, i) => row("1", String(1_000 + i), date)),
+    );
+    expect(await store(userId, rows, [ok("1")])).toMatchObject({ written: 1_200 });
+    // Campaigns 1000–1099 are deleted: 400 rows vanish from the re-pulled window.
+    const remaining = rows.filter((r) => Number(r.campaignId) >= 1_100);
+    expect(await store(userId, remaining, [ok("1")])).toEqual({
+      written: 0,
+      unchanged: 800,
+      zeroed: 400,
+    });
+  });
+});

@@ -66,9 +66,13 @@ const account = (
   timeZone: string,
   currency: string,
   campaigns: number,
-): SandboxAccount => ({ provider, id, name, timeZone, currency, campaigns });
+  retired: Pick<SandboxAccount, "archivedCampaigns" | "deletedCampaigns"> = {},
+): SandboxAccount => ({ provider, id, name, timeZone, currency, campaigns, ...retired });
 
-/** Three demo users covering every platform, two cadences and automation switched off. */
+/**
+ * Three demo users covering every platform, two cadences and automation switched off. The Meta
+ * accounts include archived and deleted campaigns, which Meta's insights leave out unless asked.
+ */
 export const DEMO_USERS: readonly DemoUser[] = [
   {
     userId: "demo-alice",
@@ -82,7 +86,12 @@ export const DEMO_USERS: readonly DemoUser[] = [
       },
       {
         providerId: "meta",
-        accounts: [account("meta", "100000000000001", "Alice Shoes", "Europe/Berlin", "EUR", 2)],
+        accounts: [
+          account("meta", "100000000000001", "Alice Shoes", "Europe/Berlin", "EUR", 4, {
+            archivedCampaigns: 1,
+            deletedCampaigns: 1,
+          }),
+        ],
         autoSync: true,
         cadenceHours: 24,
       },
@@ -115,7 +124,11 @@ export const DEMO_USERS: readonly DemoUser[] = [
       },
       {
         providerId: "meta",
-        accounts: [account("meta", "100000000000002", "Bob Bikes", "America/New_York", "USD", 2)],
+        accounts: [
+          account("meta", "100000000000002", "Bob Bikes", "America/New_York", "USD", 3, {
+            archivedCampaigns: 1,
+          }),
+        ],
         autoSync: false,
         cadenceHours: 24,
       },

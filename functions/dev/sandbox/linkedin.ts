@@ -394,6 +394,13 @@ function adAnalytics(req: SandboxRequest, world: SandboxWorld, maxElements: numb
       continue;
     }
     const campaigns = world.campaigns(account);
+    world.queryTooLarge(
+      "linkedin",
+      account.id,
+      { since, until },
+      days.length * campaigns.length,
+      maxElements,
+    );
     for (const day of days) {
       const [year, month, dayOfMonth] = day.split("-").map(Number);
       const date = { year, month, day: dayOfMonth };
@@ -417,8 +424,12 @@ function adAnalytics(req: SandboxRequest, world: SandboxWorld, maxElements: numb
   }
   return {
     status: 200,
-    // No pagination: `paging` is a fixed echo and everything past the cap is silently dropped.
-    body: { paging: { start: 0, count: 10, links: [] }, elements: elements.slice(0, maxElements) },
+    // No pagination: `paging` is a fixed echo and everything past the cap (or the
+    // maxRowsPerQuery knob) is silently dropped.
+    body: {
+      paging: { start: 0, count: 10, links: [] },
+      elements: elements.slice(0, world.rowLimit("linkedin", maxElements)),
+    },
   };
 }
 

@@ -1,14 +1,25 @@
 /**
  * Meta Marketing API in the sandbox: the ad account node (`GET /{v}/act_{id}`) and the insights
  * edge (`GET /{v}/act_{id}/insights`), with Graph's request checks and error envelope, opaque
- * cursor paging, usage headers, and the "reduce the amount of data" refusal of queries that are too
- * large, all rendered as Meta documents them (provider-apis notes §2; Graph error handling:
- * https://developers.facebook.com/docs/graph-api/guides/error-handling).
+ * cursor paging, usage headers, the "reduce the amount of data" refusal of queries that are too
+ * large, and archived and deleted campaigns left out unless `filtering` asks for them, all
+ * rendered as Meta documents them (provider-apis notes §2; Graph error handling:
+ * https://developers.facebook.com/docs/graph-api/guides/error-handling; object status:
+ * https://developers.facebook.com/docs/marketing-api/best-practices/storing_adobjects).
  */
 import { createHmac, randomBytes } from "node:crypto";
 
+import { z } from "zod";
+
 import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
-import { daysBetween, type SandboxAccount, type SandboxWorld } from "./world";
+import {
+  CAMPAIGN_STATUSES,
+  type CampaignStatus,
+  daysBetween,
+  type SandboxAccount,
+  type SandboxCampaign,
+  type SandboxWorld,
+} from "./world";
 
 /** The app the sandbox plays: its secret verifies `appsecret_proof`. */
 const META_SANDBOX_APP_ID = "1000000000000001";
@@ -19,9 +30,49 @@ const BUSINESS_ID = "2000000000000002";
 /**
  * Campaign-days one synchronous insights query may cover; a larger one is refused with "Please
  * reduce the amount of data you're asking for". Meta's real threshold is undocumented and
- * load-dependent; a fixed one makes the adapter's range splitting testable without a knob.
+ * load-dependent; a fixed one makes the adapter's range splitting testable. The
+ * `maxRowsPerQuery` knob replaces it.
  */
 export const META_MAX_CAMPAIGN_DAYS = 100;
+
+/**
+ * The effective statuses `filtering` may ask for, per field (the Marketing API's
+ * `Campaign.EffectiveStatus` and `Ad.EffectiveStatus`). A campaign's ads inherit its archived or
+ * deleted status, so both fields select the sandbox's campaigns the same way.
+ */
+// Written from Meta's reference, not imported from the adapter: the sandbox must be able to
+// disagree with our code (the adapter's own list is `AD_EFFECTIVE_STATUSES`).
+const STATUS_FILTER_VALUES: Readonly<Record<string, readonly string[]>> = {
+  "campaign.effective_status": [
+    "ACTIVE",
+    "ARCHIVED",
+    "DELETED",
+    "IN_PROCESS",
+    "PAUSED",
+    "WITH_ISSUES",
+  ],
+  "ad.effective_status": [
+    "ACTIVE",
+    "ADSET_PAUSED",
+    "ARCHIVED",
+    "CAMPAIGN_PAUSED",
+    "DELETED",
+    "DISAPPROVED",
+    "IN_PROCESS",
+    "PAUSED",
+    "PENDING_BILLING_INFO",
+    "PENDING_REVIEW",
+    "PREAPPROVED",
+    "WITH_ISSUES",
+  ],
+};
+
+/** What an ad account's insights return without a status filter: archived and deleted are out. */
+const DEFAULT_VISIBLE: ReadonlySet<CampaignStatus> = new Set(["ACTIVE"]);
+
+const filteringSchema = z.array(
+  z.object({ field: z.string(), operator: z.string(), value: z.unknown() }),
+);
 
 /** The oldest Marketing API version not yet expired (notes §2.1: v23.0 → 2026-06-09). */
 const OLDEST_MAJOR_VERSION = 23;
@@ -217,6 +268,54 @@ function accountNode(req: SandboxRequest, account: SandboxAccount): SandboxReply
   return { status: 200, body: { ...pick(all, fields), id: `act_${account.id}` } };
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The campaign statuses a query's `filtering` selects: filters combine as AND, and without a
+ * status filter Meta leaves archived and deleted objects out. A reply when the filtering is not
+ * valid, or not one the sandbox renders.
+ */
+function visibleStatuses(text: string | null): ReadonlySet<CampaignStatus> | SandboxReply {
+  if (text === null) {
+    return DEFAULT_VISIBLE;
+  }
+  const parsed = filteringSchema.safeParse(parseJson(text));
+  if (!parsed.success) {
+    return invalidParameter(
+      "param filtering must be an array of objects with field, operator and value.",
+    );
+  }
+  let visible: ReadonlySet<CampaignStatus> | undefined;
+  for (const { field, operator, value } of parsed.data) {
+    const allowed = STATUS_FILTER_VALUES[field];
+    if (!allowed || operator !== "IN") {
+      // Meta filters on many more fields and operators; the sandbox renders status IN only.
+      return invalidParameter(
+        `the sandbox renders filtering on ${Object.keys(STATUS_FILTER_VALUES).join(" and ")} with operator IN only`,
+      );
+    }
+    const values = z.array(z.string()).safeParse(value);
+    const unknown = values.data?.find((status) => !allowed.includes(status));
+    if (!values.success || unknown !== undefined) {
+      return invalidParameter(
+        `Filtering field '${field}' with operation 'in' and value '${unknown ?? JSON.stringify(value)}' is not supported`,
+      );
+    }
+    const selected = new Set<string>(values.data);
+    const before = visible;
+    visible = new Set(
+      CAMPAIGN_STATUSES.filter((status) => selected.has(status) && (before?.has(status) ?? true)),
+    );
+  }
+  return visible ?? DEFAULT_VISIBLE;
+}
+
 function parseTimeRange(text: string | null): { since: string; until: string } | undefined {
   if (!text) {
     return undefined;
@@ -235,7 +334,7 @@ function parseTimeRange(text: string | null): { since: string; until: string } |
 function insightsRow(
   world: SandboxWorld,
   account: SandboxAccount,
-  campaign: { id: string; name: string },
+  campaign: SandboxCampaign,
   day: string,
   fields: readonly string[],
 ): Record<string, unknown> {
@@ -316,9 +415,16 @@ function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAcco
     return graphError(400, { message: "Invalid parameter", code: 100 });
   }
 
+  const statuses = visibleStatuses(query.get("filtering"));
+  if ("status" in statuses) {
+    return statuses;
+  }
+
   const days = daysBetween(range.since, range.until);
-  const campaigns = world.campaigns(account);
-  if (days.length * campaigns.length > META_MAX_CAMPAIGN_DAYS) {
+  const campaigns = world.campaigns(account).filter((campaign) => statuses.has(campaign.status));
+  const rowCount = days.length * campaigns.length;
+  if (world.queryTooLarge("meta", account.id, range, rowCount, META_MAX_CAMPAIGN_DAYS)) {
+    // Sent without an error_subcode, as Meta does (airbytehq/airbyte#49977).
     return graphError(500, {
       message: "Please reduce the amount of data you're asking for, then retry your request",
       code: 1,
@@ -334,21 +440,19 @@ function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAcco
   // after cursor; it is absent on the last page.
   const next = new URLSearchParams(query);
   next.set("after", last);
-  const paging =
-    data.length === 0
-      ? undefined
-      : {
-          cursors: { before: cursorOf(start), after: last },
-          ...(start + data.length < rows.length
-            ? {
-                next: `http://${req.headers.host ?? "localhost"}/meta${req.path}?${next.toString()}`,
-              }
-            : {}),
-        };
+  const paging = {
+    // Meta may leave the cursors out and send `next` alone (the pagingWithoutCursors knob).
+    ...(data.length === 0 || world.faults("meta").pagingWithoutCursors
+      ? {}
+      : { cursors: { before: cursorOf(start), after: last } }),
+    ...(data.length > 0 && start + data.length < rows.length
+      ? { next: `http://${req.headers.host ?? "localhost"}/meta${req.path}?${next.toString()}` }
+      : {}),
+  };
   return {
     status: 200,
     headers: usageHeaders(world, account),
-    body: { data, ...(paging ? { paging } : {}) },
+    body: { data, ...(Object.keys(paging).length > 0 ? { paging } : {}) },
   };
 }
 

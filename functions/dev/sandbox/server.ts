@@ -35,6 +35,8 @@ const faultKnobsSchema = z.strictObject({
   truncated: z.number().int().min(0).optional(),
   revokeTokens: z.boolean().optional(),
   forbiddenAccounts: z.array(z.string()).optional(),
+  maxRowsPerQuery: z.number().int().min(1).optional(),
+  pagingWithoutCursors: z.boolean().optional(),
 }) satisfies z.ZodType<FaultKnobs>;
 
 function parseBody(raw: string, contentType: string | undefined): unknown {

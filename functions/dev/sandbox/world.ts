@@ -13,12 +13,38 @@ export interface SandboxAccount {
   name: string;
   timeZone: string;
   currency: string;
+  /** Every campaign, live, archived and deleted ones included. */
   campaigns: number;
+  /** How many campaigns, just before the deleted ones, were archived (their days stay). */
+  archivedCampaigns?: number;
+  /** How many of the last campaigns were deleted (their days stay). */
+  deletedCampaigns?: number;
 }
+
+/**
+ * A campaign's status as Meta names it; archived and deleted campaigns still spent on the days
+ * they ran, and a platform that hides them from a report (Meta's insights edge, by default)
+ * renders that rule itself.
+ */
+export const CAMPAIGN_STATUSES = ["ACTIVE", "ARCHIVED", "DELETED"] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 export interface SandboxCampaign {
   id: string;
   name: string;
+  status: CampaignStatus;
+}
+
+/** One report query a platform sandbox answered, for tests that follow how a range was split. */
+export interface QueryRecord {
+  provider: ProviderId;
+  accountId: string;
+  since: string;
+  until: string;
+  /** Campaign-days the query covers. */
+  rows: number;
+  /** Refused (or, on LinkedIn, cut off) as too large under `maxRowsPerQuery`. */
+  tooLarge: boolean;
 }
 
 /** One campaign-day as the sandbox generated it; money in integer micros, cents precision. */
@@ -53,6 +79,15 @@ export interface FaultKnobs {
   revokeTokens?: boolean;
   /** Account ids whose reporting requests fail with the platform's "no permission" error. */
   forbiddenAccounts?: string[];
+  /**
+   * A report query covering more campaign-days than this gets the platform's answer to a query
+   * that is too large: Meta code 1 "Please reduce the amount of data…" (without the knob: over
+   * `META_MAX_CAMPAIGN_DAYS`), TikTok code 40067, LinkedIn a response silently cut to this many
+   * elements (without the knob: at its cap). Google has no such answer and ignores it.
+   */
+  maxRowsPerQuery?: number;
+  /** Meta: insights pages carry `paging.next` but no `paging.cursors`. */
+  pagingWithoutCursors?: boolean;
 }
 
 export interface TokenRecord extends IssuedTokens {
@@ -72,6 +107,8 @@ export class SandboxWorld {
   private readonly refreshTokens = new Map<string, TokenRecord>();
   /** Start times of every request per platform, for rate measurements in tests. */
   readonly requestLog: Array<{ provider: ProviderId; path: string; at: number }> = [];
+  /** Every report query, with its range and whether it was too large, in arrival order. */
+  readonly queryLog: QueryRecord[] = [];
 
   constructor(
     readonly accounts: readonly SandboxAccount[],
@@ -83,10 +120,41 @@ export class SandboxWorld {
   }
 
   campaigns(account: SandboxAccount): SandboxCampaign[] {
+    const deletedFrom = account.campaigns - (account.deletedCampaigns ?? 0);
+    const archivedFrom = deletedFrom - (account.archivedCampaigns ?? 0);
     return Array.from({ length: account.campaigns }, (_, index) => ({
       id: `${account.id.replace(/\D/g, "").slice(-6) || "1"}${String(index + 1).padStart(3, "0")}`,
       name: `${account.name} · Campaign ${index + 1}`,
+      status: index >= deletedFrom ? "DELETED" : index >= archivedFrom ? "ARCHIVED" : "ACTIVE",
     }));
+  }
+
+  /**
+   * Records a report query and says whether it is too large: more campaign-days than the
+   * `maxRowsPerQuery` knob, or, without the knob, than the platform's own `limit`.
+   */
+  queryTooLarge(
+    provider: ProviderId,
+    accountId: string,
+    range: { since: string; until: string },
+    rows: number,
+    limit = Infinity,
+  ): boolean {
+    const tooLarge = rows > this.rowLimit(provider, limit);
+    this.queryLog.push({
+      provider,
+      accountId,
+      since: range.since,
+      until: range.until,
+      rows,
+      tooLarge,
+    });
+    return tooLarge;
+  }
+
+  /** The most rows one report query may cover: the knob, or the platform's own `limit`. */
+  rowLimit(provider: ProviderId, limit = Infinity): number {
+    return this.faults(provider).maxRowsPerQuery ?? limit;
   }
 
   /** Deterministic: the same inputs always give the same numbers. */

@@ -191,7 +191,7 @@ export async function storeMetrics(
     const values = storedValuesSchema.safeParse(current?.data());
     const same =
       values.success &&
-      current?.get("absent") == null &&
+      current?.get("absent") === undefined &&
       VALUE_FIELDS.every((field) => values.data[field] === row[field]);
     if (same) {
       counts.unchanged += 1;

@@ -139,7 +139,7 @@ describe("complete, normalised rows", () => {
     expect(result.rows).toEqual([]);
     expect(failure(result, CROWDED.id)).toMatchObject({
       code: "permanent",
-      reason: "truncated_response",
+      reason: "query_too_large",
     });
   });
 });

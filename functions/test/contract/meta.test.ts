@@ -1,7 +1,8 @@
 /**
  * What only the Meta adapter does, over real HTTP against the sandbox's Meta Marketing API:
- * `act_` ids, range splitting when Meta asks for less data, appsecret_proof, Meta's own permanent
- * and token errors. The contract every platform shares is asserted in
+ * `act_` ids, archived and deleted campaigns (which insights leave out unless filtered for),
+ * `paging.next` without cursors, range splitting when Meta asks for less data, appsecret_proof,
+ * Meta's own permanent and token errors. The contract every platform shares is asserted in
  * `providers.contract.test.ts`; the last block checks the sandbox's own request validation.
  */
 import axios from "axios";
@@ -49,6 +50,15 @@ const huge: SandboxAccount = {
   name: "Acme Global",
   campaigns: META_MAX_CAMPAIGN_DAYS + 20,
 };
+/** Four campaigns, the third archived and the fourth deleted since: all four spent. */
+const retired: SandboxAccount = {
+  ...eu,
+  id: "6060606060",
+  name: "Acme Retired",
+  campaigns: 4,
+  archivedCampaigns: 1,
+  deletedCampaigns: 1,
+};
 
 const TWO_WEEKS: DateRange = { since: "2026-01-25", until: "2026-02-07" };
 /** 25 rows a page, so two weeks of five campaigns (70 rows) take three pages. */
@@ -59,7 +69,7 @@ let world: SandboxWorld;
 let token: string;
 
 beforeEach(async () => {
-  ({ world, sandbox } = await startWorld([eu, uk, huge], [metaSandbox]));
+  ({ world, sandbox } = await startWorld([eu, uk, huge, retired], [metaSandbox]));
   token = world.issueTokens("meta").accessToken;
 });
 
@@ -86,14 +96,37 @@ const metaRequests = () => requestsTo(world, "meta");
 const insightsRequests = () => requestsTo(world, "meta", /\/insights$/);
 
 describe("Meta adapter: data", () => {
-  it("accepts act_-prefixed ids and reports rows under the id as given", async () => {
+  it("accepts act_-prefixed ids, reporting rows under the canonical id", async () => {
     const result = await run([`act_${uk.id}`], TWO_WEEKS);
 
-    const expected = expectedRows(world, uk, TWO_WEEKS, { accountId: `act_${uk.id}` });
+    // Rows carry the number alone; the outcome keeps the id as the caller spelled it.
+    const expected = expectedRows(world, uk, TWO_WEEKS);
     expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected));
     expect(result.accounts).toEqual([
       { accountId: `act_${uk.id}`, status: "ok", rows: expected.length },
     ]);
+  });
+
+  it("includes archived and deleted campaigns, which insights leave out unless asked", async () => {
+    const result = await run([retired.id], TWO_WEEKS);
+
+    const expected = expectedRows(world, retired, TWO_WEEKS);
+    expect(totals(result.rows)).toEqual(totals(expected));
+    expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected));
+    expect(new Set(result.rows.map((row) => row.campaignId))).toEqual(
+      new Set(world.campaigns(retired).map((campaign) => campaign.id)),
+    );
+  });
+
+  it("follows paging.next when Meta sends it without cursors", async () => {
+    world.setFaults("meta", { pagingWithoutCursors: true });
+    const result = await run([eu.id], TWO_WEEKS, { adapter: paged });
+
+    const expected = expectedRows(world, eu, TWO_WEEKS);
+    expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected));
+    expect(result.accounts).toEqual([{ accountId: eu.id, status: "ok", rows: expected.length }]);
+    // 70 rows at 25 a page: three pages, each asked for once.
+    expect(insightsRequests()).toHaveLength(3);
   });
 
   it("splits the date range when Meta asks to reduce the amount of data", async () => {
@@ -108,10 +141,14 @@ describe("Meta adapter: data", () => {
     expect(insightsRequests()).toHaveLength(3 + 4 * 3);
   });
 
-  it("fails as transient when even a single day is too much data", async () => {
+  it("fails permanently when even a single day is too much data", async () => {
     const result = await run([huge.id], { since: "2026-01-01", until: "2026-01-03" });
 
-    expect(failure(result)).toMatchObject({ code: "transient", reason: "meta_too_much_data" });
+    expect(failure(result)).toMatchObject({
+      code: "permanent",
+      reason: "query_too_large",
+      message: expect.stringContaining("single day 2026-01-01") as unknown,
+    });
     // 3 days refused, then 2 days, then the first single day: no further retries.
     expect(insightsRequests()).toHaveLength(3);
     expect(result.rows).toEqual([]);
@@ -190,6 +227,28 @@ describe("Meta sandbox: request checks", () => {
     );
   });
 
+  it("leaves archived and deleted campaigns out unless filtering asks for their status", async () => {
+    const url = `${sandbox.baseUrls().meta.baseUrl}/v26.0/act_${retired.id}/insights`;
+    const campaignsOf = async (params: Record<string, string>) => {
+      const response = await axios.get<{ data: Array<{ campaign_id: string }> }>(url, {
+        params: { ...valid, limit: "100", ...params },
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      return [...new Set(response.data.data.map((row) => row.campaign_id))];
+    };
+    const [live1, live2, archived, deleted] = world.campaigns(retired).map(({ id }) => id);
+    const filter = (field: string, value: string[]) =>
+      JSON.stringify([{ field, operator: "IN", value }]);
+
+    expect(await campaignsOf({})).toEqual([live1, live2]);
+    expect(
+      await campaignsOf({ filtering: filter("ad.effective_status", ["ACTIVE", "ARCHIVED"]) }),
+    ).toEqual([live1, live2, archived]);
+    expect(
+      await campaignsOf({ filtering: filter("campaign.effective_status", ["DELETED"]) }),
+    ).toEqual([deleted]);
+  });
+
   it.each([
     ["no access token", {}, false, 104, "An access token is required to request this resource."],
     [
@@ -215,6 +274,20 @@ describe("Meta sandbox: request checks", () => {
       "(#100) param time_range must be non-empty.",
     ],
     ["an invalid cursor", { after: "not-a-cursor" }, true, 100, "Invalid parameter"],
+    [
+      "a status filter with an unknown status",
+      { filtering: '[{"field":"ad.effective_status","operator":"IN","value":["GONE"]}]' },
+      true,
+      100,
+      "(#100) Filtering field 'ad.effective_status' with operation 'in' and value 'GONE' is not supported",
+    ],
+    [
+      "filtering that is not a JSON list",
+      { filtering: "ad.effective_status=ACTIVE" },
+      true,
+      100,
+      "(#100) param filtering must be an array of objects with field, operator and value.",
+    ],
   ])("answers %s with Meta's error body", async (_what, change, auth, code, message) => {
     const response = await get({ ...valid, ...change }, auth);
     expect(response.status).toBe(400);

@@ -4,8 +4,11 @@
  * every error class from the platform's own signal (rate limit, 5xx, timeout, malformed and
  * truncated bodies, a forbidden account, a revoked token); an expired token refreshed and handed
  * back where the platform can refresh, `auth` where it cannot; the measured request rate; per-
- * account isolation; no token or secret in a result. What only one platform does (its request
- * checks, slicing rules, classification details) is in `<platform>.test.ts`.
+ * account isolation; one canonical account id in the rows whichever spelling was asked for; a
+ * query the platform finds too large split into halves down to single days (Google has no such
+ * answer: searchStream streams any number of rows as one operation, notes §1.4); no token or
+ * secret in a result. What only one platform does (its request checks, slicing rules,
+ * classification details) is in `<platform>.test.ts`.
  */
 import { GOOGLE_SANDBOX_CLIENT, googleSandbox } from "../../dev/sandbox/google";
 import { createLinkedinSandbox } from "../../dev/sandbox/linkedin";
@@ -28,6 +31,7 @@ import {
   expectRequestRate,
   failure,
   LINKEDIN_VERSIONS_AT,
+  queriedRanges,
   requestsTo,
   runAdapter,
   sandboxAccount,
@@ -61,6 +65,24 @@ interface ContractCase {
   accounts: [SandboxAccount, SandboxAccount, SandboxAccount];
   /** A range over which the three accounts need more than 2 × RATE requests. */
   busyRange: DateRange;
+  /** Every spelling of an account id the platform accepts (canonical: the sandbox's own id). */
+  spellings(id: string): string[];
+  /**
+   * How the platform answers a query over the `maxRowsPerQuery` knob; absent for Google, which
+   * has no such answer.
+   */
+  querySize?: {
+    /**
+     * The adapter for a platform limit of `maxRows`, when it must be told: LinkedIn's only signal
+     * is a response of exactly its cap, so the adapter needs the cap to recognise one.
+     */
+    adapter?: (maxRows: number) => ProviderAdapter<ProviderId>;
+    /**
+     * The adapter sizes its queries under the limit before asking (LinkedIn, from the campaign
+     * count), so nothing is refused; otherwise the refused query and its halves are asked first.
+     */
+    plannedAhead?: boolean;
+  };
   /** Each fault knob's real signal, as the adapter classifies it. */
   signals: {
     rateLimit: { retryAfterSeconds: number; retryAfterMs: number; reason: string };
@@ -112,6 +134,7 @@ const CASES: ContractCase[] = [
     ],
     // 182 days: three slices (90 + 90 + 2) per account.
     busyRange: { since: "2025-10-01", until: "2026-03-31" },
+    spellings: (id) => [`${id.slice(0, 3)}-${id.slice(3, 6)}-${id.slice(6)}`, id],
     signals: {
       // RESOURCE_EXHAUSTED with the wait in quotaErrorDetails.retryDelay.
       rateLimit: {
@@ -147,6 +170,8 @@ const CASES: ContractCase[] = [
     ],
     // Per account the node and two insights pages.
     busyRange: { since: "2026-01-25", until: "2026-02-07" },
+    spellings: (id) => [`act_${id}`, id],
+    querySize: {},
     signals: {
       // Code 17 with the wait in the usage headers (reset_time_duration).
       rateLimit: { retryAfterSeconds: 150, retryAfterMs: 150_000, reason: "meta_code_17_2446079" },
@@ -186,6 +211,11 @@ const CASES: ContractCase[] = [
     ],
     // Two slices per account, after the account and its campaigns.
     busyRange: { since: "2026-10-01", until: "2026-10-20" },
+    spellings: (id) => [`urn:li:sponsoredAccount:${id}`, id],
+    querySize: {
+      adapter: (maxRows) => createLinkedinAdapter({ maxElements: maxRows }),
+      plannedAhead: true,
+    },
     signals: {
       // HTTP 429 with a Retry-After header (advertised only when a test asks for a wait).
       rateLimit: { retryAfterSeconds: 120, retryAfterMs: 120_000, reason: "http_429" },
@@ -217,6 +247,9 @@ const CASES: ContractCase[] = [
     ],
     // Advertiser info and two 30-day slices per account.
     busyRange: { since: "2026-01-01", until: "2026-02-14" },
+    // TikTok has a single spelling of an advertiser id.
+    spellings: (id) => [id],
+    querySize: {},
     signals: {
       // Code 40100 in an HTTP 200 envelope, with no wait: TikTok's documented one second.
       rateLimit: {
@@ -251,9 +284,14 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
 
   afterEach(() => sandbox.stop());
 
-  const run = (accountIds: string[], range = SHORT, settings: Record<string, unknown> = {}) =>
+  const run = (
+    accountIds: string[],
+    range = SHORT,
+    settings: Record<string, unknown> = {},
+    runWith: ProviderAdapter<ProviderId> = adapter,
+  ) =>
     runAdapter(
-      adapter,
+      runWith,
       sandbox,
       { credentials, accountIds, range },
       { settings: { ...entry.settings, ...settings } },
@@ -287,6 +325,20 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
     expect(totals(result.rows)).toEqual(totals(rows));
     // More requests than a single page or slice takes.
     expect(requests()).toHaveLength(entry.multiPage.requests);
+  });
+
+  it("reports rows under one canonical account id whichever spelling was asked for", async () => {
+    const spellings = entry.spellings(first.id);
+    const result = await run(spellings);
+
+    // Outcomes answer the request as the caller spelled it; rows carry the canonical id.
+    expect(result.accounts.map(({ accountId, status }) => [accountId, status])).toEqual(
+      spellings.map((spelling) => [spelling, "ok"]),
+    );
+    expect(new Set(result.rows.map((row) => row.accountId))).toEqual(new Set([first.id]));
+    expect(byDayAndCampaign(result.rows)).toEqual(
+      byDayAndCampaign(spellings.flatMap(() => expected([first]))),
+    );
   });
 
   it("loses only the failing account's rows when one of three is forbidden", async () => {
@@ -449,4 +501,62 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
     expect(arrivals.length).toBeGreaterThan(2 * RATE);
     expectRequestRate(arrivals, RATE);
   });
+
+  const querySize = entry.querySize;
+  // Only the platforms with a query-size signal (Google streams any number of rows).
+  if (querySize) {
+    describe("queries too large for the platform", () => {
+      /** 12 days of `first`'s 3 campaigns: 36 rows, over a limit of 10 until split to 3 days. */
+      const TWELVE_DAYS: DateRange = { since: "2026-03-01", until: "2026-03-12" };
+
+      /** A fetch against a platform answering queries over `maxRows` rows as too large. */
+      const runLimited = (maxRows: number, accountIds: string[], range: DateRange) => {
+        withFaults({ maxRowsPerQuery: maxRows });
+        return run(accountIds, range, {}, querySize.adapter?.(maxRows) ?? adapter);
+      };
+
+      it("splits a query into halves until the platform accepts them, rows adding up", async () => {
+        const result = await runLimited(10, [first.id], TWELVE_DAYS);
+
+        expect(result.accounts).toEqual([{ accountId: first.id, status: "ok", rows: 36 }]);
+        const rows = expected([first], TWELVE_DAYS);
+        expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
+        expect(totals(result.rows)).toEqual(totals(rows));
+        // The sandbox answered four 3-day queries, covering the range once ...
+        expect(queriedRanges(world, provider, false)).toEqual([
+          "2026-03-01..2026-03-03",
+          "2026-03-04..2026-03-06",
+          "2026-03-07..2026-03-09",
+          "2026-03-10..2026-03-12",
+        ]);
+        // ... after refusing the whole range and its halves, unless the adapter sized its queries
+        // under the limit before asking.
+        expect(queriedRanges(world, provider, true)).toEqual(
+          querySize.plannedAhead
+            ? []
+            : ["2026-03-01..2026-03-12", "2026-03-01..2026-03-06", "2026-03-07..2026-03-12"],
+        );
+      });
+
+      it("fails only the account whose single day is still too large, permanently", async () => {
+        // 3 rows a query: the multi-page account has more campaigns than that, the others 2.
+        const big = entry.multiPage.account;
+        const result = await runLimited(3, [big.id, second.id, third.id], SHORT);
+
+        expect(result.accounts.map(({ status }) => status)).toEqual(["failed", "ok", "ok"]);
+        expect(failure(result, 0)).toMatchObject({
+          code: "permanent",
+          reason: "query_too_large",
+          message: expect.stringContaining(`single day ${SHORT.since}`) as unknown,
+        });
+        expect(byDayAndCampaign(result.rows)).toEqual(
+          byDayAndCampaign(expected([second, third], SHORT)),
+        );
+        // Nothing of the failed account was asked for after its first day was refused.
+        const bigQueries = world.queryLog.filter((query) => query.accountId === big.id);
+        expect(bigQueries.at(-1)).toMatchObject({ since: SHORT.since, until: SHORT.since });
+        expect(bigQueries.at(-1)?.tooLarge).toBe(true);
+      });
+    });
+  }
 });

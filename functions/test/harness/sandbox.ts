@@ -88,13 +88,15 @@ export function runAdapter<P extends ProviderId>(
 
 /** How a platform reports an account's rows where it differs from the account itself. */
 export interface ReportedAs {
-  /** The id the caller asked for (e.g. Meta's `act_…`); rows carry it as given. */
-  accountId?: string;
   /** The zone the platform counts days in, when not the account's own (LinkedIn: UTC). */
   timeZone?: string;
 }
 
-/** Every campaign-day the sandbox generated for the account, as the adapter must return it. */
+/**
+ * Every campaign-day the sandbox generated for the account, archived and deleted campaigns
+ * included, as the adapter must return it: under the account's canonical id (the sandbox's ids
+ * are canonical), whichever spelling the fetch asked for.
+ */
 export function expectedRows(
   world: SandboxWorld,
   account: SandboxAccount,
@@ -104,7 +106,7 @@ export function expectedRows(
   return daysBetween(range.since, range.until).flatMap((date) =>
     world.campaigns(account).map((campaign) => ({
       provider: account.provider,
-      accountId: reported.accountId ?? account.id,
+      accountId: account.id,
       campaignId: campaign.id,
       campaignName: campaign.name,
       date,
@@ -147,6 +149,18 @@ export function failure(
       ? result.accounts[which]
       : result.accounts.find((entry) => entry.accountId === which);
   return outcome?.status === "failed" ? outcome.error : undefined;
+}
+
+/** The distinct ranges of a platform's report queries, in order, answered or refused as too large. */
+export function queriedRanges(
+  world: SandboxWorld,
+  provider: ProviderId,
+  tooLarge: boolean,
+): string[] {
+  const ranges = world.queryLog
+    .filter((query) => query.provider === provider && query.tooLarge === tooLarge)
+    .map((query) => `${query.since}..${query.until}`);
+  return [...new Set(ranges)];
 }
 
 /** Requests the sandbox received for a platform, oldest first, optionally only matching paths. */

@@ -87,7 +87,10 @@ export async function seedSandboxIntegration(
   await writeCredentials(db, TEST_TOKEN_KEYS, userId, providerId, tokens);
 }
 
-/** What the sandbox generated for a platform's accounts over a range: the expected totals. */
+/**
+ * What the sandbox generated for a platform's accounts over a range: the expected totals, archived
+ * and deleted campaigns included (the adapters ask for them).
+ */
 export function expectedTotals(world: SandboxWorld, providerId: ProviderId, range: DateRange) {
   let impressions = 0;
   let spendMicros = 0;

@@ -4,10 +4,11 @@
  * https://developers.google.com/google-ads/api/rest/common/search
  */
 import type { ProviderAdapter } from "../adapter";
+import { sliceRange } from "../ranges";
 import type { MetricRow } from "../types";
 import { classifyGoogle } from "./errors";
 import { toMetricRows } from "./map";
-import { campaignDailyQuery, customerId, sliceRange } from "./query";
+import { campaignDailyQuery, customerId, MAX_SLICE_DAYS } from "./query";
 import { searchStreamResponseSchema } from "./schema";
 import { googleTokens } from "./tokens";
 
@@ -33,7 +34,9 @@ export const googleAdapter: ProviderAdapter<"google"> = {
     };
     const rows: MetricRow[] = [];
     // Slices run one after another: a failed slice fails the account without pulling the rest.
-    for (const slice of sliceRange(query.range)) {
+    // searchStream has no query-size refusal to split on: it streams any number of rows in
+    // batches of 10,000 as one operation (notes §1.4), so slices only bound the rework.
+    for (const slice of sliceRange(query.range, MAX_SLICE_DAYS)) {
       const batches = await ctx.http.request({
         method: "POST",
         url: `${baseUrl}/${apiVersion}/customers/${customer}/googleAds:searchStream`,

@@ -2,6 +2,7 @@
  * What one searchStream call asks for: the GAQL query, the date slices, the customer ids.
  */
 import { ProviderError } from "../errors";
+import { canonicalAccountId } from "../ids";
 import type { DateRange } from "../types";
 
 /**
@@ -12,21 +13,6 @@ import type { DateRange } from "../types";
  * operation of the daily quota (2,880 on Explorer access). Only backfills are split.
  */
 export const MAX_SLICE_DAYS = 90;
-
-const DAY_MS = 86_400_000;
-
-const dayOf = (date: string): number => Date.parse(`${date}T00:00:00Z`) / DAY_MS;
-const dateOf = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
-
-/** Consecutive, non-overlapping slices of at most `maxDays` days covering `range`. */
-export function sliceRange(range: DateRange, maxDays = MAX_SLICE_DAYS): DateRange[] {
-  const slices: DateRange[] = [];
-  const last = dayOf(range.until);
-  for (let start = dayOf(range.since); start <= last; start += maxDays) {
-    slices.push({ since: dateOf(start), until: dateOf(Math.min(start + maxDays - 1, last)) });
-  }
-  return slices;
-}
 
 /**
  * Daily metrics per campaign. Currency and time zone come with every row, so each row says
@@ -46,11 +32,11 @@ export function campaignDailyQuery(range: DateRange): string {
 
 /**
  * Customer ids are 10 digits without dashes in the API; users copy them from the Google Ads UI
- * as "123-456-7890", so dashes are accepted and stripped. Anything else is refused before a
+ * as "123-456-7890", so that spelling is accepted (`ids.ts`). Anything else is refused before a
  * request spends quota on an `INVALID_CUSTOMER_ID`.
  */
 export function customerId(value: string, what: string): string {
-  const digits = value.trim().replace(/-/g, "");
+  const digits = canonicalAccountId("google", value);
   if (!/^\d{10}$/.test(digits)) {
     throw new ProviderError(
       "google",

@@ -11,6 +11,8 @@ import type { z } from "zod";
 
 import type { AccountQuery, AdapterContext, ProviderAdapter, TokenRefresher } from "../adapter";
 import { ProviderError } from "../errors";
+import { canonicalAccountId } from "../ids";
+import { fetchSlices } from "../ranges";
 import type { Credentials, DateRange, MetricRow } from "../types";
 import { classifyLinkedin } from "./errors";
 import { calendarDay, toMetricRow } from "./map";
@@ -22,7 +24,7 @@ import {
   campaignsPageSchema,
   tokenResponseSchema,
 } from "./schema";
-import { fetchSlices, planSlices } from "./slices";
+import { planSlices, refuseCapped } from "./slices";
 
 type Context = AdapterContext<"linkedin">;
 
@@ -131,16 +133,18 @@ function analyticsPath(accountId: string, slice: DateRange): string {
 async function fetchAccount(
   ctx: Context,
   credentials: Credentials,
-  { accountId, range }: AccountQuery,
+  query: AccountQuery,
   maxElements: number,
 ): Promise<MetricRow[]> {
-  // Ids go into the path and into URNs: only LinkedIn's numeric ids are sent.
+  // "urn:li:sponsoredAccount:123" or "123" → "123". Ids go into the path and into URNs: only
+  // LinkedIn's numeric ids are sent.
+  const accountId = canonicalAccountId("linkedin", query.accountId);
   if (!/^\d+$/.test(accountId)) {
     throw new ProviderError(
       "linkedin",
       "permanent",
       "invalid_account_id",
-      `LinkedIn ad account ids are numeric; "${accountId}" is not one`,
+      `LinkedIn ad account ids are numeric, optionally as a sponsoredAccount URN; "${query.accountId}" is not one`,
     );
   }
   const account = await get(
@@ -154,10 +158,9 @@ async function fetchAccount(
   if (campaigns.length === 0) {
     return [];
   }
-  const elements = await fetchSlices(
-    planSlices(range, campaigns.length, maxElements),
+  const fetchSlice = refuseCapped(
     maxElements,
-    async (slice) =>
+    async (slice: DateRange) =>
       (
         await get(
           ctx,
@@ -167,6 +170,11 @@ async function fetchAccount(
           `adAnalytics ${accountId} ${slice.since}..${slice.until}`,
         )
       ).elements,
+  );
+  // Slices run one after another; one that still comes back capped is fetched again in halves.
+  const elements = await fetchSlices(
+    planSlices(query.range, campaigns.length, maxElements),
+    fetchSlice,
   );
   const context = {
     accountId,

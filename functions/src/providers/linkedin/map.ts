@@ -1,7 +1,8 @@
 /** LinkedIn adAnalytics elements → normalised rows. Pure. */
+import { canonicalCampaignId } from "../ids";
 import { decimalToMicros, parseDecimal } from "../money";
 import type { MetricRow } from "../types";
-import { type AnalyticsElement, type CalendarDay, CAMPAIGN_URN_PREFIX } from "./schema";
+import type { AnalyticsElement, CalendarDay } from "./schema";
 
 /**
  * LinkedIn reports its days in UTC whatever the ad account's own time zone is (provider notes §3,
@@ -10,6 +11,7 @@ import { type AnalyticsElement, type CalendarDay, CAMPAIGN_URN_PREFIX } from "./
 export const LINKEDIN_REPORT_TIME_ZONE = "UTC";
 
 export interface AccountContext {
+  /** The canonical (numeric) id, however the caller spelled it. */
   accountId: string;
   currency: string;
   /** Campaign id → name, from the campaign finder (adAnalytics carries only URNs). */
@@ -26,8 +28,8 @@ export function calendarDay(isoDate: string): CalendarDay {
 }
 
 export function toMetricRow(element: AnalyticsElement, account: AccountContext): MetricRow {
-  // The schema guarantees pivotValues[0] is a sponsoredCampaign URN.
-  const campaignId = (element.pivotValues[0] ?? "").slice(CAMPAIGN_URN_PREFIX.length);
+  // The schema guarantees pivotValues[0] is a sponsoredCampaign URN; rows carry its number.
+  const campaignId = canonicalCampaignId("linkedin", element.pivotValues[0] ?? "");
   return {
     provider: "linkedin",
     accountId: account.accountId,

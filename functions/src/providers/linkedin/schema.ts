@@ -11,8 +11,6 @@
  */
 import { z } from "zod";
 
-export const CAMPAIGN_URN_PREFIX = "urn:li:sponsoredCampaign:";
-
 const calendarDay = z.object({
   year: z.number().int(),
   month: z.number().int().min(1).max(12),

@@ -15,6 +15,7 @@ import {
   DEFAULT_RATE_LIMIT_WAIT_MS,
   type RawResponse,
 } from "../http";
+import { QUERY_TOO_LARGE } from "../ranges";
 import {
   adAccountUsageSchema,
   appUsageSchema,
@@ -23,14 +24,6 @@ import {
   graphErrorSchema,
   insightsThrottleSchema,
 } from "./schema";
-
-/**
- * Reason of a refusal that a smaller request answers ("Please reduce the amount of data you're
- * asking for", sync-insights timeouts). It is classified `permanent` because repeating the same
- * request cannot succeed, so the HTTP layer does not retry it inline; `fetchAccount` answers it
- * by splitting the date range and only lets it escape, as `transient`, once a single day fails.
- */
-export const TOO_MUCH_DATA = "meta_too_much_data";
 
 /**
  * Usage at or above this share of any limit holds every Meta request back: Meta throttles at 100,
@@ -49,8 +42,11 @@ function isRateLimit(code: number): boolean {
 
 /**
  * "Please reduce the amount of data you're asking for, then retry your request" (code 1, HTTP
- * 500), 100/1487534 (data-per-call limit) and the sync timeouts 100/1504018 and 2/1504038, whose
- * documented remedy is "Try a smaller date range".
+ * 500, sent without a subcode: Meta publishes none for it, so its message identifies it, as in
+ * Airbyte's connector), 100/1487534 (data-per-call limit) and the sync timeouts 100/1504018 and
+ * 2/1504038, whose documented remedy is "Try a smaller date range"
+ * (https://developers.facebook.com/docs/marketing-api/insights/error-codes). All are answered
+ * with a smaller range (`fetchSlices`).
  */
 function isTooMuchData({ code, error_subcode: subcode, message }: GraphError): boolean {
   return (
@@ -124,7 +120,7 @@ function classifyGraphError(error: GraphError, usage: Usage, response: RawRespon
     return as("rate_limited", usage.waitMs || DEFAULT_RATE_LIMIT_WAIT_MS);
   }
   if (isTooMuchData(error)) {
-    return as("permanent", undefined, TOO_MUCH_DATA);
+    return as("permanent", undefined, QUERY_TOO_LARGE);
   }
   // 190: the token expired (463), was invalidated (460), the app was removed (458), the token is
   // invalid (467) or unparseable; 102: the session is gone. Meta tokens cannot be refreshed.

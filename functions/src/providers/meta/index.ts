@@ -3,7 +3,8 @@
  *
  * Per ad account: `GET /{v}/act_{id}?fields=timezone_name,currency` (the zone insights days are
  * counted in and the money's currency, neither of which insights rows carry), then
- * `GET /{v}/act_{id}/insights?level=campaign&time_increment=1&time_range=…` paged by cursor.
+ * `GET /{v}/act_{id}/insights?level=campaign&time_increment=1&time_range=…&filtering=…` paged by
+ * cursor, the range halved while Meta asks for less data.
  *
  * Tokens are long-lived and cannot be refreshed (no refresh token exists), so `tokens` is absent:
  * code 190 is `auth` and the user reconnects.
@@ -12,8 +13,10 @@ import { createHmac } from "node:crypto";
 
 import type { AdapterContext, ProviderAdapter } from "../adapter";
 import { ProviderError } from "../errors";
-import type { Credentials, DateRange, MetricRow } from "../types";
-import { classifyMeta, TOO_MUCH_DATA } from "./classify";
+import { canonicalAccountId } from "../ids";
+import { fetchSlices } from "../ranges";
+import type { Credentials, DateRange } from "../types";
+import { classifyMeta } from "./classify";
 import { type AccountInfo, DEFAULT_CONVERSION_ACTION_TYPES, toMetricRow } from "./map";
 import { adAccountSchema, insightsPageSchema, type InsightsRow } from "./schema";
 
@@ -36,29 +39,39 @@ const DEFAULT_META_OPTIONS: MetaAdapterOptions = {
  */
 const INSIGHTS_FIELDS = "campaign_id,campaign_name,impressions,clicks,spend,actions,action_values";
 
-const DAY_MS = 86_400_000;
+/**
+ * Every effective status an ad can have (the Marketing API's `Ad.EffectiveStatus`, as the
+ * facebook-business SDK lists it). Without a status filter the ad account's insights edge leaves
+ * out ARCHIVED and DELETED objects, so a campaign archived or deleted since it spent would lose
+ * its days (documented by airbytehq/airbyte#77765; airbytehq/airbyte#39439 made Airbyte's insights
+ * streams send every ad status, as here). Meta's guide
+ * names `ad.effective_status` as the filter that returns DELETED objects' insights
+ * (https://developers.facebook.com/docs/marketing-api/best-practices/storing_adobjects); ads
+ * inherit an archived or deleted campaign's status, so all of a campaign's ads are counted.
+ */
+const AD_EFFECTIVE_STATUSES = [
+  "ACTIVE",
+  "ADSET_PAUSED",
+  "ARCHIVED",
+  "CAMPAIGN_PAUSED",
+  "DELETED",
+  "DISAPPROVED",
+  "IN_PROCESS",
+  "PAUSED",
+  "PENDING_BILLING_INFO",
+  "PENDING_REVIEW",
+  "PREAPPROVED",
+  "WITH_ISSUES",
+] as const;
 
-function addDays(day: string, days: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** Two halves of a range (the first one the longer), or `undefined` for a single day. */
-export function splitRange(range: DateRange): [DateRange, DateRange] | undefined {
-  const days = (Date.parse(range.until) - Date.parse(range.since)) / DAY_MS + 1;
-  if (days < 2) {
-    return undefined;
-  }
-  const firstUntil = addDays(range.since, Math.ceil(days / 2) - 1);
-  return [
-    { since: range.since, until: firstUntil },
-    { since: addDays(firstUntil, 1), until: range.until },
-  ];
-}
+const STATUS_FILTERING = JSON.stringify([
+  { field: "ad.effective_status", operator: "IN", value: AD_EFFECTIVE_STATUSES },
+]);
 
 /** "act_123" or "123" → "123"; anything else never reaches a URL path. */
 function adAccountNumber(accountId: string): string {
-  const match = /^(?:act_)?(\d+)$/.exec(accountId);
-  if (!match?.[1]) {
+  const number = canonicalAccountId("meta", accountId);
+  if (!/^\d+$/.test(number)) {
     throw new ProviderError(
       "meta",
       "permanent",
@@ -66,7 +79,46 @@ function adAccountNumber(accountId: string): string {
       `"${accountId}" is not a Meta ad account id (digits, optionally prefixed with act_)`,
     );
   }
-  return match[1];
+  return number;
+}
+
+/** `endpoint` with `params` as its query string. */
+function withQuery(endpoint: string, params: Readonly<Record<string, string>>): string {
+  const url = new URL(endpoint);
+  for (const [name, value] of Object.entries(params)) {
+    url.searchParams.set(name, value);
+  }
+  return url.toString();
+}
+
+/**
+ * The URL of the page after one whose `paging` has a `next`: the first page's query with the
+ * `after` cursor, or — Meta may send `next` without `cursors` — `next` itself (Graph's documented
+ * way to page), but only when it names our configured endpoint, so a URL from a response body
+ * never receives the token; our auth parameters replace whatever `next` carries for them.
+ * `undefined` when neither can be followed.
+ */
+export function nextPageUrl(
+  paging: { next: string; cursors?: { after?: string } },
+  endpoint: string,
+  firstPage: Readonly<Record<string, string>>,
+  auth: Readonly<Record<string, string>>,
+): string | undefined {
+  const after = paging.cursors?.after;
+  if (after !== undefined) {
+    return withQuery(endpoint, { ...firstPage, after });
+  }
+  let next: URL;
+  try {
+    next = new URL(paging.next);
+  } catch {
+    return undefined;
+  }
+  const expected = new URL(endpoint);
+  if (next.origin !== expected.origin || next.pathname !== expected.pathname) {
+    return undefined;
+  }
+  return withQuery(next.toString(), auth);
 }
 
 /**
@@ -114,83 +166,59 @@ export function createMetaAdapter(
         label: `account act_${number}`,
       });
       const info: AccountInfo = {
-        accountId,
+        accountId: number,
         timeZone: account.timezone_name,
         currency: account.currency,
       };
 
       /** Every page of one range; rows of a range that fails midway are dropped with it. */
       const fetchRange = async (slice: DateRange): Promise<InsightsRow[]> => {
+        const endpoint = `${nodeUrl}/insights`;
+        const firstPage = {
+          level: "campaign",
+          time_increment: "1",
+          time_range: JSON.stringify({ since: slice.since, until: slice.until }),
+          fields: INSIGHTS_FIELDS,
+          filtering: STATUS_FILTERING,
+          limit: String(options.pageSize),
+          ...auth.params,
+        };
         const rows: InsightsRow[] = [];
-        let after: string | undefined;
-        for (let page = 1; ; page += 1) {
+        const seen = new Set<string>();
+        for (let page = 1, url = withQuery(endpoint, firstPage); ; page += 1) {
           const label = `insights act_${number} ${slice.since}..${slice.until} page ${page}`;
+          seen.add(url);
           const body = await ctx.http.request({
             method: "GET",
-            url: `${nodeUrl}/insights`,
-            params: {
-              level: "campaign",
-              time_increment: "1",
-              time_range: JSON.stringify({ since: slice.since, until: slice.until }),
-              fields: INSIGHTS_FIELDS,
-              limit: String(options.pageSize),
-              ...(after === undefined ? {} : { after }),
-              ...auth.params,
-            },
+            url,
             headers: auth.headers,
             schema: insightsPageSchema,
             label,
           });
           rows.push(...body.data);
-          // `next` is absent on the last page. It is not followed verbatim: the cursor is sent
-          // to our configured base URL, so a URL from a response body never receives the token.
-          if (body.paging?.next === undefined) {
+          // `next` is absent on the last page.
+          const next = body.paging?.next;
+          if (next === undefined) {
             return rows;
           }
-          const next = body.paging.cursors?.after;
-          if (next === undefined || next === after) {
+          const following = nextPageUrl({ ...body.paging, next }, endpoint, firstPage, auth.params);
+          if (following === undefined || seen.has(following)) {
             throw new ProviderError(
               "meta",
               "transient",
               "malformed_response",
-              `${label}: a next page without a new after cursor`,
+              `${label}: a next page that is not a new page of this report`,
             );
           }
-          after = next;
+          url = following;
         }
       };
 
-      const rows: MetricRow[] = [];
-      // Ranges still to fetch, in date order. Meta answers a query too large for a synchronous
-      // call with "Please reduce the amount of data…" or a sync timeout, whose documented remedy
-      // is a smaller date range (https://developers.facebook.com/docs/marketing-api/insights/error-codes):
-      // such a range is replaced by its two halves, down to single days.
-      const pending: DateRange[] = [range];
-      for (let slice = pending.shift(); slice; slice = pending.shift()) {
-        try {
-          const sliceRows = await fetchRange(slice);
-          rows.push(
-            ...sliceRows.map((row) => toMetricRow(row, info, options.conversionActionTypes)),
-          );
-        } catch (error) {
-          if (!(error instanceof ProviderError) || error.reason !== TOO_MUCH_DATA) {
-            throw error;
-          }
-          const halves = splitRange(slice);
-          if (!halves) {
-            // Even one day is refused: Meta is under load or the account is huge. Retrying later
-            // is the only remedy left without async report jobs.
-            throw new ProviderError(
-              "meta",
-              "transient",
-              TOO_MUCH_DATA,
-              `insights act_${number} ${slice.since}: too much data even for a single day (${error.message})`,
-            );
-          }
-          pending.unshift(...halves);
-        }
-      }
-      return rows;
+      // Meta answers a query too large for a synchronous call with "Please reduce the amount of
+      // data…" or a sync timeout, whose documented remedy is a smaller date range
+      // (https://developers.facebook.com/docs/marketing-api/insights/error-codes).
+      const rows = await fetchSlices([range], fetchRange);
+      return rows.map((row) => toMetricRow(row, info, options.conversionActionTypes));
     },
   };
 }

@@ -21,7 +21,7 @@ export const DEFAULT_CONVERSION_ACTION_TYPES: readonly string[] = [
 ];
 
 export interface AccountInfo {
-  /** As the caller named the account (with or without `act_`). */
+  /** The canonical id (`ids.ts`): the number without `act_`, however the caller spelled it. */
   accountId: string;
   timeZone: string;
   currency: string;

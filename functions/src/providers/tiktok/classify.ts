@@ -5,6 +5,7 @@
  */
 import { ProviderError } from "../errors";
 import type { Classifier } from "../http";
+import { QUERY_TOO_LARGE } from "../ranges";
 import type { ProviderErrorCode } from "../types";
 import { envelopeSchema } from "./schema";
 
@@ -34,6 +35,15 @@ const CODE_CLASSES: ReadonlyMap<number, ProviderErrorCode> = new Map([
   [40105, "auth"],
 ]);
 
+/**
+ * A report query covering too much data, answered with a smaller date range (`fetchSlices`)
+ * like Meta's "reduce the amount of data". Unverified: the code is in neither the return-code
+ * table of the provider notes (§4.6) nor the copy of TikTok's return-code page we hold
+ * (api-evangelist/tiktok-ads `errors/tiktok-ads-error-codes.yml`); its meaning is as issue 11
+ * reports it.
+ */
+export const QUERY_TOO_LARGE_CODE = 40067;
+
 function classOf(code: number): ProviderErrorCode {
   // 5xxxx system errors (50000, 50002, 51305) and 60001 maintenance are TikTok-side.
   return CODE_CLASSES.get(code) ?? (code >= 50000 ? "transient" : "permanent");
@@ -51,7 +61,7 @@ export const classifyTikTok: Classifier = (response) => {
   return new ProviderError(
     "tiktok",
     errorCode,
-    `tiktok_code_${code}`,
+    code === QUERY_TOO_LARGE_CODE ? QUERY_TOO_LARGE : `tiktok_code_${code}`,
     `TikTok code ${code}: ${message || "no message"}${requestId ? ` (request_id ${requestId})` : ""}`,
     errorCode === "rate_limited" ? RATE_LIMIT_WAIT_MS : undefined,
   );

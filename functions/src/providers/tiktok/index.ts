@@ -4,21 +4,23 @@
  * revoked token is `auth` and the user re-authorizes.
  */
 import type { ProviderAdapter } from "../adapter";
-import type { MetricRow } from "../types";
+import { canonicalAccountId } from "../ids";
+import { fetchSlices, sliceRange } from "../ranges";
 import { classifyTikTok } from "./classify";
-import { fetchAdvertiser, fetchReportSlice, MAX_DAYS_PER_REQUEST, sliceRange } from "./report";
+import { fetchAdvertiser, fetchReportSlice, MAX_DAYS_PER_REQUEST } from "./report";
 
 export const tiktokAdapter: ProviderAdapter<"tiktok"> = {
   id: "tiktok",
   classify: classifyTikTok,
   async fetchAccount(ctx, credentials, { accountId, range }) {
-    const advertiser = await fetchAdvertiser(ctx, credentials.accessToken, accountId);
-    const rows: MetricRow[] = [];
+    // Rows carry the advertiser id TikTok answers with, which is this canonical id.
+    const advertiserId = canonicalAccountId("tiktok", accountId);
+    const advertiser = await fetchAdvertiser(ctx, credentials.accessToken, advertiserId);
     // Slices run one after another: TikTok's QPS limit is per developer app, shared by every
-    // advertiser we sync, so one account does not burst the whole allowance.
-    for (const slice of sliceRange(range, MAX_DAYS_PER_REQUEST)) {
-      rows.push(...(await fetchReportSlice(ctx, credentials.accessToken, advertiser, slice)));
-    }
-    return rows;
+    // advertiser we sync, so one account does not burst the whole allowance. A slice TikTok
+    // refuses as too large (40067) is fetched again in halves.
+    return fetchSlices(sliceRange(range, MAX_DAYS_PER_REQUEST), (slice) =>
+      fetchReportSlice(ctx, credentials.accessToken, advertiser, slice),
+    );
   },
 };

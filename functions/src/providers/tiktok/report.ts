@@ -20,23 +20,6 @@ export const MAX_DAYS_PER_REQUEST = 30;
 /** `page_size` maximum (default 10). */
 export const PAGE_SIZE = 1000;
 
-const DAY_MS = 86_400_000;
-const epochDay = (day: string): number => Date.parse(`${day}T00:00:00Z`);
-const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-
-/** Consecutive inclusive slices of at most `maxDays` days covering the range. */
-export function sliceRange(range: DateRange, maxDays: number): DateRange[] {
-  const slices: DateRange[] = [];
-  const last = epochDay(range.until);
-  for (let start = epochDay(range.since); start <= last; start += maxDays * DAY_MS) {
-    slices.push({
-      since: isoDay(start),
-      until: isoDay(Math.min(last, start + (maxDays - 1) * DAY_MS)),
-    });
-  }
-  return slices;
-}
-
 /** The `Access-Token` header carries the bare token: a "Bearer " prefix is rejected (40105). */
 function authHeaders(accessToken: string): Record<string, string> {
   return { "Access-Token": accessToken };

@@ -3,7 +3,7 @@
  * write; rows the platform stopped returning in a fully fetched window are zeroed and marked,
  * never deleted; a failed account's rows and rows outside the window are never touched.
  */
-import { METRICS_COLLECTION, metricDocId, storeMetrics } from "../../../src/metrics/store";
+import { metricDocId, METRICS_COLLECTION, storeMetrics } from "../../../src/metrics/store";
 import type { MetricRow } from "../../../src/providers/types";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 

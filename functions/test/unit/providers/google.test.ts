@@ -11,11 +11,11 @@ import {
   campaignDailyQuery,
   customerId,
   MAX_SLICE_DAYS,
-  sliceRange,
 } from "../../../src/providers/google/query";
 import { searchStreamResponseSchema } from "../../../src/providers/google/schema";
 import { EAGER_REFRESH_MS } from "../../../src/providers/google/tokens";
 import { DEFAULT_RATE_LIMIT_WAIT_MS, type RawResponse } from "../../../src/providers/http";
+import { sliceRange } from "../../../src/providers/ranges";
 import type { ProviderErrorCode } from "../../../src/providers/types";
 
 const NOW = Date.parse("2026-03-01T12:00:00Z");
@@ -395,16 +395,16 @@ describe("error classification", () => {
 
 describe("date slicing", () => {
   it("keeps a range of up to 90 days in one query", () => {
-    expect(sliceRange({ since: "2026-01-01", until: "2026-01-01" })).toEqual([
+    expect(sliceRange({ since: "2026-01-01", until: "2026-01-01" }, MAX_SLICE_DAYS)).toEqual([
       { since: "2026-01-01", until: "2026-01-01" },
     ]);
-    expect(sliceRange({ since: "2026-01-01", until: "2026-03-31" })).toEqual([
+    expect(sliceRange({ since: "2026-01-01", until: "2026-03-31" }, MAX_SLICE_DAYS)).toEqual([
       { since: "2026-01-01", until: "2026-03-31" },
     ]);
   });
 
   it("splits longer ranges into consecutive slices of at most 90 days, across leap days", () => {
-    const slices = sliceRange({ since: "2023-12-01", until: "2024-12-31" });
+    const slices = sliceRange({ since: "2023-12-01", until: "2024-12-31" }, MAX_SLICE_DAYS);
     expect(slices[0]).toEqual({ since: "2023-12-01", until: "2024-02-28" });
     expect(slices[1]?.since).toBe("2024-02-29");
     expect(slices.at(-1)?.until).toBe("2024-12-31");

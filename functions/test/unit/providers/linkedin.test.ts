@@ -16,7 +16,8 @@ import {
   campaignsPageSchema,
   tokenResponseSchema,
 } from "../../../src/providers/linkedin/schema";
-import { dayCount, fetchSlices, halve, planSlices } from "../../../src/providers/linkedin/slices";
+import { planSlices, refuseCapped } from "../../../src/providers/linkedin/slices";
+import { dayCount, fetchSlices, QUERY_TOO_LARGE } from "../../../src/providers/ranges";
 import type { DateRange } from "../../../src/providers/types";
 
 describe("Rest.li 2.0 encoding", () => {
@@ -339,14 +340,6 @@ describe("date slicing", () => {
     ]);
   });
 
-  it("halves multi-day ranges and refuses to halve a single day", () => {
-    expect(halve({ since: "2026-01-01", until: "2026-01-05" })).toEqual([
-      { since: "2026-01-01", until: "2026-01-02" },
-      { since: "2026-01-03", until: "2026-01-05" },
-    ]);
-    expect(halve({ since: "2026-01-01", until: "2026-01-01" })).toBeUndefined();
-  });
-
   /** A stand-in for adAnalytics: `perDay` rows a day, cut off silently at `cap`. */
   function truncatingSource(perDay: number, cap: number, requested: DateRange[]) {
     return (slice: DateRange) => {
@@ -363,8 +356,7 @@ describe("date slicing", () => {
     const requested: DateRange[] = [];
     const rows = await fetchSlices(
       [{ since: "2026-01-01", until: "2026-01-08" }],
-      10,
-      truncatingSource(3, 10, requested),
+      refuseCapped(10, truncatingSource(3, 10, requested)),
     );
     expect(rows).toHaveLength(8 * 3);
     expect(requested.map((slice) => `${slice.since}..${slice.until}`)).toEqual([
@@ -378,16 +370,17 @@ describe("date slicing", () => {
     ]);
   });
 
-  it("fails permanently when a single day already fills the cap", async () => {
+  it("fails permanently as too large when a single day already fills the cap", async () => {
     const failure = fetchSlices(
       [{ since: "2026-01-01", until: "2026-01-01" }],
-      10,
-      truncatingSource(12, 10, []),
+      refuseCapped(10, truncatingSource(12, 10, [])),
     );
     await expect(failure).rejects.toBeInstanceOf(ProviderError);
     await expect(failure).rejects.toMatchObject({
+      provider: "linkedin",
       code: "permanent",
-      reason: "truncated_response",
+      reason: QUERY_TOO_LARGE,
+      message: expect.stringContaining("2026-01-01") as unknown,
     });
   });
 });

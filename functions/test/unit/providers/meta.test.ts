@@ -1,8 +1,9 @@
 import type { ClassifyContext, RawResponse } from "../../../src/providers/http";
-import { classifyMeta, readUsage, TOO_MUCH_DATA } from "../../../src/providers/meta/classify";
-import { splitRange } from "../../../src/providers/meta/index";
+import { classifyMeta, readUsage } from "../../../src/providers/meta/classify";
+import { nextPageUrl } from "../../../src/providers/meta/index";
 import { DEFAULT_CONVERSION_ACTION_TYPES, toMetricRow } from "../../../src/providers/meta/map";
 import { insightsPageSchema, insightsRowSchema } from "../../../src/providers/meta/schema";
+import { QUERY_TOO_LARGE } from "../../../src/providers/ranges";
 
 const account = { accountId: "act_123", timeZone: "America/Los_Angeles", currency: "USD" };
 
@@ -232,17 +233,20 @@ describe("Meta error classification", () => {
     [100, 1487534, "(#100) Please reduce the amount of data you're asking for"],
     [100, 1504018, "Your request timed out. Try a smaller date range"],
     [2, 1504038, "Your request timed out. Try a smaller date range"],
-  ])("marks code %i/%s as too much data, for the adapter to split", (code, subcode, message) => {
-    // https://developers.facebook.com/docs/marketing-api/insights/error-codes; the code-1 body as
-    // Meta sends it with HTTP 500 (airbytehq/airbyte#49977).
-    const { error } = classified(
-      500,
-      graphError(code, message, subcode === undefined ? {} : { error_subcode: subcode }),
-    );
-    expect(error?.reason).toBe(TOO_MUCH_DATA);
-    // Not retried inline: the same request cannot succeed.
-    expect(error?.code).toBe("permanent");
-  });
+  ])(
+    "marks code %i/%s as a query too large, for the adapter to split",
+    (code, subcode, message) => {
+      // https://developers.facebook.com/docs/marketing-api/insights/error-codes; the code-1 body as
+      // Meta sends it with HTTP 500 (airbytehq/airbyte#49977).
+      const { error } = classified(
+        500,
+        graphError(code, message, subcode === undefined ? {} : { error_subcode: subcode }),
+      );
+      expect(error?.reason).toBe(QUERY_TOO_LARGE);
+      // Not retried inline: the same request cannot succeed.
+      expect(error?.code).toBe("permanent");
+    },
+  );
 
   it("keeps Meta's code for a code it does not know and classifies by HTTP status", () => {
     const deprecated = classified(
@@ -317,19 +321,33 @@ describe("Meta usage headers", () => {
   });
 });
 
-describe("Meta date-range splitting", () => {
-  it("halves a range, the first half the longer, across month ends", () => {
-    expect(splitRange({ since: "2026-01-20", until: "2026-02-03" })).toEqual([
-      { since: "2026-01-20", until: "2026-01-27" },
-      { since: "2026-01-28", until: "2026-02-03" },
-    ]);
-    expect(splitRange({ since: "2026-03-01", until: "2026-03-02" })).toEqual([
-      { since: "2026-03-01", until: "2026-03-01" },
-      { since: "2026-03-02", until: "2026-03-02" },
-    ]);
+describe("Meta paging", () => {
+  const endpoint = "https://graph.facebook.com/v26.0/act_123/insights";
+  const firstPage = { level: "campaign", limit: "25", appsecret_proof: "proof" };
+  const auth = { appsecret_proof: "proof" };
+
+  it("asks for the next page by its after cursor against our endpoint", () => {
+    const url = nextPageUrl(
+      { next: "https://elsewhere.example/x?after=MjQZD", cursors: { after: "MjQZD" } },
+      endpoint,
+      firstPage,
+      auth,
+    );
+    expect(url).toBe(`${endpoint}?level=campaign&limit=25&appsecret_proof=proof&after=MjQZD`);
   });
 
-  it("cannot split a single day", () => {
-    expect(splitRange({ since: "2026-03-01", until: "2026-03-01" })).toBeUndefined();
+  it("follows next verbatim when Meta sends no cursors, with our auth parameters", () => {
+    const next = `${endpoint}?level=campaign&limit=25&after=MjQZD&appsecret_proof=stale`;
+    expect(nextPageUrl({ next }, endpoint, firstPage, auth)).toBe(
+      `${endpoint}?level=campaign&limit=25&after=MjQZD&appsecret_proof=proof`,
+    );
+  });
+
+  it.each([
+    ["another host", "https://graph.evil.example/v26.0/act_123/insights?after=MjQZD"],
+    ["another edge", "https://graph.facebook.com/v26.0/act_999/insights?after=MjQZD"],
+    ["not a URL", "after=MjQZD"],
+  ])("never follows a next without cursors to %s", (_what, next) => {
+    expect(nextPageUrl({ next }, endpoint, firstPage, auth)).toBeUndefined();
   });
 });

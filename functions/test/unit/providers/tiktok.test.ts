@@ -6,9 +6,9 @@
  * https://business-api.tiktok.com/portal/docs?id=1737172488964097.
  */
 import type { RawResponse } from "../../../src/providers/http";
+import { QUERY_TOO_LARGE } from "../../../src/providers/ranges";
 import { classifyTikTok, RATE_LIMIT_WAIT_MS } from "../../../src/providers/tiktok/classify";
 import { assertCompleteReport, toMetricRow } from "../../../src/providers/tiktok/map";
-import { MAX_DAYS_PER_REQUEST, sliceRange } from "../../../src/providers/tiktok/report";
 import {
   type AdvertiserInfo,
   advertiserInfoResponseSchema,
@@ -113,6 +113,12 @@ describe("classifyTikTok", () => {
     [40300, "The advertiser does not exist or has been deleted."],
   ])("classifies %i as permanent", (code, message) => {
     expect(classifyTikTok(body(code, message), ctx)?.code).toBe("permanent");
+  });
+
+  it("marks 40067 as a query too large, for the adapter to split", () => {
+    const error = classifyTikTok(body(40067, "The report covers too much data."), ctx);
+    expect(error).toMatchObject({ code: "permanent", reason: QUERY_TOO_LARGE });
+    expect(error?.message).toContain("TikTok code 40067");
   });
 
   it.each([50000, 50002, 51305, 60001])("classifies system code %i as transient", (code) => {
@@ -242,32 +248,6 @@ describe("TikTok advertiser info", () => {
     ["a numeric advertiser id", { advertiser_id: 7 }],
   ])("rejects %s", (_what, entry) => {
     expect(advertiserInfoResponseSchema.safeParse(info(entry)).success).toBe(false);
-  });
-});
-
-describe("sliceRange", () => {
-  it.each([
-    [{ since: "2026-01-01", until: "2026-01-01" }, [["2026-01-01", "2026-01-01"]]],
-    [{ since: "2026-01-01", until: "2026-01-30" }, [["2026-01-01", "2026-01-30"]]],
-    [
-      { since: "2026-01-01", until: "2026-01-31" },
-      [
-        ["2026-01-01", "2026-01-30"],
-        ["2026-01-31", "2026-01-31"],
-      ],
-    ],
-    [
-      { since: "2028-02-01", until: "2028-04-10" },
-      [
-        ["2028-02-01", "2028-03-01"],
-        ["2028-03-02", "2028-03-31"],
-        ["2028-04-01", "2028-04-10"],
-      ],
-    ],
-  ])("cuts %o into inclusive slices of at most 30 days", (range, expected) => {
-    expect(
-      sliceRange(range, MAX_DAYS_PER_REQUEST).map((slice) => [slice.since, slice.until]),
-    ).toEqual(expected);
   });
 });
 

@@ -1,0 +1,87 @@
+/**
+ * Report date ranges, shared by the adapters: fixed-size slices for a platform's documented
+ * per-query day limit, and halving for the one remedy every platform gives a query that asks for
+ * too much in one synchronous call — ask again for less ("Try a smaller date range", Meta's
+ * insights error codes; LinkedIn's silent 15,000-element cap; TikTok code 40067).
+ */
+import { ProviderError } from "./errors";
+import type { DateRange, ProviderId } from "./types";
+
+/**
+ * Reason of a query the platform refuses, or cuts off, because it covers too much data. The error
+ * is `permanent` so the HTTP layer does not repeat the same request inline; `fetchSlices`
+ * answers it with smaller ranges and lets it reach the caller only once a single day is refused.
+ */
+export const QUERY_TOO_LARGE = "query_too_large";
+
+const DAY_MS = 86_400_000;
+
+const epochDay = (day: string): number => Date.parse(`${day}T00:00:00Z`) / DAY_MS;
+const isoDay = (epoch: number): string => new Date(epoch * DAY_MS).toISOString().slice(0, 10);
+
+export function dayCount(range: DateRange): number {
+  return epochDay(range.until) - epochDay(range.since) + 1;
+}
+
+/** Consecutive, non-overlapping slices of at most `maxDays` days covering `range`. */
+export function sliceRange(range: DateRange, maxDays: number): DateRange[] {
+  const slices: DateRange[] = [];
+  const last = epochDay(range.until);
+  for (let start = epochDay(range.since); start <= last; start += maxDays) {
+    slices.push({ since: isoDay(start), until: isoDay(Math.min(last, start + maxDays - 1)) });
+  }
+  return slices;
+}
+
+/** The two halves of a multi-day range, the first one the longer; `undefined` for a single day. */
+export function halveRange(range: DateRange): [DateRange, DateRange] | undefined {
+  const days = dayCount(range);
+  if (days < 2) {
+    return undefined;
+  }
+  const firstLast = epochDay(range.since) + Math.ceil(days / 2) - 1;
+  return [
+    { since: range.since, until: isoDay(firstLast) },
+    { since: isoDay(firstLast + 1), until: range.until },
+  ];
+}
+
+/** The error an adapter throws for its platform's "this query is too large" signal. */
+export function queryTooLarge(provider: ProviderId, message: string): ProviderError {
+  return new ProviderError(provider, "permanent", QUERY_TOO_LARGE, message);
+}
+
+/**
+ * Every row of `slices`, fetched one after another in date order. A slice the platform finds too
+ * large (`fetchSlice` throws a `QUERY_TOO_LARGE` error) is fetched again as its two halves, down
+ * to single days; a slice's rows count only once the whole slice has succeeded, so the rows add
+ * up without duplicates. A single day that is still too large fails with `permanent`
+ * `query_too_large`: within a synchronous report no smaller query exists, and repeating the same
+ * one cannot succeed.
+ */
+export async function fetchSlices<T>(
+  slices: readonly DateRange[],
+  fetchSlice: (slice: DateRange) => Promise<T[]>,
+): Promise<T[]> {
+  const rows: T[] = [];
+  // Slices still to fetch, in date order: a refused one is replaced by its halves.
+  const pending = [...slices];
+  for (let slice = pending.shift(); slice; slice = pending.shift()) {
+    try {
+      rows.push(...(await fetchSlice(slice)));
+    } catch (error) {
+      if (!(error instanceof ProviderError) || error.reason !== QUERY_TOO_LARGE) {
+        throw error;
+      }
+      const halves = halveRange(slice);
+      if (!halves) {
+        throw queryTooLarge(
+          error.provider,
+          `too much data even for the single day ${slice.since}: ${error.message}`,
+        );
+      }
+      pending.unshift(...halves);
+    }
+  }
+  return rows;
+}

@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 
 import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
-import { daysBetween, type SandboxAccount, type SandboxWorld } from "./world";
+import { type SandboxAccount, type SandboxWorld } from "./world";
 
 /** The OAuth client the sandbox token endpoint accepts; configure the adapter with it. */
 export const GOOGLE_SANDBOX_CLIENT = {
@@ -114,6 +114,7 @@ function checkToken(req: SandboxRequest, world: SandboxWorld): SandboxReply | un
 }
 
 interface ParsedQuery {
+  resource: "campaign" | "customer";
   fields: string[];
   since: string;
   until: string;
@@ -129,7 +130,10 @@ function isDay(text: string): boolean {
   );
 }
 
-/** Enough GAQL for `SELECT … FROM campaign WHERE segments.date BETWEEN 'a' AND 'b'`. */
+/**
+ * Enough GAQL for `SELECT … FROM campaign WHERE segments.date BETWEEN 'a' AND 'b'` and for
+ * `SELECT customer.… FROM customer`.
+ */
 function parseQuery(query: unknown): ParsedQuery | SandboxReply {
   const text = typeof query === "string" ? query.trim() : "";
   if (text === "") {
@@ -143,13 +147,19 @@ function parseQuery(query: unknown): ParsedQuery | SandboxReply {
   if (!resource) {
     return queryError("EXPECTED_FROM", "Missing FROM clause.");
   }
-  if (resource !== "campaign") {
+  if (resource !== "campaign" && resource !== "customer") {
     return queryError("BAD_RESOURCE_TYPE_IN_FROM_CLAUSE", `Invalid resource '${resource}'.`);
   }
   const fields = fieldList.split(",").map((field) => field.trim());
-  const unknown = fields.find((field) => !FIELDS.has(field));
+  const unknown = fields.find(
+    (field) => !FIELDS.has(field) || (resource === "customer" && !field.startsWith("customer.")),
+  );
   if (unknown !== undefined) {
     return queryError("UNRECOGNIZED_FIELD", `Unrecognized field in the query: '${unknown}'.`);
+  }
+  if (resource === "customer") {
+    // The customer resource is one row, the customer itself: no date filter needed.
+    return { resource, fields, since: "", until: "" };
   }
   const between = /\bsegments\.date\s+BETWEEN\s+'([^']*)'\s+AND\s+'([^']*)'/i.exec(rest);
   if (!between) {
@@ -167,7 +177,7 @@ function parseQuery(query: unknown): ParsedQuery | SandboxReply {
   if (since > until) {
     return queryError("DATE_RANGE_TOO_NARROW", "Start date is after end date.");
   }
-  return { fields, since, until };
+  return { resource, fields, since, until };
 }
 
 /** One campaign-day in REST form, restricted to the selected fields (plus resource names). */
@@ -198,7 +208,8 @@ function renderRow(
       clicks: String(metrics.clicks),
       costMicros: String(metrics.spendMicros),
       conversions: metrics.conversions,
-      conversionsValue: metrics.conversionValueMicros / 1_000_000,
+      // A double in currency units, as Google sends it.
+      conversionsValue: Number(metrics.conversionValueMicros) / 1_000_000,
     },
   };
   const row: Record<string, Record<string, unknown>> = {};
@@ -263,10 +274,16 @@ function searchStream(req: SandboxRequest, world: SandboxWorld): SandboxReply {
       ),
     ]);
   }
-  const rows = daysBetween(parsed.since, parsed.until).flatMap((date) =>
-    world
-      .campaigns(account)
-      .map((campaign) => renderRow(account, campaign, date, parsed.fields, world)),
+  if (parsed.resource === "customer") {
+    const row = renderRow(account, { id: "", name: "" }, "", parsed.fields, world);
+    return { status: 200, body: [{ results: [row], requestId: requestId() }] };
+  }
+  // A day that has not started for the customer has no data yet.
+  const days = world.reportedDays(account, parsed.since, parsed.until);
+  const campaigns = world.campaigns(account);
+  world.queryTooLarge("google", account.id, parsed, days.length * campaigns.length);
+  const rows = days.flatMap((date) =>
+    campaigns.map((campaign) => renderRow(account, campaign, date, parsed.fields, world)),
   );
   const id = requestId();
   const fieldMask = parsed.fields.map((field) => field.split(".").map(camel).join(".")).join(",");
@@ -329,10 +346,42 @@ function token(req: SandboxRequest, world: SandboxWorld): SandboxReply {
   };
 }
 
+/**
+ * RESOURCE_EXHAUSTED as Google answers a spent quota, the one named by `rateScope` and
+ * `rateName`: the real body of PipedreamHQ/pipedream#21554 for the project's (DEVELOPER) quota;
+ * Google sends no Retry-After header. Duration JSON has 0, 3, 6 or 9 fractional digits.
+ * https://developers.google.com/google-ads/api/reference/rpc/v26/QuotaErrorDetails
+ */
+function quotaExhausted(
+  retryAfterSeconds: number,
+  rateScope: "ACCOUNT" | "DEVELOPER",
+  rateName: string,
+): SandboxReply {
+  const delay = Number.isInteger(retryAfterSeconds)
+    ? `${retryAfterSeconds}s`
+    : `${retryAfterSeconds.toFixed(3)}s`;
+  return status(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", [
+    adsFailure(
+      { quotaError: "RESOURCE_EXHAUSTED" },
+      `Too many requests. Retry in ${retryAfterSeconds} seconds.`,
+      { quotaErrorDetails: { rateScope, rateName, retryDelay: delay } },
+    ),
+  ]);
+}
+
 export const googleSandbox: PlatformSandbox = {
   provider: "google",
 
   isReportingRequest: (req) => SEARCH_STREAM.test(req.path),
+
+  subjectOf(req) {
+    const customer = SEARCH_STREAM.exec(req.path)?.[1];
+    const token = /^Bearer (\S+)$/.exec(header(req, "authorization") ?? "")?.[1];
+    return {
+      ...(customer === undefined ? {} : { accountId: customer }),
+      ...(token === undefined ? {} : { accessToken: token }),
+    };
+  },
 
   handle(req, world) {
     if (req.method === "POST" && req.path === "/token") {
@@ -345,25 +394,20 @@ export const googleSandbox: PlatformSandbox = {
     return { status: 404, body: "<!DOCTYPE html><title>Error 404 (Not Found)!!1</title>" };
   },
 
-  rateLimited(retryAfterSeconds) {
-    // The real body from PipedreamHQ/pipedream#21554; Google sends no Retry-After header.
-    // Duration JSON has 0, 3, 6 or 9 fractional digits.
-    const delay = Number.isInteger(retryAfterSeconds)
-      ? `${retryAfterSeconds}s`
-      : `${retryAfterSeconds.toFixed(3)}s`;
-    return status(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", [
-      adsFailure(
-        { quotaError: "RESOURCE_EXHAUSTED" },
-        `Too many requests. Retry in ${retryAfterSeconds} seconds.`,
-        {
-          quotaErrorDetails: {
-            rateScope: "DEVELOPER",
-            rateName: "Number of operations for basic access",
-            retryDelay: delay,
-          },
-        },
-      ),
-    ]);
+  rateLimited: (retryAfterSeconds) =>
+    quotaExhausted(retryAfterSeconds, "DEVELOPER", "Number of operations for basic access"),
+
+  throttled(scope, retryAfterSeconds) {
+    switch (scope) {
+      case "app":
+        return googleSandbox.rateLimited(retryAfterSeconds);
+      case "account":
+        // "Requests per account" is Google's own example of a rate name.
+        return quotaExhausted(retryAfterSeconds, "ACCOUNT", "Requests per account");
+      case "member":
+        // Google Ads counts no quota per user token.
+        return undefined;
+    }
   },
 
   serverError() {

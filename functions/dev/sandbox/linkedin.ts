@@ -12,7 +12,7 @@
 import { z } from "zod";
 
 import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
-import { daysBetween, type SandboxAccount, type SandboxWorld } from "./world";
+import { daysBetween, decimalOf, type SandboxAccount, type SandboxWorld } from "./world";
 
 const ACCESS_TOKEN_LIFETIME_S = 60 * 86_400;
 const REFRESH_TOKEN_LIFETIME_S = 365 * 86_400;
@@ -349,9 +349,8 @@ function dayOf(value: unknown): string | undefined {
 }
 
 /** BigDecimal text as LinkedIn prints it, sometimes with binary-float noise past the cents. */
-function bigDecimal(micros: number, noisy: boolean): string {
-  const cents = Math.round(micros / 10_000);
-  const text = `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+function bigDecimal(micros: bigint, noisy: boolean): string {
+  const text = decimalOf(micros, 2);
   return noisy ? `${text}00000000000000335346` : text;
 }
 
@@ -401,7 +400,8 @@ function adAnalytics(req: SandboxRequest, world: SandboxWorld, maxElements: numb
       days.length * campaigns.length,
       maxElements,
     );
-    for (const day of days) {
+    // LinkedIn reports UTC days: a UTC day that has not started has no data yet.
+    for (const day of days.filter((started) => started <= world.today(account))) {
       const [year, month, dayOfMonth] = day.split("-").map(Number);
       const date = { year, month, day: dayOfMonth };
       for (const campaign of campaigns) {
@@ -412,7 +412,14 @@ function adAnalytics(req: SandboxRequest, world: SandboxWorld, maxElements: numb
           pivotValues: [`urn:li:sponsoredCampaign:${Number(campaign.id)}`],
           impressions: metrics.impressions,
           clicks: metrics.clicks,
-          costInLocalCurrency: bigDecimal(metrics.spendMicros, noisy),
+          ...(world.faults("linkedin").omitLocalCost
+            ? {}
+            : { costInLocalCurrency: bigDecimal(metrics.spendMicros, noisy) }),
+          // At a made-up rate of 1.25 for other currencies: a USD figure, never the local one.
+          costInUsd: bigDecimal(
+            account.currency === "USD" ? metrics.spendMicros : (metrics.spendMicros * 4n) / 5n,
+            false,
+          ),
           externalWebsiteConversions: metrics.conversions,
           conversionValueInLocalCurrency: bigDecimal(metrics.conversionValueMicros, noisy),
         };
@@ -472,12 +479,37 @@ export interface LinkedinSandboxOptions {
   versionsActiveAt?: () => number;
 }
 
+/**
+ * LinkedIn's throttle answer: HTTP 429 without Retry-After or usage headers, whichever of its
+ * daily limits — the application's or the member's — was reached; a wait is only advertised
+ * when a test asks for one.
+ */
+const tooManyRequests = (retryAfterSeconds: number): SandboxReply => ({
+  status: 429,
+  ...(retryAfterSeconds > 0 ? { headers: { "retry-after": String(retryAfterSeconds) } } : {}),
+  body: {
+    status: 429,
+    serviceErrorCode: 101,
+    message: "Resource level throttle limit for calls to this resource is reached.",
+  },
+});
+
 export function createLinkedinSandbox(options: LinkedinSandboxOptions = {}): PlatformSandbox {
   const maxElements = options.maxElements ?? 15_000;
   const versionsActiveAt = options.versionsActiveAt ?? Date.now;
   return {
     provider: "linkedin",
     isReportingRequest: (req) => req.path.startsWith("/rest/"),
+    subjectOf(req) {
+      const accountId =
+        /^\/rest\/adAccounts\/(\d+)/.exec(req.path)?.[1] ??
+        /sponsoredAccount%3A(\d+)/.exec(req.rawQuery)?.[1];
+      const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+      return {
+        ...(accountId === undefined ? {} : { accountId }),
+        ...(token === undefined ? {} : { accessToken: token }),
+      };
+    },
     handle(req, world) {
       if (req.path === "/oauth/v2/accessToken") {
         return accessToken(req, world);
@@ -497,16 +529,11 @@ export function createLinkedinSandbox(options: LinkedinSandboxOptions = {}): Pla
       }
       return apiError(404, "No virtual resource found");
     },
-    rateLimited: (retryAfterSeconds) => ({
-      status: 429,
-      // LinkedIn sends no Retry-After; a wait is only advertised when a test asks for one.
-      ...(retryAfterSeconds > 0 ? { headers: { "retry-after": String(retryAfterSeconds) } } : {}),
-      body: {
-        status: 429,
-        serviceErrorCode: 101,
-        message: "Resource level throttle limit for calls to this resource is reached.",
-      },
-    }),
+    rateLimited: tooManyRequests,
+    // LinkedIn's limits are per application and per member, never per ad account
+    // (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits).
+    throttled: (scope, retryAfterSeconds) =>
+      scope === "account" ? undefined : tooManyRequests(retryAfterSeconds),
     serverError: () => apiError(500, "Internal Server Error"),
   };
 }

@@ -15,7 +15,7 @@ import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
 import {
   CAMPAIGN_STATUSES,
   type CampaignStatus,
-  daysBetween,
+  decimalOf,
   type SandboxAccount,
   type SandboxCampaign,
   type SandboxWorld,
@@ -150,12 +150,6 @@ function indexOfCursor(cursor: string): number | undefined {
 }
 
 /** Integer micros → Meta's decimal string, trailing zeros dropped ("12.3", "7"). */
-function decimal(micros: number): string {
-  const fraction = String(micros % 1_000_000)
-    .padStart(6, "0")
-    .replace(/0+$/, "");
-  return `${Math.floor(micros / 1_000_000)}${fraction ? `.${fraction}` : ""}`;
-}
 
 function pick<T>(values: Record<string, T>, fields: readonly string[]): Record<string, T> {
   return Object.fromEntries(
@@ -342,7 +336,7 @@ function insightsRow(
   // Meta reports overlapping purchase types side by side (omni_purchase covers the pixel one);
   // an adapter that sums them double-counts. A day without any action has no `actions` at all.
   const purchases = metrics.conversions > 0 ? String(metrics.conversions) : undefined;
-  const value = decimal(metrics.conversionValueMicros);
+  const value = decimalOf(metrics.conversionValueMicros);
   const actions = [
     ...(metrics.clicks > 0 ? [{ action_type: "link_click", value: String(metrics.clicks) }] : []),
     ...(purchases
@@ -360,7 +354,7 @@ function insightsRow(
     campaign_name: campaign.name,
     impressions: String(metrics.impressions),
     clicks: String(metrics.clicks),
-    spend: decimal(metrics.spendMicros),
+    spend: decimalOf(metrics.spendMicros),
     ...(actions.length > 0 ? { actions } : {}),
     ...(purchases
       ? {
@@ -420,7 +414,8 @@ function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAcco
     return statuses;
   }
 
-  const days = daysBetween(range.since, range.until);
+  // A day that has not started for the ad account has no data yet.
+  const days = world.reportedDays(account, range.since, range.until);
   const campaigns = world.campaigns(account).filter((campaign) => statuses.has(campaign.status));
   const rowCount = days.length * campaigns.length;
   if (world.queryTooLarge("meta", account.id, range, rowCount, META_MAX_CAMPAIGN_DAYS)) {
@@ -460,6 +455,15 @@ export const metaSandbox: PlatformSandbox = {
   provider: "meta",
 
   isReportingRequest: (req) => req.method === "GET" && ROUTE.exec(req.path)?.[4] !== undefined,
+
+  subjectOf(req) {
+    const accountId = ROUTE.exec(req.path)?.[3];
+    const token = tokenOf(req);
+    return {
+      ...(accountId === undefined ? {} : { accountId }),
+      ...(token === undefined ? {} : { accessToken: token }),
+    };
+  },
 
   handle(req, world) {
     const route = ROUTE.exec(req.path);
@@ -523,6 +527,52 @@ export const metaSandbox: PlatformSandbox = {
         }),
       },
     );
+  },
+
+  throttled(scope, retryAfterSeconds, { accountId }) {
+    switch (scope) {
+      case "app":
+        // The app-level limit (https://developers.facebook.com/docs/marketing-api/overview/rate-limiting):
+        // X-App-Usage reports percentages only, so no wait can be stated.
+        return graphError(
+          400,
+          {
+            message: "(#4) There have been too many calls from this app. Wait a bit and try again.",
+            code: 4,
+            error_subcode: 1504022,
+          },
+          { "x-app-usage": JSON.stringify({ call_count: 100, total_time: 64, total_cputime: 38 }) },
+        );
+      case "account":
+        // The ads_insights Business Use Case throttle, as Meta sends it (airbytehq/airbyte#10655),
+        // with the whole minutes to regain access under the throttled ad account's id.
+        return graphError(
+          400,
+          {
+            message:
+              "(#80000) There have been too many calls from this ad-account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+            code: 80000,
+            error_subcode: 2446079,
+          },
+          {
+            "x-business-use-case-usage": JSON.stringify({
+              [accountId ?? ""]: [
+                {
+                  type: "ads_insights",
+                  call_count: 100,
+                  total_cputime: 61,
+                  total_time: 73,
+                  estimated_time_to_regain_access: Math.ceil(retryAfterSeconds / 60),
+                  ads_api_access_tier: "standard_access",
+                },
+              ],
+            }),
+          },
+        );
+      case "member":
+        // Marketing API limits are counted per ad account and per app, not per user token.
+        return undefined;
+    }
   },
 
   serverError: () =>

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 
 import type { ProviderId } from "../../src/providers/types";
-import type { SandboxWorld } from "./world";
+import type { RequestSubject, SandboxWorld, ThrottleScope } from "./world";
 
 export interface SandboxRequest {
   method: string;
@@ -32,8 +32,19 @@ export interface PlatformSandbox {
   /** Whether a request is a reporting call (faults apply to those, not to token endpoints). */
   isReportingRequest(req: SandboxRequest): boolean;
   handle(req: SandboxRequest, world: SandboxWorld): SandboxReply;
+  /** Whom a request is for: the ad account and the access token it names, where it names them. */
+  subjectOf(req: SandboxRequest): RequestSubject;
   /** The platform's real rate-limit answer. */
   rateLimited(retryAfterSeconds: number): SandboxReply;
+  /**
+   * The platform's real answer once a limit of `scope` is reached for `subject`; `undefined`
+   * when the platform counts no limit in that scope (`FaultKnobs.throttles`).
+   */
+  throttled(
+    scope: ThrottleScope,
+    retryAfterSeconds: number,
+    subject: RequestSubject,
+  ): SandboxReply | undefined;
   /** The platform's real server-error answer. */
   serverError(): SandboxReply;
 }

@@ -1,8 +1,8 @@
 /**
  * The sandbox ad-platform server: one loopback HTTP server with each platform under its own
  * prefix (`/google`, `/meta`, `/linkedin`, `/tiktok`), so an adapter reaches it by base-URL
- * configuration alone. Faults (rate limits, 5xx, slow, malformed and truncated bodies) are
- * injected here, in each platform's own format; control endpoints under `/__sandbox/` let a
+ * configuration alone. Faults (rate limits, throttles of one account, member or the app, 5xx,
+ * slow, malformed and truncated bodies) are injected here, in each platform's own format; control endpoints under `/__sandbox/` let a
  * person flip them while `npm start` runs.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -12,7 +12,7 @@ import { z } from "zod";
 
 import { PROVIDER_IDS, type ProviderId } from "../../src/providers/types";
 import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
-import type { FaultKnobs, SandboxWorld } from "./world";
+import { type FaultKnobs, type SandboxWorld, THROTTLE_SCOPES } from "./world";
 
 export interface RunningSandbox {
   url: string;
@@ -35,7 +35,21 @@ const faultKnobsSchema = z.strictObject({
   truncated: z.number().int().min(0).optional(),
   revokeTokens: z.boolean().optional(),
   forbiddenAccounts: z.array(z.string()).optional(),
+  omitLocalCost: z.boolean().optional(),
   maxRowsPerQuery: z.number().int().min(1).optional(),
+  throttles: z
+    .array(
+      z
+        .strictObject({
+          scope: z.enum(THROTTLE_SCOPES),
+          id: z.string().min(1).optional(),
+          retryAfterSeconds: z.number().min(0),
+        })
+        .refine((throttle) => throttle.scope === "app" || throttle.id !== undefined, {
+          error: "an account or member throttle names its id",
+        }),
+    )
+    .optional(),
   pagingWithoutCursors: z.boolean().optional(),
 }) satisfies z.ZodType<FaultKnobs>;
 
@@ -104,7 +118,13 @@ export async function startSandbox(options: {
     if (!platform) {
       return { status: 404, body: { error: "no such platform" } };
     }
-    world.requestLog.push({ provider: platform.provider, path: req.path, at: receivedAt });
+    const subject = platform.subjectOf(req);
+    world.requestLog.push({
+      provider: platform.provider,
+      path: req.path,
+      at: receivedAt,
+      ...(subject.accountId === undefined ? {} : { accountId: subject.accountId }),
+    });
     const knobs = world.faults(platform.provider);
     if (knobs.slowMs) {
       await sleep(knobs.slowMs);
@@ -115,6 +135,12 @@ export async function startSandbox(options: {
     const retryAfter = world.takeRateLimit(platform.provider);
     if (retryAfter !== undefined) {
       return platform.rateLimited(retryAfter);
+    }
+    for (const { scope, retryAfterSeconds } of world.throttlesFor(platform.provider, subject)) {
+      const throttled = platform.throttled(scope, retryAfterSeconds, subject);
+      if (throttled) {
+        return throttled;
+      }
     }
     if (world.take(platform.provider, "serverErrors")) {
       return platform.serverError();

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 
 import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
-import { daysBetween, type SandboxAccount, type SandboxWorld } from "./world";
+import { daysBetween, decimalOf, type SandboxAccount, type SandboxWorld } from "./world";
 
 const PREFIX = "/open_api/v1.3";
 const REPORT_PATH = `${PREFIX}/report/integrated/get/`;
@@ -153,10 +153,6 @@ function advertiserInfo(req: SandboxRequest, world: SandboxWorld): SandboxReply 
 }
 
 /** Cents-precision micros as TikTok's two-decimal money string. */
-function money(micros: number): string {
-  const cents = Math.round(micros / 10_000);
-  return `${Math.trunc(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
-}
 
 function positiveInteger(req: SandboxRequest, name: string, fallback: number): number | undefined {
   const raw = req.query.get(name);
@@ -258,25 +254,28 @@ function report(req: SandboxRequest, world: SandboxWorld): SandboxReply {
       "The report covers too much data. Please narrow the date range and try again.",
     );
   }
-  const rows = query.days.flatMap((day) =>
-    campaigns.map((campaign) => {
-      const generated = world.metrics(account, campaign.id, day);
-      const all: Record<string, string> = {
-        campaign_name: campaign.name,
-        impressions: String(generated.impressions),
-        clicks: String(generated.clicks),
-        spend: money(generated.spendMicros),
-        conversion: String(generated.conversions),
-        // No Complete Payment events that day: TikTok reports the value as "-".
-        total_complete_payment_rate:
-          generated.conversions === 0 ? "-" : money(generated.conversionValueMicros),
-      };
-      return {
-        dimensions: { campaign_id: campaign.id, stat_time_day: `${day} 00:00:00` },
-        metrics: Object.fromEntries(query.metrics.map((name) => [name, all[name] ?? "-"])),
-      };
-    }),
-  );
+  // A day that has not started for the advertiser has no data yet.
+  const rows = query.days
+    .filter((day) => day <= world.today(account))
+    .flatMap((day) =>
+      campaigns.map((campaign) => {
+        const generated = world.metrics(account, campaign.id, day);
+        const all: Record<string, string> = {
+          campaign_name: campaign.name,
+          impressions: String(generated.impressions),
+          clicks: String(generated.clicks),
+          spend: decimalOf(generated.spendMicros, 2),
+          conversion: String(generated.conversions),
+          // No Complete Payment events that day: TikTok reports the value as "-".
+          total_complete_payment_rate:
+            generated.conversions === 0 ? "-" : decimalOf(generated.conversionValueMicros, 2),
+        };
+        return {
+          dimensions: { campaign_id: campaign.id, stat_time_day: `${day} 00:00:00` },
+          metrics: Object.fromEntries(query.metrics.map((name) => [name, all[name] ?? "-"])),
+        };
+      }),
+    );
   const { page, pageSize } = query;
   return envelope(0, "OK", {
     list: rows.slice((page - 1) * pageSize, page * pageSize),
@@ -315,6 +314,35 @@ export const tiktokSandbox: PlatformSandbox = {
       40100,
       "Due to too many requests, requests from App 7000000000000000000 are temporarily restricted.",
     ),
+  subjectOf(req) {
+    // The report names one advertiser; advertiser info a list, of one in our requests.
+    const infoIds = jsonList(req, "advertiser_ids");
+    const accountId =
+      req.query.get("advertiser_id") ??
+      (Array.isArray(infoIds) && infoIds.length === 1 ? infoIds[0] : undefined);
+    const header = req.headers["access-token"];
+    const token = Array.isArray(header) ? header[0] : header;
+    return {
+      ...(accountId === undefined ? {} : { accountId }),
+      ...(token === undefined ? {} : { accessToken: token }),
+    };
+  },
+  throttled: (scope, _retryAfterSeconds, { accountId }) => {
+    switch (scope) {
+      case "app":
+        return tiktokSandbox.rateLimited(0);
+      case "account":
+        // 40133 in the return-code table's words: the advertiser-level QPS limit of the endpoint.
+        // Like 40100 it states no wait.
+        return envelope(
+          40133,
+          `Advertiser (${accountId ?? ""})'s QPS (11) reaches QPS limit 10 for current path, request is temporarily restricted.`,
+        );
+      case "member":
+        // TikTok counts its limits per developer app and per advertiser, not per token.
+        return undefined;
+    }
+  },
   // A TikTok-side failure: HTTP 5xx with the system-error code in the envelope.
   serverError: () => ({ ...envelope(50000, "System error"), status: 500 }),
 };

@@ -19,6 +19,26 @@ export interface SandboxAccount {
   archivedCampaigns?: number;
   /** How many of the last campaigns were deleted (their days stay). */
   deletedCampaigns?: number;
+  /**
+   * Every campaign-day spends more than 2^53 micros (9,007,199,254.75 units on top of its usual
+   * spend): the amounts of an IDR or VND account at scale, past a double's exact integers.
+   */
+  largeAmounts?: boolean;
+}
+
+/** 2^53 micros and a bit, in whole cents: added to a large-amounts account's every spend. */
+export const LARGE_SPEND_MICROS = 9_007_199_254_750_000n;
+
+/**
+ * Micros as a plain decimal string: `places` decimals (the sandbox's amounts are whole cents), or
+ * as few as the value needs when `places` is left out ("12.5", "7").
+ */
+export function decimalOf(micros: bigint, places?: number): string {
+  const sign = micros < 0n ? "-" : "";
+  const abs = micros < 0n ? -micros : micros;
+  const fraction = String(abs % 1_000_000n).padStart(6, "0");
+  const shown = places === undefined ? fraction.replace(/0+$/, "") : fraction.slice(0, places);
+  return `${sign}${abs / 1_000_000n}${shown ? `.${shown}` : ""}`;
 }
 
 /**
@@ -45,16 +65,27 @@ export interface QueryRecord {
   rows: number;
   /** Refused (or, on LinkedIn, cut off) as too large under `maxRowsPerQuery`. */
   tooLarge: boolean;
+  /** The account's current day, in the zone the platform reports it in, when it was asked. */
+  today: string;
+}
+
+/** One request a platform sandbox received. */
+export interface RequestRecord {
+  provider: ProviderId;
+  path: string;
+  at: number;
+  /** The ad account the request was for, where it names one. */
+  accountId?: string;
 }
 
 /** One campaign-day as the sandbox generated it; money in integer micros, cents precision. */
 export interface SyntheticMetrics {
   impressions: number;
   clicks: number;
-  spendMicros: number;
+  spendMicros: bigint;
   /** Multiples of 0.5, so platforms with fractional conversions are exercised. */
   conversions: number;
-  conversionValueMicros: number;
+  conversionValueMicros: bigint;
 }
 
 export interface IssuedTokens {
@@ -64,9 +95,42 @@ export interface IssuedTokens {
   expiresAt?: number;
 }
 
+/** The scopes ad platforms count rate limits in (see `FaultKnobs.throttles`). */
+export const THROTTLE_SCOPES = ["app", "account", "member"] as const;
+export type ThrottleScope = (typeof THROTTLE_SCOPES)[number];
+
+/** A limit reached: the whole app's, or one ad account's or member token's (`id`). */
+export interface Throttle {
+  scope: ThrottleScope;
+  /** The ad account (`account`) or access token (`member`) whose limit is reached. */
+  id?: string;
+  /** The wait the signal states, where the platform's signal can state one. */
+  retryAfterSeconds: number;
+}
+
+/** Whom a request is for, as platforms scope their limits: its ad account, its user's token. */
+export interface RequestSubject {
+  /** The ad account, as the request names it (Meta without `act_`). */
+  accountId?: string;
+  accessToken?: string;
+}
+
 export interface FaultKnobs {
   /** The next N reporting requests answer with the platform's rate-limit signal. */
   rateLimit?: { count: number; retryAfterSeconds: number };
+  /**
+   * Limits reached, each answered with the platform's own signal for its scope on every
+   * reporting request it covers, for as long as the knob is set (default: none):
+   * - `app`: every request — Google RESOURCE_EXHAUSTED with `rateScope: DEVELOPER`, Meta code 4
+   *   (no wait: X-App-Usage states none), TikTok 40100 (no wait), LinkedIn 429;
+   * - `account`: the requests for ad account `id` — Google RESOURCE_EXHAUSTED with
+   *   `rateScope: ACCOUNT`, Meta code 80000 with the wait, in whole minutes, in
+   *   X-Business-Use-Case-Usage under the account's id, TikTok 40133 (no wait); LinkedIn counts
+   *   no limit per ad account and ignores it;
+   * - `member`: the requests made with access token `id` — LinkedIn 429 (its daily limits are
+   *   per app and per member); the other platforms ignore it.
+   */
+  throttles?: Throttle[];
   /** The next N reporting requests answer with a 5xx. */
   serverErrors?: number;
   /** Every response is delayed by this many ms. */
@@ -79,6 +143,11 @@ export interface FaultKnobs {
   revokeTokens?: boolean;
   /** Account ids whose reporting requests fail with the platform's "no permission" error. */
   forbiddenAccounts?: string[];
+  /**
+   * LinkedIn: elements leave `costInLocalCurrency` out (as LinkedIn may), carrying only
+   * `costInUsd` — the spend itself for a USD account, a converted figure for any other.
+   */
+  omitLocalCost?: boolean;
   /**
    * A report query covering more campaign-days than this gets the platform's answer to a query
    * that is too large: Meta code 1 "Please reduce the amount of data…" (without the knob: over
@@ -106,7 +175,7 @@ export class SandboxWorld {
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly refreshTokens = new Map<string, TokenRecord>();
   /** Start times of every request per platform, for rate measurements in tests. */
-  readonly requestLog: Array<{ provider: ProviderId; path: string; at: number }> = [];
+  readonly requestLog: RequestRecord[] = [];
   /** Every report query, with its range and whether it was too large, in arrival order. */
   readonly queryLog: QueryRecord[] = [];
 
@@ -141,6 +210,7 @@ export class SandboxWorld {
     limit = Infinity,
   ): boolean {
     const tooLarge = rows > this.rowLimit(provider, limit);
+    const account = this.account(provider, accountId);
     this.queryLog.push({
       provider,
       accountId,
@@ -148,8 +218,26 @@ export class SandboxWorld {
       until: range.until,
       rows,
       tooLarge,
+      today: account ? this.today(account) : "",
     });
     return tooLarge;
+  }
+
+  /**
+   * The account's current day by the world's clock, in the zone the platform reports its days
+   * in: the account's own, except on LinkedIn, which reports in UTC.
+   */
+  today(account: SandboxAccount): string {
+    const zone = account.provider === "linkedin" ? "UTC" : account.timeZone;
+    return new Intl.DateTimeFormat("en-CA", { timeZone: zone, dateStyle: "short" }).format(
+      this.now(),
+    );
+  }
+
+  /** The days of a report that have started for the account: no platform has data for later. */
+  reportedDays(account: SandboxAccount, since: string, until: string): string[] {
+    const today = this.today(account);
+    return daysBetween(since, until).filter((day) => day <= today);
   }
 
   /** The most rows one report query may cover: the knob, or the platform's own `limit`. */
@@ -167,9 +255,9 @@ export class SandboxWorld {
     return {
       impressions,
       clicks,
-      spendMicros: spendCents * 10_000,
+      spendMicros: BigInt(spendCents) * 10_000n + (account.largeAmounts ? LARGE_SPEND_MICROS : 0n),
       conversions,
-      conversionValueMicros: Math.round(conversions * 2) * (500 + (seed % 2_500)) * 10_000,
+      conversionValueMicros: BigInt(Math.round(conversions * 2) * (500 + (seed % 2_500)) * 10_000),
     };
   }
 
@@ -195,6 +283,16 @@ export class SandboxWorld {
     }
     knobs[fault] = left - 1;
     return true;
+  }
+
+  /** The `throttles` knobs covering a request for `subject`, in knob order. */
+  throttlesFor(provider: ProviderId, subject: RequestSubject): Throttle[] {
+    return (this.faults(provider).throttles ?? []).filter(
+      ({ scope, id }) =>
+        scope === "app" ||
+        (id !== undefined &&
+          id === (scope === "account" ? subject.accountId : subject.accessToken)),
+    );
   }
 
   takeRateLimit(provider: ProviderId): number | undefined {

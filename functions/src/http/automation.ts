@@ -10,15 +10,16 @@
  *
  * Response: `{success: true, providerId, automation: {autoSync, cadenceHours, lookbackDays}}`.
  */
+import { FieldPath } from "firebase-admin/firestore";
 import { z } from "zod";
 
-import { automationSchema, integrationPath, integrationSchema } from "../integrations/model";
+import { automationFields, automationSchema, integrationPath } from "../integrations/model";
 import { AppError } from "../shared/errors";
 import { defineEndpoint } from "./context";
 import { parseBody, providerIdField } from "./validation";
 
 const automationRequestSchema = z
-  .strictObject(automationSchema.shape)
+  .strictObject(automationFields)
   .partial()
   .extend({ providerId: providerIdField })
   .refine(
@@ -29,6 +30,8 @@ const automationRequestSchema = z
     { error: "give at least one of autoSync, cadenceHours, lookbackDays" },
   );
 
+const NOT_FOUND = 5;
+
 export const handleAutomation = defineEndpoint({
   name: "automation",
   method: "PATCH",
@@ -36,19 +39,22 @@ export const handleAutomation = defineEndpoint({
   parse: (req) => parseBody(automationRequestSchema, req.body),
   run: async ({ providerId, ...changes }, caller, deps) => {
     const ref = deps.db.doc(integrationPath(caller.uid, providerId));
-    // Read-merge-write in a transaction: the stored document may lack `automation` (defaults
-    // apply on read), so a partial dotted update could leave an incomplete settings object.
-    const automation = await deps.db.runTransaction(async (tx) => {
-      const snapshot = await tx.get(ref);
-      if (!snapshot.exists) {
+    // Only the named settings, as field updates: no read-modify-write, so concurrent changes
+    // never contend (each setting defaults on its own when read). `update` fails on a missing
+    // document, which is the caller's missing integration.
+    const fields = Object.entries(changes).flatMap(([name, value]) =>
+      value === undefined ? [] : [new FieldPath("automation", name), value as unknown],
+    );
+    const [first, firstValue, ...more] = fields as [FieldPath, unknown, ...unknown[]];
+    try {
+      await ref.update(first, firstValue, ...more);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === NOT_FOUND) {
         throw new AppError("not_found", `You have no ${providerId} integration`);
       }
-      const current = integrationSchema.parse(snapshot.data()).automation;
-      const next = automationSchema.parse({ ...current, ...changes });
-      // A merge keeps settings this code does not know (written by newer code) in the map.
-      tx.set(ref, { automation: next }, { merge: true });
-      return next;
-    });
+      throw error;
+    }
+    const automation = automationSchema.parse((await ref.get()).get("automation") ?? {});
     deps.logger.info("automation updated", { uid: caller.uid, providerId, ...automation });
     return { status: 200, body: { success: true, providerId, automation } };
   },

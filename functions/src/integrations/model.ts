@@ -16,25 +16,38 @@ export type IntegrationStatus = (typeof INTEGRATION_STATUSES)[number];
 export const CADENCE_HOURS = [1, 2, 3, 4, 6, 8, 12, 24] as const;
 export const MAX_LOOKBACK_DAYS = 90;
 
-/**
- * The stored settings: stripping, like every stored document's schema, so that a setting written
- * by newer code is ignored on read (the endpoint's request schema is the strict one).
- */
-export const automationSchema = z.object({
+/** Each automation setting and its rule (the endpoint's strict request schema uses them too). */
+export const automationFields = {
   autoSync: z.boolean(),
   cadenceHours: z.number().refine((value) => (CADENCE_HOURS as readonly number[]).includes(value), {
     error: `must be one of ${CADENCE_HOURS.join(", ")}`,
   }),
   /** Days re-pulled by scheduled syncs; null = the platform's restatement default. */
   lookbackDays: z.number().int().min(1).max(MAX_LOOKBACK_DAYS).nullable(),
-});
-export type Automation = z.infer<typeof automationSchema>;
+};
+
+export interface Automation {
+  autoSync: boolean;
+  cadenceHours: number;
+  lookbackDays: number | null;
+}
 
 export const DEFAULT_AUTOMATION: Automation = {
   autoSync: true,
   cadenceHours: 24,
   lookbackDays: null,
 };
+
+/**
+ * The stored settings: stripping, like every stored document's schema, so that a setting written
+ * by newer code is ignored on read; each setting defaults on its own, so the endpoint can update
+ * one field of the map without reading the others first.
+ */
+export const automationSchema = z.object({
+  autoSync: automationFields.autoSync.default(DEFAULT_AUTOMATION.autoSync),
+  cadenceHours: automationFields.cadenceHours.default(DEFAULT_AUTOMATION.cadenceHours),
+  lookbackDays: automationFields.lookbackDays.default(DEFAULT_AUTOMATION.lookbackDays),
+}) satisfies z.ZodType<Automation, unknown>;
 
 const timestamp = z.instanceof(Timestamp);
 
@@ -55,6 +68,11 @@ export const integrationSchema = z.object({
     .nullable()
     .default(null),
   consecutiveFailures: z.number().int().min(0).default(0),
+  /**
+   * The zone each account's days are reported in (canonical account id → IANA zone), recorded
+   * by its last successful fetch: the next job resolves its window without looking it up.
+   */
+  accountTimeZones: z.record(z.string(), z.string().min(1)).default({}),
 });
 export type Integration = z.infer<typeof integrationSchema>;
 

@@ -37,10 +37,15 @@ export const accountResultSchema = z.object({
   accountId: z.string(),
   status: z.enum(["ok", "failed"]),
   rows: z.number().int().optional(),
+  /** `ok`: the days fetched, in `timeZone`, the zone the platform reports the account in. */
+  since: z.string().optional(),
+  until: z.string().optional(),
+  timeZone: z.string().optional(),
   error: z.object({ code: z.string(), reason: z.string(), message: z.string() }).optional(),
 });
 
 export const jobResultSchema = z.object({
+  /** The span of the accounts' windows (each in its own days). */
   since: z.string(),
   until: z.string(),
   rowsFetched: z.number().int(),

@@ -6,15 +6,18 @@
 import { CredentialsError, openCredentials, sealCredentials } from "../integrations/credentials";
 import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
 import type { TokenKeyring } from "../integrations/token-keys";
-import { storeMetrics } from "../metrics/store";
+import { type AccountWindow, storeMetrics } from "../metrics/store";
 import { ProviderError } from "../providers/errors";
 import { canonicalAccountId } from "../providers/ids";
+import { rangeIn } from "../providers/ranges";
 import type {
+  DateRange,
   FetchRequest,
   FetchResult,
   ProviderErrorCode,
   ProviderErrorInfo,
   ProviderId,
+  ReportWindow,
 } from "../providers/types";
 import type { Logger } from "../shared/logger";
 import type { Job, JobRecord, JobResult } from "./model";
@@ -28,7 +31,7 @@ import {
   type StoreDeps,
   storeRefreshedCredentials,
 } from "./store";
-import { syncWindow } from "./window";
+import { windowDays } from "./window";
 
 /** Pulls one integration's rows; the provider registry in production, the same in tests. */
 export type MetricsFetcher = (
@@ -124,6 +127,21 @@ async function loadWork(deps: ProcessDeps, job: Job) {
   return { integration, credentials, credentialsReadAt: credentialsSnap.updateTime! };
 }
 
+/** The days the fetched accounts covered, each in its own zone; the UTC days when none was. */
+function span(accounts: FetchResult["accounts"], window: ReportWindow): DateRange {
+  const ranges = accounts.flatMap((account) => (account.status === "ok" ? [account.range] : []));
+  if (ranges.length === 0) {
+    return rangeIn(window, "UTC");
+  }
+  return {
+    since: ranges.map((range) => range.since).sort()[0]!,
+    until: ranges
+      .map((range) => range.until)
+      .sort()
+      .at(-1)!,
+  };
+}
+
 /** The worst account failure decides: auth, then retryable, then (reported only) permanent. */
 function accountFailure(result: FetchResult): ProviderErrorInfo | undefined {
   const failures = result.accounts.flatMap((account) =>
@@ -149,14 +167,18 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
   logger.info("job started", { type: job.type, attempt: job.attempts });
   try {
     const { integration, credentials, credentialsReadAt } = await loadWork(deps, job);
-    const range = syncWindow(job, job.providerId, integration.automation, deps.clock());
+    const window = {
+      days: windowDays(job, job.providerId, integration.automation),
+      at: deps.clock().getTime(),
+    };
     const fetched =
       integration.accountIds.length === 0
         ? { rows: [], accounts: [] }
         : await deps.fetchMetrics(job.providerId, {
             credentials,
             accountIds: integration.accountIds,
-            range,
+            window,
+            timeZones: integration.accountTimeZones,
             ...(integration.loginCustomerId
               ? { loginCustomerId: integration.loginCustomerId }
               : {}),
@@ -186,23 +208,31 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
       {
         rows: fetched.rows,
         // Every account the integration holds; one without an outcome was not fetched.
-        accounts: integration.accountIds.map((accountId) => ({
-          accountId: canonicalAccountId(job.providerId, accountId),
-          status: outcomes.get(accountId)?.status === "ok" ? "ok" : "failed",
-          range,
-        })),
+        accounts: integration.accountIds.map((accountId): AccountWindow => {
+          const outcome = outcomes.get(accountId);
+          const canonical = canonicalAccountId(job.providerId, accountId);
+          return outcome?.status === "ok"
+            ? { accountId: canonical, status: "ok", range: outcome.range }
+            : { accountId: canonical, status: "failed" };
+        }),
       },
       { jobId, now: deps.clock() },
     );
     const result: JobResult = {
-      ...range,
+      ...span(fetched.accounts, window),
       rowsFetched: fetched.rows.length,
       rowsWritten: counts.written,
       rowsUnchanged: counts.unchanged,
       rowsZeroed: counts.zeroed,
       accounts: fetched.accounts.map((account) =>
         account.status === "ok"
-          ? { accountId: account.accountId, status: "ok", rows: account.rows }
+          ? {
+              accountId: account.accountId,
+              status: "ok",
+              rows: account.rows,
+              ...account.range,
+              timeZone: account.timeZone,
+            }
           : {
               accountId: account.accountId,
               status: "failed",
@@ -218,7 +248,14 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
     if (failure) {
       throw new JobFailure(failure);
     }
-    const outcome = await completeJob(deps, jobId, deps.owner, result);
+    const zones = Object.fromEntries(
+      fetched.accounts.flatMap((account) =>
+        account.status === "ok"
+          ? [[canonicalAccountId(job.providerId, account.accountId), account.timeZone]]
+          : [],
+      ),
+    );
+    const outcome = await completeJob(deps, jobId, deps.owner, result, zones);
     logger.info("job finished", { outcome, ...counts, rowsFetched: fetched.rows.length });
     return { outcome };
   } catch (error) {

@@ -531,6 +531,8 @@ export async function completeJob(
   jobId: string,
   owner: string,
   result: JobResult,
+  /** Zones the fetch reported its accounts in (canonical id → zone), kept on the integration. */
+  accountTimeZones: Readonly<Record<string, string>> = {},
 ): Promise<FinishOutcome> {
   const outcome = await transition(deps, jobId, heldBy(owner), (ctx) => {
     ctx.tx.update(ctx.ref, {
@@ -547,6 +549,11 @@ export async function completeJob(
       ctx.tx.update(ctx.integrationRef, {
         lastSyncedAt: ctx.now,
         consecutiveFailures: 0,
+        ...(Object.keys(accountTimeZones).length > 0
+          ? {
+              accountTimeZones: { ...ctx.integration.accountTimeZones, ...accountTimeZones },
+            }
+          : {}),
         lastError: failedAccount?.error ? { ...failedAccount.error, at: ctx.now } : null,
         ...(ctx.integration.activeJobId === jobId ? { activeJobId: null } : {}),
       });

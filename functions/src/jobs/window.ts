@@ -1,12 +1,18 @@
 /**
- * Which days a job re-pulls. A job with `timeframeDays: N` pulls the last N complete days plus
- * today (UTC dates), so `timeframeDays: 1` covers yesterday and today — the nightly run's intent.
+ * Which days a job re-pulls. A job with `timeframeDays: N` pulls each account's last N complete
+ * days plus its current day, in the zone the platform reports the account's days in (Google,
+ * Meta, TikTok: the account's own; LinkedIn: UTC) — `timeframeDays: 1` is yesterday and today
+ * *for the account*: at 2026-12-01T02:00Z a Los Angeles account (still on Nov 30) gets Nov 29–30,
+ * not UTC's Nov 30–Dec 1, and a Kiritimati account (UTC+14, already Dec 1) Nov 30–Dec 1. The
+ * partial current
+ * day is included because dashboards show "today so far" and the next run restates it; a day
+ * that has not started for the account is never asked for (`providers/ranges.ts` `rangeIn`).
  * Scheduled syncs are widened to the platform's restatement window, because platforms keep
  * revising a day's numbers (conversions are credited to the click date) for weeks; the
  * integration's `lookbackDays` preference replaces the platform default.
  */
 import type { Automation } from "../integrations/model";
-import type { DateRange, ProviderId } from "../providers/types";
+import type { ProviderId } from "../providers/types";
 import type { JobType } from "./model";
 
 /**
@@ -21,18 +27,12 @@ export const RESTATEMENT_LOOKBACK_DAYS: Readonly<Record<ProviderId, number>> = {
   tiktok: 7,
 };
 
-const DAY_MS = 86_400_000;
-const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-
-export function syncWindow(
+/** How many complete days before each account's current day a job re-pulls. */
+export function windowDays(
   job: { type: JobType; timeframeDays: number },
   providerId: ProviderId,
   automation: Automation,
-  now: Date,
-): DateRange {
+): number {
   const lookback = automation.lookbackDays ?? RESTATEMENT_LOOKBACK_DAYS[providerId];
-  const days =
-    job.type === "scheduled-sync" ? Math.max(job.timeframeDays, lookback) : job.timeframeDays;
-  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
-  return { since: isoDay(today - days * DAY_MS), until: isoDay(today) };
+  return job.type === "scheduled-sync" ? Math.max(job.timeframeDays, lookback) : job.timeframeDays;
 }

@@ -15,6 +15,7 @@
  */
 import {
   type DocumentReference,
+  FieldValue,
   type Firestore,
   type Query,
   type QueryDocumentSnapshot,
@@ -31,28 +32,18 @@ const CHUNK = 400;
 /** Stored rows read per query page. */
 const PAGE = 1_000;
 
-const VALUE_FIELDS = [
-  "campaignName",
-  "timeZone",
-  "currency",
-  "impressions",
-  "clicks",
-  "spendMicros",
-  "conversions",
-  "conversionValueMicros",
-] as const satisfies ReadonlyArray<keyof MetricRow>;
-
-/** The values a stored metric document is compared on; an unreadable one is rewritten. */
+/** The non-money values a stored document is compared on; an unreadable one is rewritten. */
 const storedValuesSchema = z.object({
   campaignName: z.string(),
   timeZone: z.string(),
   currency: z.string(),
   impressions: z.number(),
   clicks: z.number(),
-  spendMicros: z.number(),
   conversions: z.number(),
-  conversionValueMicros: z.number(),
-}) satisfies z.ZodType<Pick<MetricRow, (typeof VALUE_FIELDS)[number]>>;
+});
+const VALUE_FIELDS = Object.keys(storedValuesSchema.shape) as Array<
+  keyof z.infer<typeof storedValuesSchema> & keyof MetricRow
+>;
 
 /** The fields reconciliation reads from a stored document. */
 const storedKeySchema = z.object({
@@ -69,7 +60,62 @@ const ZEROED = {
   spendMicros: 0,
   conversions: 0,
   conversionValueMicros: 0,
-} as const satisfies Partial<MetricRow>;
+} as const;
+
+/**
+ * Money is stored as Firestore int64 integers of micros, exact at any size: a JS number where it
+ * is exact (up to 2^53, about 9.0e9 currency units), a `bigint` beyond, which the Admin SDK
+ * writes as the same int64. Readers that decode integers into JS numbers (the Admin SDK without
+ * `useBigInt`, the web SDK) see an amount past 2^53 micros rounded to the nearest double; read it
+ * with `useBigInt: true` for the exact value.
+ */
+export const storedMicros = (micros: bigint): number | bigint =>
+  micros >= BigInt(Number.MIN_SAFE_INTEGER) && micros <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(micros)
+    : micros;
+
+/**
+ * Whether a stored amount is exactly `micros`. An amount past 2^53 reads back rounded, so it never
+ * compares equal: such a row is rewritten (with the same exact value) on each sync.
+ */
+const sameMicros = (stored: unknown, micros: bigint): boolean =>
+  typeof stored === "number" && Number.isSafeInteger(stored) && BigInt(stored) === micros;
+
+/** Whether the stored document already holds exactly what the row would write. */
+function unchanged(current: QueryDocumentSnapshot | undefined, row: MetricRow): boolean {
+  const values = storedValuesSchema.safeParse(current?.data());
+  if (!current || !values.success || current.get("absent") !== undefined) {
+    return false;
+  }
+  const spendSame =
+    row.spendMicros === null
+      ? current.get("spendMissing") === true
+      : current.get("spendMissing") === undefined &&
+        sameMicros(current.get("spendMicros"), row.spendMicros);
+  return (
+    spendSame &&
+    sameMicros(current.get("conversionValueMicros"), row.conversionValueMicros) &&
+    VALUE_FIELDS.every((field) => values.data[field] === row[field])
+  );
+}
+
+/**
+ * What a returned row writes (merged into its document): every value, the money as int64; a
+ * spend the platform did not send is left as stored and the row marked `spendMissing`, never
+ * written as 0. The absence mark of an earlier run is removed.
+ */
+function rowData(row: MetricRow, stamp: object): Record<string, unknown> {
+  const { spendMicros, conversionValueMicros, ...values } = row;
+  return {
+    ...values,
+    ...stamp,
+    conversionValueMicros: storedMicros(conversionValueMicros),
+    ...(spendMicros === null
+      ? { spendMissing: true }
+      : { spendMicros: storedMicros(spendMicros), spendMissing: FieldValue.delete() }),
+    absent: FieldValue.delete(),
+  };
+}
 
 export function metricDocId(
   row: Pick<MetricRow, "provider" | "accountId" | "campaignId" | "date">,
@@ -85,14 +131,13 @@ const metricsOf = (db: Firestore, userId: string) =>
 export const metricRef = (db: Firestore, userId: string, row: MetricRow): DocumentReference =>
   metricsOf(db, userId).doc(metricDocId(row));
 
-export interface AccountWindow {
-  /** Canonical account id, as the rows carry it. */
-  accountId: string;
-  /** `ok`: the fetch of this account fully succeeded, so its window is reconciled. */
-  status: "ok" | "failed";
-  /** The days fetched, in the account's own days. */
-  range: DateRange;
-}
+/**
+ * One account of the integration and its fetch: `ok` (fully fetched, so its window — the days
+ * fetched, in the account's own days — is reconciled) or `failed` (its rows are left alone).
+ * Account ids are canonical, as the rows carry them.
+ */
+export type AccountWindow =
+  { accountId: string; status: "ok"; range: DateRange } | { accountId: string; status: "failed" };
 
 export interface StoreCounts {
   written: number;
@@ -149,8 +194,11 @@ function absence(
   if (!window) {
     return "account_removed";
   }
-  const inWindow = window.range.since <= key.data.date && key.data.date <= window.range.until;
-  return window.status === "ok" && inWindow ? "not_returned" : undefined;
+  if (window.status === "failed") {
+    return undefined;
+  }
+  const { since, until } = window.range;
+  return since <= key.data.date && key.data.date <= until ? "not_returned" : undefined;
 }
 
 /**
@@ -166,7 +214,9 @@ export async function storeMetrics(
 ): Promise<StoreCounts> {
   const counts: StoreCounts = { written: 0, unchanged: 0, zeroed: 0 };
   const windows = new Map(fetched.accounts.map((account) => [account.accountId, account]));
-  const ranges = fetched.accounts.map((account) => account.range);
+  const ranges = fetched.accounts.flatMap((account) =>
+    account.status === "ok" ? [account.range] : [],
+  );
   if (ranges.length === 0) {
     return counts;
   }
@@ -181,27 +231,20 @@ export async function storeMetrics(
     (await storedInWindow(db, userId, provider, span)).map((doc) => [doc.id, doc]),
   );
   const syncedAt = Timestamp.fromDate(context.now);
-  // A returned row replaces its document (dropping a mark); a zeroed one keeps its names.
-  const writes: Array<{ ref: DocumentReference; data: object; replace: boolean }> = [];
+  const stamp = { userId, syncedAt, jobId: context.jobId };
+  // Every write merges into its document: fields this code does not write (a spend the platform
+  // left out, fields of newer code) are kept; a zeroed row keeps its names.
+  const writes: Array<{ ref: DocumentReference; data: Record<string, unknown> }> = [];
 
   for (const row of fetched.rows) {
     const id = metricDocId(row);
     const current = stored.get(id);
     stored.delete(id);
-    const values = storedValuesSchema.safeParse(current?.data());
-    const same =
-      values.success &&
-      current?.get("absent") === undefined &&
-      VALUE_FIELDS.every((field) => values.data[field] === row[field]);
-    if (same) {
+    if (unchanged(current, row)) {
       counts.unchanged += 1;
       continue;
     }
-    writes.push({
-      ref: metricRef(db, userId, row),
-      data: { ...row, userId, syncedAt, jobId: context.jobId },
-      replace: true,
-    });
+    writes.push({ ref: metricRef(db, userId, row), data: rowData(row, stamp) });
   }
   for (const doc of stored.values()) {
     const reason = absence(doc, windows);
@@ -209,20 +252,20 @@ export async function storeMetrics(
       counts.zeroed += 1;
       writes.push({
         ref: doc.ref,
-        data: { ...ZEROED, absent: { reason, since: syncedAt }, syncedAt, jobId: context.jobId },
-        replace: false,
+        data: {
+          ...ZEROED,
+          spendMissing: FieldValue.delete(),
+          absent: { reason, since: syncedAt },
+          ...stamp,
+        },
       });
     }
   }
 
   for (let start = 0; start < writes.length; start += CHUNK) {
     const batch = db.batch();
-    for (const { ref, data, replace } of writes.slice(start, start + CHUNK)) {
-      if (replace) {
-        batch.set(ref, data);
-      } else {
-        batch.update(ref, data);
-      }
+    for (const { ref, data } of writes.slice(start, start + CHUNK)) {
+      batch.set(ref, data, { merge: true });
     }
     await batch.commit();
   }

@@ -21,9 +21,24 @@ export interface AdapterContext<P extends ProviderId> {
 
 export interface AccountQuery {
   accountId: string;
-  range: DateRange;
+  /**
+   * The days to fetch, given the zone the platform reports this account's days in: the adapter
+   * calls it once it knows the zone (after the account-info request, or from `knownTimeZone`).
+   */
+  rangeIn: (timeZone: string) => DateRange;
+  /** Set when the request gave fixed days: no zone changes them (no lookup needed for them). */
+  fixedRange?: DateRange;
+  /** The account's zone from an earlier sync, when known. */
+  knownTimeZone?: string;
   /** Google only: manager customer id for `login-customer-id`. */
   loginCustomerId?: string;
+}
+
+/** One account's rows, and the days and zone they were fetched for. */
+export interface AccountRows {
+  rows: MetricRow[];
+  range: DateRange;
+  timeZone: string;
 }
 
 export interface TokenRefresher<P extends ProviderId> {
@@ -44,12 +59,12 @@ export interface ProviderAdapter<P extends ProviderId = ProviderId> {
   /** Absent for platforms whose tokens are long-lived and cannot be refreshed (Meta, TikTok). */
   readonly tokens?: TokenRefresher<P>;
   /**
-   * Every campaign's daily rows for one ad account over the range, following pagination and
+   * Every campaign's daily rows for one ad account over its range, following pagination and
    * slicing requests to the platform's limits. Throws `ProviderError` on failure.
    */
   fetchAccount(
     ctx: AdapterContext<P>,
     credentials: Credentials,
     query: AccountQuery,
-  ): Promise<MetricRow[]>;
+  ): Promise<AccountRows>;
 }

@@ -1,8 +1,10 @@
+import type { PauseScope } from "./limiter";
 import type { ProviderErrorCode, ProviderErrorInfo, ProviderId } from "./types";
 
 /**
  * An error classified inside the adapter layer. Messages are built by us from vendor error
- * fields and pass through `redact()`, so they never carry a token or secret.
+ * fields and pass through `redact()`, so they never carry a token or secret. `scope` says what a
+ * `rate_limited` error's wait holds back (`limiter.ts`); it stays inside the adapter layer.
  */
 export class ProviderError extends Error {
   constructor(
@@ -11,6 +13,7 @@ export class ProviderError extends Error {
     readonly reason: string,
     message: string,
     readonly retryAfterMs?: number,
+    readonly scope: PauseScope = "platform",
   ) {
     super(message);
     this.name = "ProviderError";
@@ -24,6 +27,7 @@ export class ProviderError extends Error {
       this.reason,
       redact(this.message, secrets),
       this.retryAfterMs,
+      this.scope,
     );
   }
 

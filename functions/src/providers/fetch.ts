@@ -7,10 +7,12 @@
 import type { AxiosInstance } from "axios";
 import { z } from "zod";
 
-import type { AdapterContext, ProviderAdapter } from "./adapter";
+import type { AccountQuery, AccountRows, AdapterContext, ProviderAdapter } from "./adapter";
 import { ProviderError, redact } from "./errors";
 import { PlatformHttp } from "./http";
+import { canonicalAccountId } from "./ids";
 import type { LimiterClock, RateLimiter } from "./limiter";
+import { requestedRange } from "./ranges";
 import type { SettingsOf } from "./settings";
 import type { AccountOutcome, Credentials, FetchRequest, FetchResult, ProviderId } from "./types";
 
@@ -31,12 +33,19 @@ const fetchRequestSchema = z
       expiresAt: z.number().int().positive().optional(),
     }),
     accountIds: z.array(z.string().min(1)).min(1),
-    range: z.object({ since: isoDay, until: isoDay }),
+    range: z
+      .object({ since: isoDay, until: isoDay })
+      .refine((range) => range.since <= range.until, {
+        error: "range.since must not be after range.until",
+      })
+      .optional(),
+    window: z.object({ days: z.number().int().min(0), at: z.number().int().positive() }).optional(),
+    timeZones: z.record(z.string(), z.string().min(1)).optional(),
     loginCustomerId: z.string().min(1).optional(),
     deadline: z.number().int().positive().optional(),
   })
-  .refine((request) => request.range.since <= request.range.until, {
-    error: "range.since must not be after range.until",
+  .refine((request) => (request.range === undefined) !== (request.window === undefined), {
+    error: "give exactly one of range and window",
   });
 
 /** Every value of the request and settings that must never appear in a message. */
@@ -66,7 +75,7 @@ export async function fetchMetrics<P extends ProviderId>(
   let refreshed = false;
   // Every token seen in this fetch, old and new, is redacted from every message.
   const secrets = secretsOf(credentials, deps.settings);
-  const context = (): AdapterContext<P> => ({
+  const context = (accountId?: string): AdapterContext<P> => ({
     settings: deps.settings,
     now: () => deps.clock.now(),
     http: new PlatformHttp({
@@ -79,6 +88,11 @@ export async function fetchMetrics<P extends ProviderId>(
       maxInlineWaitMs: deps.settings.maxInlineWaitMs,
       maxInlineRetries: deps.settings.maxInlineRetries,
       secrets,
+      // A wait the platform scopes to this account or this user holds back only their requests.
+      scope: {
+        member: request.credentials.refreshToken ?? request.credentials.accessToken,
+        ...(accountId === undefined ? {} : { accountId }),
+      },
       ...(request.deadline === undefined ? {} : { deadlineMs: request.deadline }),
     }),
   });
@@ -113,15 +127,19 @@ export async function fetchMetrics<P extends ProviderId>(
       accounts.push({ accountId, status: "failed", error: fatal.toInfo() });
       continue;
     }
-    const query = {
+    const knownTimeZone = request.timeZones?.[canonicalAccountId(adapter.id, accountId)];
+    const query: AccountQuery = {
       accountId,
-      range: request.range,
+      // Fixed days, or the window in the account's own days once the adapter knows its zone.
+      rangeIn: (timeZone) => requestedRange(request, timeZone),
+      ...(request.range ? { fixedRange: request.range } : {}),
+      ...(knownTimeZone ? { knownTimeZone } : {}),
       ...(request.loginCustomerId ? { loginCustomerId: request.loginCustomerId } : {}),
     };
     try {
-      let accountRows;
+      let accountRows: AccountRows;
       try {
-        accountRows = await adapter.fetchAccount(context(), credentials, query);
+        accountRows = await adapter.fetchAccount(context(accountId), credentials, query);
       } catch (error) {
         // The platform rejected the token mid-fetch: refresh once, then try this account again.
         const refreshable = adapter.tokens !== undefined && credentials.refreshToken !== undefined;
@@ -140,10 +158,16 @@ export async function fetchMetrics<P extends ProviderId>(
           fatal = asProviderError(adapter.id, refreshError, secrets);
           throw fatal;
         }
-        accountRows = await adapter.fetchAccount(context(), credentials, query);
+        accountRows = await adapter.fetchAccount(context(accountId), credentials, query);
       }
-      rows.push(...accountRows);
-      accounts.push({ accountId, status: "ok", rows: accountRows.length });
+      rows.push(...accountRows.rows);
+      accounts.push({
+        accountId,
+        status: "ok",
+        rows: accountRows.rows.length,
+        range: accountRows.range,
+        timeZone: accountRows.timeZone,
+      });
     } catch (error) {
       const providerError = asProviderError(adapter.id, error, secrets);
       accounts.push({ accountId, status: "failed", error: providerError.toInfo() });

@@ -2,13 +2,18 @@
  * The one HTTP path every adapter uses: the platform's limiter, a timeout on every request, JSON
  * parsed by us and validated with zod (a malformed or truncated body is a classified error, not a
  * crash), vendor error signals classified once, short waits and transient failures retried inline
- * a bounded number of times, and every error message redacted of tokens and secrets.
+ * a bounded number of times, and every error message redacted of tokens and secrets. A
+ * platform's wait holds back what the platform says is limited (`PauseScope`): the whole
+ * platform, or only the ad account or user the throttled request was for.
  */
+import { createHash } from "node:crypto";
+
 import axios, { type AxiosInstance } from "axios";
 import type { z } from "zod";
 
 import { parseRetryAfter, ProviderError, redact } from "./errors";
-import type { LimiterClock, RateLimiter } from "./limiter";
+import { canonicalAccountId } from "./ids";
+import type { LimiterClock, PauseScope, RateLimiter } from "./limiter";
 import type { ProviderId } from "./types";
 
 export interface RawResponse {
@@ -21,8 +26,11 @@ export interface RawResponse {
 
 export interface ClassifyContext {
   now: number;
-  /** Holds back every request to this platform for `ms` (e.g. Meta usage headers near 100%). */
-  pause(ms: number): void;
+  /**
+   * Holds back the requests `scope` covers (default: every request of the platform) for `ms`,
+   * e.g. when Meta's usage headers report a limit near 100%.
+   */
+  pause(ms: number, scope?: PauseScope): void;
 }
 
 /**
@@ -44,6 +52,17 @@ export interface RequestSpec<T> {
   label: string;
 }
 
+/** Whom the requests are made for, so that a wait scoped to them holds back only theirs. */
+export interface RequestScope {
+  /** The ad account, in any spelling the platform accepts. */
+  accountId?: string;
+  /**
+   * A stable value of the user's credentials (LinkedIn's "member": the refresh token, else the
+   * access token); only a hash of it is kept.
+   */
+  member?: string;
+}
+
 export interface HttpOptions {
   provider: ProviderId;
   axios: AxiosInstance;
@@ -57,17 +76,22 @@ export interface HttpOptions {
   secrets: readonly string[];
   /** No request starts at or after this time (ms since the epoch): the run's own deadline. */
   deadlineMs?: number;
+  scope?: RequestScope;
 }
 
 /** Fallback wait when a platform signals a rate limit without saying how long. */
 export const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 const TRANSIENT_BACKOFF_MS = 250;
 
-/** The HTTP-status classification used when the platform's classifier has no opinion. */
+/**
+ * The HTTP-status classification used when the platform's classifier has no opinion; `scope` is
+ * what a 429 says is limited.
+ */
 export function classifyStatus(
   provider: ProviderId,
   response: RawResponse,
   now: number,
+  scope: PauseScope = "platform",
 ): ProviderError {
   const { status } = response;
   const reason = `http_${status}`;
@@ -78,6 +102,7 @@ export function classifyStatus(
       reason,
       "rate limited by the platform",
       parseRetryAfter(response.headers["retry-after"], now) ?? DEFAULT_RATE_LIMIT_WAIT_MS,
+      scope,
     );
   }
   if (status === 401) {
@@ -114,8 +139,54 @@ export const runDeadlineError = (provider: ProviderId, label: string): ProviderE
     0,
   );
 
+/** The limiter key of an ad account: one key for every spelling of its id. */
+const accountKey = (provider: ProviderId, accountId: string): string =>
+  `account:${canonicalAccountId(provider, accountId)}`;
+
+/** The scopes of this client's own requests. */
+type OwnScope = Exclude<PauseScope, object>;
+
+/** Why a request was not sent: the pause covering it, by scope. */
+const PAUSED_REASONS: Readonly<Record<OwnScope, string>> = {
+  platform: "paused",
+  account: "account_paused",
+  member: "member_paused",
+};
+
 export class PlatformHttp {
-  constructor(private readonly options: HttpOptions) {}
+  /** The limiter keys of this client's requests, by the scope they stand for. */
+  private readonly keys: Partial<Record<Exclude<OwnScope, "platform">, string>>;
+
+  constructor(private readonly options: HttpOptions) {
+    const { accountId, member } = options.scope ?? {};
+    this.keys = {
+      ...(accountId === undefined ? {} : { account: accountKey(options.provider, accountId) }),
+      ...(member === undefined
+        ? {}
+        : { member: `member:${createHash("sha256").update(member).digest("hex").slice(0, 32)}` }),
+    };
+  }
+
+  /**
+   * The limiter key a scope stands for, `undefined` for the whole platform. A scope this client
+   * has no key for (an account-scoped signal on a token refresh) pauses the whole platform: a
+   * wait we cannot place must not be skipped by sending more requests into it.
+   */
+  private keyOf(scope: PauseScope): string | undefined {
+    if (typeof scope === "object") {
+      return accountKey(this.options.provider, scope.account);
+    }
+    return scope === "platform" ? undefined : this.keys[scope];
+  }
+
+  /** The longest pause covering this client's requests, and the scope it was set for. */
+  private pauseInForce(): { scope: OwnScope; ms: number } {
+    const { limiter } = this.options;
+    const pauses = (["platform", "account", "member"] as const)
+      .filter((scope) => scope === "platform" || this.keys[scope] !== undefined)
+      .map((scope) => ({ scope, ms: limiter.remainingPauseMs(this.keyOf(scope)) }));
+    return pauses.reduce((longest, pause) => (pause.ms > longest.ms ? pause : longest));
+  }
 
   async request<T>(spec: RequestSpec<T>): Promise<T> {
     const { limiter, clock, maxInlineRetries, maxInlineWaitMs, deadlineMs } = this.options;
@@ -130,7 +201,9 @@ export class PlatformHttp {
         error = this.toProviderError(caught, spec.label);
       }
       if (error.code === "rate_limited") {
-        limiter.pauseFor(error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS);
+        // Only what the platform said is limited waits: a throttled ad account does not hold back
+        // the others (the job engine defers just the jobs that got the error).
+        limiter.pauseFor(error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, this.keyOf(error.scope));
       }
       const inlineWait =
         error.code === "transient"
@@ -148,32 +221,36 @@ export class PlatformHttp {
   private async attempt<T>(spec: RequestSpec<T>): Promise<T> {
     const { provider, limiter, clock, classify, timeoutMs, maxInlineWaitMs } = this.options;
     // A long platform-requested pause (Google can ask for hours) fails fast instead of holding
-    // the function inside the limiter: the job is deferred with the remaining wait.
-    const paused = limiter.remainingPauseMs();
-    if (paused > maxInlineWaitMs) {
+    // the function inside the limiter: the job is deferred with the remaining wait. A pause of
+    // this request's account or member fails only this request, not the other accounts'.
+    const paused = this.pauseInForce();
+    if (paused.ms > maxInlineWaitMs) {
       throw new ProviderError(
         provider,
         "rate_limited",
-        "paused",
-        `${spec.label}: the platform asked us to wait`,
-        paused,
+        PAUSED_REASONS[paused.scope],
+        `${spec.label}: the platform asked us to wait${paused.scope === "platform" ? "" : ` (this ${paused.scope} only)`}`,
+        paused.ms,
+        paused.scope,
       );
     }
-    const response = await limiter.run(() =>
-      this.options.axios.request<string>({
-        method: spec.method,
-        url: spec.url,
-        params: spec.params,
-        headers: spec.headers,
-        data: spec.data,
-        timeout: timeoutMs,
-        // The socket timeout above does not bound a body that trickles in; this does.
-        signal: AbortSignal.timeout(timeoutMs),
-        responseType: "text",
-        transformResponse: (data: unknown) => data,
-        validateStatus: () => true,
-        maxRedirects: 0,
-      }),
+    const response = await limiter.run(
+      () =>
+        this.options.axios.request<string>({
+          method: spec.method,
+          url: spec.url,
+          params: spec.params,
+          headers: spec.headers,
+          data: spec.data,
+          timeout: timeoutMs,
+          // The socket timeout above does not bound a body that trickles in; this does.
+          signal: AbortSignal.timeout(timeoutMs),
+          responseType: "text",
+          transformResponse: (data: unknown) => data,
+          validateStatus: () => true,
+          maxRedirects: 0,
+        }),
+      Object.values(this.keys),
     );
     const raw: RawResponse = {
       status: response.status,
@@ -187,7 +264,10 @@ export class PlatformHttp {
     };
     const now = clock.now();
     const classified =
-      classify(raw, { now, pause: (ms) => limiter.pauseFor(ms) }) ??
+      classify(raw, {
+        now,
+        pause: (ms, scope = "platform") => limiter.pauseFor(ms, this.keyOf(scope)),
+      }) ??
       (raw.status >= 200 && raw.status < 300 ? undefined : classifyStatus(provider, raw, now));
     if (classified) {
       throw classified;

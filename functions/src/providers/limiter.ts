@@ -1,8 +1,9 @@
 /**
  * Client-side rate limiting per platform and per function instance: at most `requestsPerSecond`
  * request starts in any one-second window and at most `concurrency` requests in flight, shared by
- * every job the instance runs. A wait the platform asked for (`pauseFor`) holds back every
- * request of that platform until it has passed.
+ * every job the instance runs. A wait the platform asked for (`pauseFor`) holds back the requests
+ * it covers until it has passed: every request of the platform, or — for a limit the platform
+ * scopes to one ad account or one user — only the requests run under that key.
  */
 export interface LimiterSettings {
   requestsPerSecond: number;
@@ -19,12 +20,26 @@ export const realClock: LimiterClock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
+/**
+ * What a platform's rate-limit signal says is limited, relative to the request that got it:
+ * - `platform`: a quota of our app (Google's project, Meta's app, TikTok's developer app), so
+ *   every request of the platform waits;
+ * - `account`: the ad account the request was for (Google `rateScope: ACCOUNT`, Meta's ad-account
+ *   and Business Use Case throttles, TikTok 40133), so only that account's requests wait;
+ * - `member`: the user whose token made the request (LinkedIn's per-member limit);
+ * - `{ account }`: another ad account, named by the platform (Meta's usage headers are keyed by
+ *   the business object they count).
+ */
+export type PauseScope = "platform" | "account" | "member" | { account: string };
+
 export class RateLimiter {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
   /** Start times of the requests of the last second, oldest first. */
   private readonly starts: number[] = [];
   private pausedUntil = 0;
+  /** Pauses of single keys (an account, a member): end times, dropped once passed. */
+  private readonly keyPausedUntil = new Map<string, number>();
 
   constructor(
     readonly settings: LimiterSettings,
@@ -35,23 +50,54 @@ export class RateLimiter {
     }
   }
 
-  /** Holds back every request until `ms` from now (a platform's Retry-After). */
-  pauseFor(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+  /**
+   * Holds back, until `ms` from now, every request (no `key`: a platform's Retry-After) or only
+   * the requests run under `key`. A pause is never shortened by a later, shorter one.
+   */
+  pauseFor(ms: number, key?: string): void {
+    const now = this.clock.now();
+    const until = now + ms;
+    if (key === undefined) {
+      this.pausedUntil = Math.max(this.pausedUntil, until);
+      return;
+    }
+    for (const [other, otherUntil] of this.keyPausedUntil) {
+      if (otherUntil <= now) {
+        this.keyPausedUntil.delete(other);
+      }
+    }
+    this.keyPausedUntil.set(key, Math.max(this.keyPausedUntil.get(key) ?? 0, until));
   }
 
-  /** How long every request is still held back by a platform-requested pause. */
-  remainingPauseMs(): number {
-    return Math.max(0, this.pausedUntil - this.clock.now());
+  /** How long requests are still held back: every request's pause, or `key`'s alone. */
+  remainingPauseMs(key?: string): number {
+    const until = key === undefined ? this.pausedUntil : (this.keyPausedUntil.get(key) ?? 0);
+    return Math.max(0, until - this.clock.now());
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  /** Runs `task` within the rate and concurrency limits, after every pause covering `keys`. */
+  async run<T>(task: () => Promise<T>, keys: readonly string[] = []): Promise<T> {
+    // A paused key waits before it takes a slot: the slot stays free for the requests of the
+    // accounts that are not paused.
+    await this.awaitPause(keys);
     await this.acquireSlot();
     try {
-      await this.awaitRate();
+      await this.awaitRate(keys);
       return await task();
     } finally {
       this.release();
+    }
+  }
+
+  /** The longest remaining pause among `keys`' own pauses. */
+  private keysPausedMs(keys: readonly string[]): number {
+    return Math.max(0, ...keys.map((key) => this.remainingPauseMs(key)));
+  }
+
+  /** Loops because a pause may be extended while we sleep. */
+  private async awaitPause(keys: readonly string[]): Promise<void> {
+    for (let waitMs = this.keysPausedMs(keys); waitMs > 0; waitMs = this.keysPausedMs(keys)) {
+      await this.clock.sleep(waitMs);
     }
   }
 
@@ -73,8 +119,11 @@ export class RateLimiter {
     }
   }
 
-  /** Sliding one-second window; loops because a pause may be extended while we sleep. */
-  private async awaitRate(): Promise<void> {
+  /**
+   * Sliding one-second window; loops because a pause may be extended while we sleep. The keys'
+   * pauses are checked again here: one may have begun while this request waited for its slot.
+   */
+  private async awaitRate(keys: readonly string[]): Promise<void> {
     const windowMs = 1000;
     const perWindow = Math.max(1, Math.floor(this.settings.requestsPerSecond));
     const spacingMs =
@@ -87,7 +136,7 @@ export class RateLimiter {
       ) {
         this.starts.shift();
       }
-      let waitMs = Math.max(0, this.pausedUntil - now);
+      let waitMs = Math.max(0, this.pausedUntil - now, this.keysPausedMs(keys));
       if (waitMs === 0 && this.starts.length >= perWindow) {
         waitMs = (this.starts[0] ?? now) + Math.max(windowMs, spacingMs) - now;
       }

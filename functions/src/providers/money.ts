@@ -1,57 +1,95 @@
 /**
- * Exact conversion of platform number encodings into integers, without floating-point drift:
- * "12.345678" → 12345678 micros is done on the digits, never as 12.345678 * 1e6.
+ * Exact conversion of platform number encodings, without floating-point drift: "12.345678" →
+ * 12345678n micros is done on the digits, never as 12.345678 * 1e6.
+ *
+ * One rounding rule for every quantity and encoding: a decimal string is taken as written, and a
+ * JSON number as its shortest round-trip decimal (`String(value)`: 0.1 is "0.1", not the binary
+ * 0.1000000000000000055…); digits beyond the sixth decimal are then rounded half away from zero.
+ * So `"2.0000005"` and `2.0000005` give the same result, as do `19.99` and `"19.99"`.
+ *
+ * Money is integer micros as a `bigint`, exact at any size: a campaign-day past 2^53 micros (about
+ * 9.0e9 currency units, reached in IDR or VND) is kept exact up to Firestore's int64 range
+ * (9.2e12 units, more than any platform's own int64 micros field can hold), and refused beyond.
  */
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+const INT64_MAX = 2n ** 63n - 1n;
 
-function safeInteger(value: bigint, what: string): number {
+/** A decimal string or JSON number as plain decimal digits (no exponent), or a RangeError. */
+function decimalText(input: string | number): string {
+  if (typeof input === "string") {
+    return input.trim();
+  }
+  if (!Number.isFinite(input)) {
+    throw new RangeError(`${input} is not a finite number`);
+  }
+  const shortest = String(input);
+  const exponent = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(shortest);
+  if (!exponent) {
+    return shortest;
+  }
+  // 1e+21, 1.5e-7: move the point by the exponent, on the digits.
+  const [, sign = "", lead = "", rest = "", power = "0"] = exponent;
+  const digits = lead + rest;
+  const point = 1 + Number(power);
+  const text =
+    point <= 0
+      ? `0.${"0".repeat(-point)}${digits}`
+      : point >= digits.length
+        ? digits + "0".repeat(point - digits.length)
+        : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return sign + text;
+}
+
+/** Decimal amount (string or number) → integer millionths, rounded by the module's one rule. */
+function toMillionths(input: string | number, what: string): bigint {
+  const text = decimalText(input);
+  const match = DECIMAL.exec(text);
+  if (!match) {
+    throw new RangeError(`"${text}" is not a decimal ${what}`);
+  }
+  const [, sign = "", whole = "0", fraction = ""] = match;
+  let value = BigInt(whole) * 1_000_000n + BigInt((fraction + "000000").slice(0, 6));
+  if (fraction.length > 6 && Number(fraction[6]) >= 5) {
+    value += 1n;
+  }
+  if (value > INT64_MAX) {
+    throw new RangeError(`${what} "${text}" is too large to store exactly`);
+  }
+  return sign === "-" ? -value : value;
+}
+
+/** Decimal currency amount (string or number) → integer micros of that currency. */
+export function decimalToMicros(input: string | number): bigint {
+  return toMillionths(input, "amount");
+}
+
+/** Integer micros given as an int64 string or a JSON number (Google's `cost_micros`). */
+export function parseMicros(input: string | number): bigint {
+  const text = decimalText(input);
+  if (!/^-?\d+$/.test(text)) {
+    throw new RangeError(`"${text}" is not an integer amount of micros`);
+  }
+  const value = BigInt(text);
+  if (value > INT64_MAX || value < -INT64_MAX) {
+    throw new RangeError(`micros "${text}" are too large to store exactly`);
+  }
+  return value;
+}
+
+/** A count given as an int64 string or a number → number, exactly (counts stay below 2^53). */
+export function parseInteger(input: string | number): number {
+  const text = decimalText(input);
+  if (!/^-?\d+$/.test(text)) {
+    throw new RangeError(`"${text}" is not an integer`);
+  }
+  const value = BigInt(text);
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new RangeError(`${what} is too large to store exactly`);
+    throw new RangeError(`integer "${text}" is too large to store exactly`);
   }
   return Number(value);
 }
 
-/**
- * Decimal currency amount (string or number) → integer micros. Digits beyond the sixth decimal
- * are rounded half away from zero (no platform sends more than six).
- */
-export function decimalToMicros(input: string | number): number {
-  const text = typeof input === "number" ? numberToPlainString(input) : input.trim();
-  const match = DECIMAL.exec(text);
-  if (!match) {
-    throw new RangeError(`"${text}" is not a decimal amount`);
-  }
-  const [, sign = "", whole = "0", fraction = ""] = match;
-  const padded = (fraction + "000000").slice(0, 6);
-  let micros = BigInt(whole) * 1_000_000n + BigInt(padded);
-  if (fraction.length > 6 && Number(fraction[6]) >= 5) {
-    micros += 1n;
-  }
-  return safeInteger(sign === "-" ? -micros : micros, `amount "${text}"`);
-}
-
-/** Integer given as a string (int64 JSON encoding) or number → number, exactly. */
-export function parseInteger(input: string | number): number {
-  const text = typeof input === "number" ? numberToPlainString(input) : input.trim();
-  if (!/^-?\d+$/.test(text)) {
-    throw new RangeError(`"${text}" is not an integer`);
-  }
-  return safeInteger(BigInt(text), `integer "${text}"`);
-}
-
-/** Decimal string or number → number (for non-money quantities such as conversions). */
+/** A fractional quantity (conversions), rounded to six decimals by the module's one rule. */
 export function parseDecimal(input: string | number): number {
-  const text = typeof input === "number" ? numberToPlainString(input) : input.trim();
-  if (!DECIMAL.test(text)) {
-    throw new RangeError(`"${text}" is not a decimal number`);
-  }
-  return Number(text);
-}
-
-/** JSON numbers arrive as doubles; print them without exponent so the digit parsers apply. */
-function numberToPlainString(value: number): string {
-  if (!Number.isFinite(value)) {
-    throw new RangeError(`${value} is not a finite number`);
-  }
-  return Number.isInteger(value) ? BigInt(value).toString() : value.toFixed(6);
+  return Number(toMillionths(input, "number")) / 1_000_000;
 }

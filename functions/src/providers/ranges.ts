@@ -5,7 +5,7 @@
  * insights error codes; LinkedIn's silent 15,000-element cap; TikTok code 40067).
  */
 import { ProviderError } from "./errors";
-import type { DateRange, ProviderId } from "./types";
+import type { DateRange, ProviderId, ReportWindow } from "./types";
 
 /**
  * Reason of a query the platform refuses, or cuts off, because it covers too much data. The error
@@ -18,6 +18,37 @@ const DAY_MS = 86_400_000;
 
 const epochDay = (day: string): number => Date.parse(`${day}T00:00:00Z`) / DAY_MS;
 const isoDay = (epoch: number): string => new Date(epoch * DAY_MS).toISOString().slice(0, 10);
+
+/** The calendar day (`YYYY-MM-DD`) instant `at` falls on in `timeZone` (DST included). */
+export function dayIn(at: number, timeZone: string): string {
+  // en-CA formats as YYYY-MM-DD; Intl applies the zone's offset at that instant.
+  return new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).format(at);
+}
+
+/** The window's days in `timeZone`: its last `days` complete days and the current one. */
+export function rangeIn(window: ReportWindow, timeZone: string): DateRange {
+  const today = dayIn(window.at, timeZone);
+  return { since: isoDay(epochDay(today) - window.days), until: today };
+}
+
+/** A request's days for an account reported in `timeZone`: its fixed range, or its window. */
+export function requestedRange(
+  request: { range?: DateRange; window?: ReportWindow },
+  timeZone: string,
+): DateRange {
+  if (request.range) {
+    return request.range;
+  }
+  if (!request.window) {
+    throw new RangeError("a fetch request needs a range or a window");
+  }
+  return rangeIn(request.window, timeZone);
+}
 
 export function dayCount(range: DateRange): number {
   return epochDay(range.until) - epochDay(range.since) + 1;

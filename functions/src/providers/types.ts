@@ -3,9 +3,9 @@
  * One normalised row shape for all platforms; money is integer micros of the account currency.
  *
  * Money representation: platforms send money as decimal strings ("12.34"), int64 micros strings
- * ("12340000") or numbers. We convert with exact string arithmetic (`money.ts`) into integer
- * micros (1 unit = 1,000,000 micros), held in a JS number: integers are exact up to 2^53, i.e.
- * about 9 billion currency units per campaign per day, and Firestore stores them as int64.
+ * ("12340000") or numbers. We convert with exact digit arithmetic (`money.ts`) into integer
+ * micros (1 unit = 1,000,000 micros) held as a `bigint`, exact at any size a platform sends, and
+ * stored as Firestore int64 integers (`metrics/store.ts` says how readers see them).
  */
 export const PROVIDER_IDS = ["google", "meta", "linkedin", "tiktok"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
@@ -24,10 +24,27 @@ export interface DateRange {
   until: string;
 }
 
+/**
+ * A report window relative to each account's own calendar: its last `days` complete days plus
+ * its current (partial) day, "current" as of `at` (ms since the epoch) in the zone the platform
+ * reports the account's days in. No day that has not started for the account is asked for.
+ */
+export interface ReportWindow {
+  days: number;
+  at: number;
+}
+
 export interface FetchRequest {
   credentials: Credentials;
   accountIds: readonly string[];
-  range: DateRange;
+  /** Exactly one: fixed days, the same for every account, or a window each account resolves. */
+  range?: DateRange;
+  window?: ReportWindow;
+  /**
+   * The zones the accounts' days are known to be reported in (by canonical id), from earlier
+   * syncs: an adapter that would otherwise look the zone up first (Google) spends no request.
+   */
+  timeZones?: Readonly<Record<string, string>>;
   /** Google: manager (MCC) customer id sent as `login-customer-id`, when access is through one. */
   loginCustomerId?: string;
   /**
@@ -50,14 +67,26 @@ export interface MetricRow {
   currency: string;
   impressions: number;
   clicks: number;
-  spendMicros: number;
+  /**
+   * `null` when the platform sent no cost for the row (LinkedIn may omit `costInLocalCurrency`):
+   * unknown, not zero — a stored spend is then kept, never overwritten with 0.
+   */
+  spendMicros: bigint | null;
   /** Attributed conversions; platforms report fractional values (data-driven attribution). */
   conversions: number;
-  conversionValueMicros: number;
+  conversionValueMicros: bigint;
 }
 
 export type AccountOutcome =
-  | { accountId: string; status: "ok"; rows: number }
+  | {
+      accountId: string;
+      status: "ok";
+      rows: number;
+      /** The days fetched, in `timeZone`: the window the platform's answer is complete for. */
+      range: DateRange;
+      /** The zone the platform reports this account's days in. */
+      timeZone: string;
+    }
   | { accountId: string; status: "failed"; error: ProviderErrorInfo };
 
 export interface ProviderErrorInfo {

@@ -80,9 +80,39 @@ describe("reporting", () => {
 
     const expected = expectedRows(world, SMALL, SHORT);
     expect(result.accounts).toEqual([
-      { accountId: "123-456-7890", status: "ok", rows: expected.length },
+      {
+        accountId: "123-456-7890",
+        status: "ok",
+        rows: expected.length,
+        range: SHORT,
+        timeZone: SMALL.timeZone,
+      },
     ]);
     expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected));
+  });
+
+  it("looks a customer's time zone up once for a window, and not when an earlier sync knew it", async () => {
+    const window = { days: 1, at: Date.now() };
+    const first = await run({ accountIds: [SMALL.id], window, range: undefined });
+    expect(first.accounts[0]).toMatchObject({ status: "ok", timeZone: SMALL.timeZone });
+    // The zone query, then the report.
+    expect(streamRequests()).toHaveLength(2);
+    world.requestLog.splice(0);
+
+    const known = await run({
+      accountIds: [SMALL.id],
+      window,
+      range: undefined,
+      timeZones: { [SMALL.id]: SMALL.timeZone },
+    });
+    expect(known.accounts[0]).toEqual(first.accounts[0]);
+    expect(streamRequests()).toHaveLength(1);
+    world.requestLog.splice(0);
+
+    // Fixed days need no zone: the rows name it.
+    const fixed = await run({ accountIds: [SMALL.id] });
+    expect(fixed.accounts[0]).toMatchObject({ range: SHORT, timeZone: SMALL.timeZone });
+    expect(streamRequests()).toHaveLength(1);
   });
 
   it("sends login-customer-id and developer-token only when they are configured", async () => {

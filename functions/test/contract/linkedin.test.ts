@@ -97,7 +97,9 @@ describe("complete, normalised rows", () => {
       range,
     });
 
-    expect(result.accounts).toEqual([{ accountId: BIG.id, status: "ok", rows: 15_015 }]);
+    expect(result.accounts).toEqual([
+      { accountId: BIG.id, status: "ok", rows: 15_015, range, timeZone: "UTC" },
+    ]);
     const expected = expectedRows(world, BIG, range, { timeZone: "UTC" });
     expect(totals(result.rows)).toEqual(totals(expected));
     expect(new Set(result.rows.map((row) => `${row.campaignId}|${row.date}`)).size).toBe(15_015);
@@ -113,6 +115,24 @@ describe("complete, normalised rows", () => {
     expect(linkedinRequests(/^\/rest\/adAnalytics$/)).toHaveLength(2);
   });
 
+  it("without costInLocalCurrency, takes costInUsd for a USD account and no spend otherwise", async () => {
+    world.setFaults("linkedin", { omitLocalCost: true });
+    const range = { since: "2026-10-01", until: "2026-10-02" };
+    const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
+      credentials: credentials(),
+      accountIds: [CROWDED.id, UK.id],
+      range,
+    });
+
+    expect(result.accounts.map(({ status }) => status)).toEqual(["ok", "ok"]);
+    const usd = result.rows.filter((row) => row.accountId === CROWDED.id);
+    const gbp = result.rows.filter((row) => row.accountId === UK.id);
+    expect(totals(usd)).toEqual(totals(expectedRows(world, CROWDED, range, { timeZone: "UTC" })));
+    // Not 0, which would overwrite a spend stored earlier: unknown (metrics/store.ts keeps it).
+    expect(gbp.length).toBeGreaterThan(0);
+    expect(gbp.every((row) => row.spendMicros === null)).toBe(true);
+  });
+
   it("asks adAnalytics nothing for an account without served campaigns", async () => {
     const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
       credentials: credentials(),
@@ -122,7 +142,7 @@ describe("complete, normalised rows", () => {
 
     expect(result).toEqual({
       rows: [],
-      accounts: [{ accountId: DORMANT.id, status: "ok", rows: 0 }],
+      accounts: [{ accountId: DORMANT.id, status: "ok", rows: 0, range: RANGE, timeZone: "UTC" }],
     });
     expect(linkedinRequests(/^\/rest\/adAnalytics$/)).toHaveLength(0);
   });
@@ -255,6 +275,51 @@ describe("error classes from LinkedIn's signals", () => {
       retryAfterMs: 60_000,
     });
     expect(linkedinRequests(/^\/rest\//)).toHaveLength(1);
+  });
+
+  it("holds back only the throttled member: their other account waits, another member's fetch runs", async () => {
+    // LinkedIn counts daily limits per application and per member; its 429 does not say which.
+    const throttledMember = credentials();
+    const otherMember = credentials();
+    world.setFaults("linkedin", {
+      throttles: [{ scope: "member", id: throttledMember.accessToken, retryAfterSeconds: 0 }],
+    });
+    // One limiter for every fetch, as one instance runs its jobs.
+    const deps = depsFor(sandbox);
+    const fetchFor = (member: Credentials) =>
+      fetchMetrics(linkedinAdapter, deps, {
+        credentials: member,
+        accountIds: [UK.id, EMEA.id],
+        range: RANGE,
+      });
+
+    const throttled = await fetchFor(throttledMember);
+    expect(world.requestLog).toHaveLength(1);
+    const other = await fetchFor(otherMember);
+    const sentForOther = world.requestLog.length - 1;
+    const again = await fetchFor(throttledMember);
+
+    expect(failure(throttled, UK.id)).toMatchObject({
+      code: "rate_limited",
+      reason: "http_429",
+      retryAfterMs: 60_000,
+    });
+    for (const paused of [
+      failure(throttled, EMEA.id),
+      failure(again, UK.id),
+      failure(again, EMEA.id),
+    ]) {
+      expect(paused).toMatchObject({ code: "rate_limited", reason: "member_paused" });
+    }
+    expect(other.accounts.map(({ status }) => status)).toEqual(["ok", "ok"]);
+    const rows = [UK, EMEA].flatMap((each) =>
+      expectedRows(world, each, RANGE, { timeZone: "UTC" }),
+    );
+    expect(totals(other.rows)).toEqual(totals(rows));
+    expect(other.rows).toHaveLength(rows.length);
+    // The throttled member got nothing after the request answered 429.
+    expect(sentForOther).toBeGreaterThan(0);
+    expect(world.requestLog).toHaveLength(1 + sentForOther);
   });
 
   it("fails unknown and malformed account ids permanently", async () => {

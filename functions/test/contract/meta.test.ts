@@ -103,7 +103,13 @@ describe("Meta adapter: data", () => {
     const expected = expectedRows(world, uk, TWO_WEEKS);
     expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected));
     expect(result.accounts).toEqual([
-      { accountId: `act_${uk.id}`, status: "ok", rows: expected.length },
+      {
+        accountId: `act_${uk.id}`,
+        status: "ok",
+        rows: expected.length,
+        range: TWO_WEEKS,
+        timeZone: uk.timeZone,
+      },
     ]);
   });
 
@@ -124,7 +130,15 @@ describe("Meta adapter: data", () => {
 
     const expected = expectedRows(world, eu, TWO_WEEKS);
     expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(expected));
-    expect(result.accounts).toEqual([{ accountId: eu.id, status: "ok", rows: expected.length }]);
+    expect(result.accounts).toEqual([
+      {
+        accountId: eu.id,
+        status: "ok",
+        rows: expected.length,
+        range: TWO_WEEKS,
+        timeZone: eu.timeZone,
+      },
+    ]);
     // 70 rows at 25 a page: three pages, each asked for once.
     expect(insightsRequests()).toHaveLength(3);
   });

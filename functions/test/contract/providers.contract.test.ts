@@ -18,7 +18,9 @@ import type { RunningSandbox } from "../../dev/sandbox/server";
 import { tiktokSandbox } from "../../dev/sandbox/tiktok";
 import type { FaultKnobs, SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import type { ProviderAdapter } from "../../src/providers/adapter";
+import { fetchMetrics } from "../../src/providers/fetch";
 import { googleAdapter } from "../../src/providers/google";
+import { DEFAULT_RATE_LIMIT_WAIT_MS } from "../../src/providers/http";
 import { createLinkedinAdapter } from "../../src/providers/linkedin";
 import { createMetaAdapter } from "../../src/providers/meta";
 import { tiktokAdapter } from "../../src/providers/tiktok";
@@ -35,9 +37,18 @@ import {
   requestsTo,
   runAdapter,
   sandboxAccount,
+  sandboxDeps,
   startWorld,
   totals,
 } from "../harness/sandbox";
+
+/** A rate-limit signal as the adapter must report it. */
+interface RateLimitSignal {
+  /** The wait the sandbox is asked to state (where the platform's signal can state one). */
+  retryAfterSeconds: number;
+  retryAfterMs: number;
+  reason: string;
+}
 
 /** What an expired access token leads to on the platform. */
 type OnExpiry =
@@ -85,7 +96,13 @@ interface ContractCase {
   };
   /** Each fault knob's real signal, as the adapter classifies it. */
   signals: {
-    rateLimit: { retryAfterSeconds: number; retryAfterMs: number; reason: string };
+    rateLimit: RateLimitSignal;
+    /**
+     * The platform's signals for one ad account's limit and for the app's (`throttles` knob);
+     * absent for LinkedIn, which counts no limit per ad account and whose 429 does not say
+     * whether the app's or the member's limit was reached (`linkedin.test.ts`).
+     */
+    throttles?: { account: RateLimitSignal; app: RateLimitSignal };
     /** The wait a 1-second rate limit is honoured for inline, when not that second. */
     shortWaitMs?: number;
     serverError: string;
@@ -142,6 +159,11 @@ const CASES: ContractCase[] = [
         retryAfterMs: 40_591_000,
         reason: "resource_exhausted",
       },
+      // RESOURCE_EXHAUSTED with rateScope ACCOUNT or DEVELOPER, the wait in retryDelay.
+      throttles: {
+        account: { retryAfterSeconds: 600, retryAfterMs: 600_000, reason: "resource_exhausted" },
+        app: { retryAfterSeconds: 600, retryAfterMs: 600_000, reason: "resource_exhausted" },
+      },
       serverError: "internal_error",
       forbidden: { reason: "user_permission_denied" },
       revoked: "invalid_grant",
@@ -175,6 +197,20 @@ const CASES: ContractCase[] = [
     signals: {
       // Code 17 with the wait in the usage headers (reset_time_duration).
       rateLimit: { retryAfterSeconds: 150, retryAfterMs: 150_000, reason: "meta_code_17_2446079" },
+      throttles: {
+        // Code 80000 with the minutes to regain access under the account's id in the BUC header.
+        account: {
+          retryAfterSeconds: 300,
+          retryAfterMs: 300_000,
+          reason: "meta_code_80000_2446079",
+        },
+        // Code 4: X-App-Usage states no wait, so the default one applies.
+        app: {
+          retryAfterSeconds: 300,
+          retryAfterMs: DEFAULT_RATE_LIMIT_WAIT_MS,
+          reason: "meta_code_4_1504022",
+        },
+      },
       serverError: "meta_code_2",
       forbidden: { reason: "meta_code_200" },
       revoked: "meta_code_190_458",
@@ -258,6 +294,19 @@ const CASES: ContractCase[] = [
         reason: "tiktok_code_40100",
       },
       shortWaitMs: RATE_LIMIT_WAIT_MS,
+      // 40133 (the advertiser's QPS) and 40100 (the app's), neither with a wait: the next second.
+      throttles: {
+        account: {
+          retryAfterSeconds: 1,
+          retryAfterMs: RATE_LIMIT_WAIT_MS,
+          reason: "tiktok_code_40133",
+        },
+        app: {
+          retryAfterSeconds: 1,
+          retryAfterMs: RATE_LIMIT_WAIT_MS,
+          reason: "tiktok_code_40100",
+        },
+      },
       serverError: "tiktok_code_50000",
       forbidden: { reason: "tiktok_code_40001" },
       revoked: "tiktok_code_40105",
@@ -320,7 +369,15 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
     const result = await run([account.id], range);
 
     const rows = expected([account], range);
-    expect(result.accounts).toEqual([{ accountId: account.id, status: "ok", rows: rows.length }]);
+    expect(result.accounts).toEqual([
+      {
+        accountId: account.id,
+        status: "ok",
+        rows: rows.length,
+        range,
+        timeZone: entry.reportedTimeZone ?? account.timeZone,
+      },
+    ]);
     expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
     expect(totals(result.rows)).toEqual(totals(rows));
     // More requests than a single page or slice takes.
@@ -394,6 +451,90 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
       signals.shortWaitMs ?? 1_000,
     );
   });
+
+  const throttles = signals.throttles;
+  if (throttles) {
+    describe("throttles scoped as the platform scopes them", () => {
+      /**
+       * Two fetches of `first` and `second` through one limiter, as one instance runs its jobs,
+       * without inline waits: a paused account fails at once instead of holding the fetch.
+       */
+      const fetchTwice = async () => {
+        const deps = sandboxDeps(provider, sandbox, { ...entry.settings, maxInlineWaitMs: 0 });
+        const fetch = () =>
+          fetchMetrics(adapter, deps, {
+            credentials,
+            accountIds: [first.id, second.id],
+            range: SHORT,
+          });
+        const firstFetch = await fetch();
+        const secondFetch = await fetch();
+        return { firstFetch, secondFetch };
+      };
+
+      it("pauses only a throttled account: its neighbour is fetched in full, in this fetch and the next", async () => {
+        const { retryAfterSeconds, retryAfterMs, reason } = throttles.account;
+        withFaults({ throttles: [{ scope: "account", id: first.id, retryAfterSeconds }] });
+        const { firstFetch, secondFetch } = await fetchTwice();
+
+        expect(failure(firstFetch, 0)).toMatchObject({
+          code: "rate_limited",
+          reason,
+          retryAfterMs,
+        });
+        // The next fetch fails it with what is left of its wait, the job deferring just that.
+        const paused = failure(secondFetch, 0);
+        expect(paused).toMatchObject({ code: "rate_limited", reason: "account_paused" });
+        expect(paused?.retryAfterMs).toBeGreaterThan(0);
+        expect(paused?.retryAfterMs).toBeLessThanOrEqual(retryAfterMs);
+        const rows = expected([second]);
+        for (const result of [firstFetch, secondFetch]) {
+          expect(result.accounts[1]).toMatchObject({ accountId: second.id, status: "ok" });
+          expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
+          expect(totals(result.rows)).toEqual(totals(rows));
+        }
+        // The throttled account got nothing after the request answered with its throttle ...
+        const toThrottled = requests().filter((request) => request.accountId === first.id);
+        expect(
+          toThrottled.filter((request) => entry.reportingPath.test(request.path)),
+        ).toHaveLength(1);
+        expect(toThrottled.at(-1)?.path).toMatch(entry.reportingPath);
+        // ... while its neighbour was fetched twice within its wait.
+        const throttledAt = toThrottled.at(-1)?.at ?? 0;
+        const toNeighbour = requests().filter((request) => request.accountId === second.id);
+        expect(toNeighbour.length).toBeGreaterThanOrEqual(2);
+        expect(
+          toNeighbour.every(
+            (request) => request.at >= throttledAt && request.at < throttledAt + retryAfterMs,
+          ),
+        ).toBe(true);
+      });
+
+      it("holds every account back on an app-wide throttle, in this fetch and the next", async () => {
+        const { retryAfterSeconds, retryAfterMs, reason } = throttles.app;
+        withFaults({ throttles: [{ scope: "app", retryAfterSeconds }] });
+        const { firstFetch, secondFetch } = await fetchTwice();
+
+        expect(failure(firstFetch, 0)).toMatchObject({
+          code: "rate_limited",
+          reason,
+          retryAfterMs,
+        });
+        for (const paused of [
+          failure(firstFetch, 1),
+          failure(secondFetch, 0),
+          failure(secondFetch, 1),
+        ]) {
+          expect(paused).toMatchObject({ code: "rate_limited", reason: "paused" });
+          expect(paused?.retryAfterMs).toBeLessThanOrEqual(retryAfterMs);
+        }
+        expect([...firstFetch.rows, ...secondFetch.rows]).toEqual([]);
+        // One request met the throttle and none was sent after it.
+        expect(reportingRequests()).toHaveLength(1);
+        expect(requests().at(-1)?.path).toMatch(entry.reportingPath);
+      });
+    });
+  }
 
   it("retries a single 5xx away", async () => {
     const requestsWithoutFault = await baseline([first.id]);
@@ -502,6 +643,68 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
     expectRequestRate(arrivals, RATE);
   });
 
+  it("keeps money past 2^53 micros exact (an IDR-scale account)", async () => {
+    await sandbox.stop();
+    const large = { ...first, largeAmounts: true };
+    ({ world, sandbox } = await startWorld([large], [entry.platform]));
+    credentials = entry.issue(world);
+
+    const result = await run([large.id]);
+
+    const rows = expected([large]);
+    expect(rows.every((row) => (row.spendMicros ?? 0n) > 2n ** 53n)).toBe(true);
+    expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
+    expect(totals(result.rows)).toEqual(totals(rows));
+  });
+
+  describe("each account's own days", () => {
+    // UTC+14 and UTC−11: at any instant their calendar days differ by one or two.
+    const zoned = [
+      { ...first, timeZone: "Pacific/Kiritimati" },
+      { ...second, timeZone: "Pacific/Pago_Pago" },
+    ];
+    beforeEach(async () => {
+      await sandbox.stop();
+      ({ world, sandbox } = await startWorld(zoned, [entry.platform]));
+      credentials = entry.issue(world);
+    });
+    /** The sandbox's own idea of the account's last complete day and current day. */
+    const ownDays = (account: SandboxAccount): DateRange => {
+      const until = world.today(account);
+      const since = new Date(Date.parse(`${until}T00:00:00Z`) - 86_400_000).toISOString();
+      return { since: since.slice(0, 10), until };
+    };
+
+    it("asks each account for its last complete day and current one, never a day not started", async () => {
+      const result = await runAdapter(
+        adapter,
+        sandbox,
+        { credentials, accountIds: zoned.map((a) => a.id), window: { days: 1, at: Date.now() } },
+        { settings: entry.settings },
+      );
+
+      expect(result.accounts).toEqual(
+        zoned.map((account) => ({
+          accountId: account.id,
+          status: "ok",
+          rows: expected([account], ownDays(account)).length,
+          range: ownDays(account),
+          timeZone: entry.reportedTimeZone ?? account.timeZone,
+        })),
+      );
+      const rows = zoned.flatMap((account) => expected([account], ownDays(account)));
+      expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
+      expect(totals(result.rows)).toEqual(totals(rows));
+      // Every report query ended on or before the account's current day when it was asked.
+      const queries = world.queryLog.filter((query) => query.provider === provider);
+      expect(queries.length).toBeGreaterThanOrEqual(zoned.length);
+      expect(queries.filter((query) => query.until > query.today)).toEqual([]);
+      if (!entry.reportedTimeZone) {
+        expect(ownDays(zoned[0]!).until > ownDays(zoned[1]!).until).toBe(true);
+      }
+    });
+  });
+
   const querySize = entry.querySize;
   // Only the platforms with a query-size signal (Google streams any number of rows).
   if (querySize) {
@@ -518,7 +721,15 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
       it("splits a query into halves until the platform accepts them, rows adding up", async () => {
         const result = await runLimited(10, [first.id], TWELVE_DAYS);
 
-        expect(result.accounts).toEqual([{ accountId: first.id, status: "ok", rows: 36 }]);
+        expect(result.accounts).toEqual([
+          {
+            accountId: first.id,
+            status: "ok",
+            rows: 36,
+            range: TWELVE_DAYS,
+            timeZone: entry.reportedTimeZone ?? first.timeZone,
+          },
+        ]);
         const rows = expected([first], TWELVE_DAYS);
         expect(byDayAndCampaign(result.rows)).toEqual(byDayAndCampaign(rows));
         expect(totals(result.rows)).toEqual(totals(rows));

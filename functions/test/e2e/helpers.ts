@@ -10,14 +10,13 @@ import type * as AdminAppModule from "firebase-admin/app";
 import { type App, deleteApp, initializeApp } from "firebase-admin/app";
 import { type Firestore, getFirestore, type Timestamp } from "firebase-admin/firestore";
 
-import type { SandboxWorld } from "../../dev/sandbox/world";
+import type { SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import type * as FunctionsIndex from "../../src/index";
 import { integrationPath, integrationSchema } from "../../src/integrations/model";
 import type { Job } from "../../src/jobs/model";
 import { jobRef, parseJob } from "../../src/jobs/store";
-import { syncWindow } from "../../src/jobs/window";
+import { windowDays } from "../../src/jobs/window";
 import { splitConfiguration } from "../../src/params";
-import type { DateRange } from "../../src/providers/types";
 import { EVENTS_COLLECTION } from "../../src/scheduler/events";
 import type { RawEnv } from "../../src/shared/config";
 import { expectedTotals } from "../harness/stack";
@@ -292,15 +291,14 @@ export async function waitFor<T>(
 
 export interface SyncedJob {
   job: Job;
-  /** The days the job pulled (its result), checked against the sync window it should have. */
-  range: DateRange;
-  /** What the sandbox generated for those days. */
+  /** What the sandbox generated for the days each account should have been pulled for. */
   expected: ReturnType<typeof expectedTotals>;
 }
 
 /**
- * The job succeeded, pulled exactly the window `jobs/window.ts` gives it for when it started,
- * and fetched every row the sandbox generated for that window.
+ * The job succeeded, pulled for each account the window `jobs/window.ts` gives it — ending on
+ * the account's current day as the sandbox's own clock and zone rules say (LinkedIn: UTC) — and
+ * fetched every row the sandbox generated for those days.
  */
 export async function expectJobSynced(
   db: Firestore,
@@ -313,21 +311,35 @@ export async function expectJobSynced(
     // An earlier attempt's error stays on the job (the store keeps the last one).
     lastError: job.attempts > 1 ? (expect.anything() as unknown) : null,
   });
-  if (!job.result || !job.startedAt) {
-    throw new Error(`Job ${jobId} succeeded without a result or a start time`);
+  if (!job.result) {
+    throw new Error(`Job ${jobId} succeeded without a result`);
   }
   const integration = integrationSchema.parse(
     (await db.doc(integrationPath(job.userId, job.providerId)).get()).data(),
   );
-  const range = { since: job.result.since, until: job.result.until };
-  expect(range).toEqual(
-    syncWindow(job, job.providerId, integration.automation, job.startedAt.toDate()),
+  const days = windowDays(job, job.providerId, integration.automation);
+  const windowOf = (account: SandboxAccount) => {
+    const until = world.today(account);
+    const since = new Date(Date.parse(`${until}T00:00:00Z`) - days * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
+    return { since, until };
+  };
+  const accounts = world.accounts.filter((account) => account.provider === job.providerId);
+  expect(
+    job.result.accounts.map(({ accountId, status, since, until }) => ({
+      accountId,
+      status,
+      since,
+      until,
+    })),
+  ).toEqual(
+    accounts.map((account) => ({ accountId: account.id, status: "ok", ...windowOf(account) })),
   );
-  const expected = expectedTotals(world, job.providerId, range);
+  const expected = expectedTotals(world, job.providerId, windowOf);
   expect(expected.rows).toBeGreaterThan(0);
   expect(job.result.rowsFetched).toBe(expected.rows);
-  expect(job.result.accounts.every((account) => account.status === "ok")).toBe(true);
-  return { job, range, expected };
+  return { job, expected };
 }
 
 /** The scheduler events the job trigger recorded for one job, oldest first. */

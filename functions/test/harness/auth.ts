@@ -12,6 +12,7 @@ import { writeCredentials } from "../../src/integrations/credentials";
 import { type Automation, DEFAULT_AUTOMATION } from "../../src/integrations/model";
 import { JOBS_COLLECTION } from "../../src/jobs/model";
 import type { MetricsFetcher } from "../../src/jobs/process";
+import { requestedRange } from "../../src/providers/ranges";
 import type { ProviderId } from "../../src/providers/types";
 import { EVENTS_COLLECTION } from "../../src/scheduler/events";
 import type { RawEnv } from "../../src/shared/config";
@@ -206,28 +207,32 @@ export function recordingLogger(entries: LogEntry[] = [], scope: LogFields = {})
 }
 
 /** One test row per requested account and day of the window's end: a stand-in platform. */
-export const twoRowFetcher: MetricsFetcher = (providerId, request) =>
-  Promise.resolve({
+export const twoRowFetcher: MetricsFetcher = (providerId, request) => {
+  const range = requestedRange(request, "UTC");
+  return Promise.resolve({
     rows: request.accountIds.map((accountId) => ({
       provider: providerId,
       accountId,
       campaignId: "campaign-1",
       campaignName: "Spring launch",
-      date: request.range.until,
+      date: range.until,
       timeZone: "UTC",
       currency: "USD",
       impressions: 1200,
       clicks: 34,
-      spendMicros: 12_340_000,
+      spendMicros: 12_340_000n,
       conversions: 2,
-      conversionValueMicros: 50_000_000,
+      conversionValueMicros: 50_000_000n,
     })),
     accounts: request.accountIds.map((accountId) => ({
       accountId,
       status: "ok" as const,
       rows: 1,
+      range,
+      timeZone: "UTC",
     })),
   });
+};
 
 export interface DepsOptions {
   db: Firestore;

@@ -131,11 +131,12 @@ export function totals(rows: readonly MetricRow[]) {
     (sum, row) => ({
       impressions: sum.impressions + row.impressions,
       clicks: sum.clicks + row.clicks,
-      spendMicros: sum.spendMicros + row.spendMicros,
+      // A spend the platform did not send (null) adds nothing.
+      spendMicros: sum.spendMicros + (row.spendMicros ?? 0n),
       conversions: sum.conversions + row.conversions,
       conversionValueMicros: sum.conversionValueMicros + row.conversionValueMicros,
     }),
-    { impressions: 0, clicks: 0, spendMicros: 0, conversions: 0, conversionValueMicros: 0 },
+    { impressions: 0, clicks: 0, spendMicros: 0n, conversions: 0, conversionValueMicros: 0n },
   );
 }
 
@@ -177,7 +178,9 @@ export function expectNoSecrets(
   result: FetchResult,
   secrets: readonly (string | undefined)[],
 ): void {
-  const text = JSON.stringify(result);
+  const text = JSON.stringify(result, (_key, value: unknown) =>
+    typeof value === "bigint" ? value.toString() : value,
+  );
   for (const secret of secrets) {
     if (secret !== undefined) {
       expect(text).not.toContain(secret);

@@ -91,11 +91,17 @@ export async function seedSandboxIntegration(
  * What the sandbox generated for a platform's accounts over a range: the expected totals, archived
  * and deleted campaigns included (the adapters ask for them).
  */
-export function expectedTotals(world: SandboxWorld, providerId: ProviderId, range: DateRange) {
+export function expectedTotals(
+  world: SandboxWorld,
+  providerId: ProviderId,
+  /** The same days for every account, or each account's own. */
+  rangeOf: DateRange | ((account: SandboxAccount) => DateRange),
+) {
   let impressions = 0;
-  let spendMicros = 0;
+  let spendMicros = 0n;
   let rows = 0;
   for (const account of world.accounts.filter((a) => a.provider === providerId)) {
+    const range = typeof rangeOf === "function" ? rangeOf(account) : rangeOf;
     for (const date of daysBetween(range.since, range.until)) {
       for (const campaign of world.campaigns(account)) {
         const metrics = world.metrics(account, campaign.id, date);
@@ -115,6 +121,7 @@ export async function storedTotals(db: Firestore, userId: string, providerId: Pr
   return {
     rows: docs.length,
     impressions: docs.reduce((sum, doc) => sum + Number(doc.get("impressions")), 0),
-    spendMicros: docs.reduce((sum, doc) => sum + Number(doc.get("spendMicros")), 0),
+    // Exact when `db` reads integers as bigints (`useBigInt`), else as the SDK's numbers.
+    spendMicros: docs.reduce((sum, doc) => sum + BigInt(doc.get("spendMicros") as number), 0n),
   };
 }

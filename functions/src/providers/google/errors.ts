@@ -67,14 +67,21 @@ function fromStatus(error: GoogleStatus, raw: RawResponse, now: number): Provide
   }
   const errorInfoReason = error.details.find((detail) => detail.reason)?.reason;
   const reason = (value ?? errorInfoReason ?? error.status ?? `http_${error.code}`).toLowerCase();
+  const quota = failure?.details?.quotaErrorDetails;
   const retryAfterMs =
     code === "rate_limited"
-      ? (parseDuration(failure?.details?.quotaErrorDetails?.retryDelay) ??
+      ? (parseDuration(quota?.retryDelay) ??
         parseRetryAfter(raw.headers["retry-after"], now) ??
         DEFAULT_RATE_LIMIT_WAIT_MS)
       : undefined;
+  // `rateScope` names whose quota ran out (`QuotaErrorDetails.QuotaRateScope`): ACCOUNT is "per
+  // customer account quota", so only this customer waits; DEVELOPER is the "per project quota
+  // (formerly developer token quota)" every customer we sync shares. Without it (UNSPECIFIED,
+  // UNKNOWN, no detail) we cannot tell, and wait as for the project.
+  // https://developers.google.com/google-ads/api/reference/rpc/v26/QuotaErrorDetails.QuotaRateScope
+  const scope = quota?.rateScope === "ACCOUNT" ? "account" : "platform";
   const message = `${error.status ?? `HTTP ${error.code}`}: ${failure?.message ?? error.message}`;
-  return new ProviderError("google", code, reason, message, retryAfterMs);
+  return new ProviderError("google", code, reason, message, retryAfterMs, scope);
 }
 
 export const classifyGoogle: Classifier = (raw, { now }) => {

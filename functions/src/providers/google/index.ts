@@ -4,12 +4,13 @@
  * https://developers.google.com/google-ads/api/rest/common/search
  */
 import type { ProviderAdapter } from "../adapter";
+import { ProviderError } from "../errors";
 import { sliceRange } from "../ranges";
 import type { MetricRow } from "../types";
 import { classifyGoogle } from "./errors";
 import { toMetricRows } from "./map";
-import { campaignDailyQuery, customerId, MAX_SLICE_DAYS } from "./query";
-import { searchStreamResponseSchema } from "./schema";
+import { campaignDailyQuery, CUSTOMER_ZONE_QUERY, customerId, MAX_SLICE_DAYS } from "./query";
+import { customerZoneResponseSchema, searchStreamResponseSchema } from "./schema";
 import { googleTokens } from "./tokens";
 
 export const googleAdapter: ProviderAdapter<"google"> = {
@@ -32,14 +33,39 @@ export const googleAdapter: ProviderAdapter<"google"> = {
       // Access through a manager account needs its id, or Google answers USER_PERMISSION_DENIED.
       ...(loginCustomer ? { "login-customer-id": loginCustomer } : {}),
     };
+    const url = `${baseUrl}/${apiVersion}/customers/${customer}/googleAds:searchStream`;
+    const lookUpZone = async (): Promise<string> => {
+      const answer = await ctx.http.request({
+        method: "POST",
+        url,
+        headers,
+        data: { query: CUSTOMER_ZONE_QUERY },
+        schema: customerZoneResponseSchema,
+        label: `customer time zone ${customer}`,
+      });
+      const zone = answer[0]?.results[0]?.customer.timeZone;
+      if (zone === undefined) {
+        throw new ProviderError(
+          "google",
+          "transient",
+          "malformed_response",
+          `customer time zone ${customer}: no customer row in the answer`,
+        );
+      }
+      return zone;
+    };
+    // Report days are the customer's (`segments.date` in `customer.time_zone`): a window needs
+    // the zone first; fixed days do not, and their rows name it.
+    const knownZone = query.knownTimeZone ?? (query.fixedRange ? undefined : await lookUpZone());
+    const range = knownZone === undefined ? query.fixedRange! : query.rangeIn(knownZone);
     const rows: MetricRow[] = [];
     // Slices run one after another: a failed slice fails the account without pulling the rest.
     // searchStream has no query-size refusal to split on: it streams any number of rows in
     // batches of 10,000 as one operation (notes §1.4), so slices only bound the rework.
-    for (const slice of sliceRange(query.range, MAX_SLICE_DAYS)) {
+    for (const slice of sliceRange(range, MAX_SLICE_DAYS)) {
       const batches = await ctx.http.request({
         method: "POST",
-        url: `${baseUrl}/${apiVersion}/customers/${customer}/googleAds:searchStream`,
+        url,
         headers,
         data: { query: campaignDailyQuery(slice) },
         schema: searchStreamResponseSchema,
@@ -48,6 +74,6 @@ export const googleAdapter: ProviderAdapter<"google"> = {
       // Rows carry the canonical id, so "123-456-7890" and "1234567890" upsert the same keys.
       rows.push(...toMetricRows(customer, batches));
     }
-    return rows;
+    return { rows, range, timeZone: knownZone ?? rows[0]?.timeZone ?? (await lookUpZone()) };
   },
 };

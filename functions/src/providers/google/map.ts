@@ -1,7 +1,7 @@
 /**
  * searchStream rows → normalised `MetricRow`s. Pure: no I/O, no clock.
  */
-import { decimalToMicros, parseDecimal, parseInteger } from "../money";
+import { decimalToMicros, parseDecimal, parseInteger, parseMicros } from "../money";
 import type { MetricRow } from "../types";
 import type { SearchStreamResponse, SearchStreamRow } from "./schema";
 
@@ -21,7 +21,7 @@ export function toMetricRow(accountId: string, row: SearchStreamRow): MetricRow 
     impressions: parseInteger(metrics.impressions ?? 0),
     clicks: parseInteger(metrics.clicks ?? 0),
     // cost_micros is already in micros of the account currency.
-    spendMicros: parseInteger(metrics.costMicros ?? 0),
+    spendMicros: parseMicros(metrics.costMicros ?? 0),
     conversions: parseDecimal(metrics.conversions ?? 0),
     // conversions_value is a double in currency units.
     conversionValueMicros: decimalToMicros(metrics.conversionsValue ?? 0),

@@ -31,6 +31,13 @@ export function campaignDailyQuery(range: DateRange): string {
 }
 
 /**
+ * The customer's time zone, which decides its report days. Asked only when no earlier sync
+ * recorded it (Google does not let a customer's zone change after creation), since each query
+ * is one operation of the daily quota.
+ */
+export const CUSTOMER_ZONE_QUERY = "SELECT customer.time_zone FROM customer";
+
+/**
  * Customer ids are 10 digits without dashes in the API; users copy them from the Google Ads UI
  * as "123-456-7890", so that spelling is accepted (`ids.ts`). Anything else is refused before a
  * request spends quota on an `INVALID_CUSTOMER_ID`.

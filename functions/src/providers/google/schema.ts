@@ -47,6 +47,13 @@ export const searchStreamBatchSchema = z.object({
 });
 
 export const searchStreamResponseSchema = z.array(searchStreamBatchSchema);
+
+/** `SELECT customer.time_zone FROM customer`: one batch with the customer's one row. */
+export const customerZoneResponseSchema = z.array(
+  z.object({
+    results: z.array(z.object({ customer: z.object({ timeZone: z.string().min(1) }) })).default([]),
+  }),
+);
 export type SearchStreamResponse = z.infer<typeof searchStreamResponseSchema>;
 
 /** One entry of `GoogleAdsFailure.errors`. `errorCode` has exactly one key, e.g. `quotaError`. */

@@ -5,12 +5,18 @@
  * https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/error-handling
  */
 import { ProviderError } from "../errors";
-import type { Classifier } from "../http";
+import { type Classifier, classifyStatus } from "../http";
 import { apiErrorSchema, oauthErrorSchema } from "./schema";
 
 /**
- * - 2xx: accepted. 5xx and 408: transient; 429: rate limited — LinkedIn sends no Retry-After and
- *   no usage headers, so the generic classification's Retry-After-or-default wait applies.
+ * - 2xx: accepted. 5xx and 408: transient.
+ * - 429: rate limited — LinkedIn sends no Retry-After and no usage headers, so the generic
+ *   Retry-After-or-default wait applies. Its limits are daily, per application and per member
+ *   (the user whose token makes the call), and a 429 does not say which one was reached
+ *   (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits). The wait
+ *   holds back only this member's requests: read as the app's, one member's spent quota would
+ *   stop every user's sync at each retry until midnight UTC; read as the member's when it was
+ *   the app's, each other member spends one refused request before it waits too.
  * - OAuth `invalid_grant`: the refresh token expired (365 days from consent) or was revoked: auth.
  *   Other OAuth errors (`invalid_client`, `invalid_request`) are our client configuration, which
  *   a reconnect would not fix: permanent.
@@ -19,9 +25,12 @@ import { apiErrorSchema, oauthErrorSchema } from "./schema";
  * - 400 (bad parameter, missing LinkedIn-Version), 403 ACCESS_DENIED, 404, 414, 426 (the
  *   LinkedIn-Version was sunset): permanent — the same request can only fail again.
  */
-export const classifyLinkedin: Classifier = (response) => {
+export const classifyLinkedin: Classifier = (response, { now }) => {
   const { status } = response;
-  if (status < 400 || status === 408 || status === 429 || status >= 500) {
+  if (status === 429) {
+    return classifyStatus("linkedin", response, now, "member");
+  }
+  if (status < 400 || status === 408 || status >= 500) {
     return undefined;
   }
   const oauth = oauthErrorSchema.safeParse(response.body);

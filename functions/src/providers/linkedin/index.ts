@@ -9,13 +9,19 @@
  */
 import type { z } from "zod";
 
-import type { AccountQuery, AdapterContext, ProviderAdapter, TokenRefresher } from "../adapter";
+import type {
+  AccountQuery,
+  AccountRows,
+  AdapterContext,
+  ProviderAdapter,
+  TokenRefresher,
+} from "../adapter";
 import { ProviderError } from "../errors";
 import { canonicalAccountId } from "../ids";
 import { fetchSlices } from "../ranges";
-import type { Credentials, DateRange, MetricRow } from "../types";
+import type { Credentials, DateRange } from "../types";
 import { classifyLinkedin } from "./errors";
-import { calendarDay, toMetricRow } from "./map";
+import { calendarDay, LINKEDIN_REPORT_TIME_ZONE, toMetricRow } from "./map";
 import { restliQuery } from "./restli";
 import {
   adAccountSchema,
@@ -56,6 +62,8 @@ const ANALYTICS_FIELDS = [
   "impressions",
   "clicks",
   "costInLocalCurrency",
+  // The fallback when LinkedIn leaves the local-currency cost out of an element (`map.ts`).
+  "costInUsd",
   "externalWebsiteConversions",
   "conversionValueInLocalCurrency",
 ];
@@ -135,7 +143,10 @@ async function fetchAccount(
   credentials: Credentials,
   query: AccountQuery,
   maxElements: number,
-): Promise<MetricRow[]> {
+): Promise<AccountRows> {
+  // LinkedIn reports days in UTC whatever the account's zone (notes §3.7).
+  const range = query.rangeIn(LINKEDIN_REPORT_TIME_ZONE);
+  const timeZone = LINKEDIN_REPORT_TIME_ZONE;
   // "urn:li:sponsoredAccount:123" or "123" → "123". Ids go into the path and into URNs: only
   // LinkedIn's numeric ids are sent.
   const accountId = canonicalAccountId("linkedin", query.accountId);
@@ -156,7 +167,7 @@ async function fetchAccount(
   );
   const campaigns = await listCampaigns(ctx, credentials, accountId);
   if (campaigns.length === 0) {
-    return [];
+    return { rows: [], range, timeZone };
   }
   const fetchSlice = refuseCapped(
     maxElements,
@@ -172,16 +183,13 @@ async function fetchAccount(
       ).elements,
   );
   // Slices run one after another; one that still comes back capped is fetched again in halves.
-  const elements = await fetchSlices(
-    planSlices(query.range, campaigns.length, maxElements),
-    fetchSlice,
-  );
+  const elements = await fetchSlices(planSlices(range, campaigns.length, maxElements), fetchSlice);
   const context = {
     accountId,
     currency: account.currency,
     campaignNames: new Map(campaigns.map((campaign) => [String(campaign.id), campaign.name])),
   };
-  return elements.map((element) => toMetricRow(element, context));
+  return { rows: elements.map((element) => toMetricRow(element, context)), range, timeZone };
 }
 
 /**

@@ -27,6 +27,17 @@ export function calendarDay(isoDate: string): CalendarDay {
   return { year, month, day };
 }
 
+/**
+ * The element's cost in the account currency. LinkedIn may leave `costInLocalCurrency` out; the
+ * USD cost stands in only when the account's currency is USD (converting at some rate would
+ * invent a number), otherwise the cost is unknown — `null`, never 0, so a spend stored earlier
+ * is not overwritten (`metrics/store.ts`).
+ */
+function spendOf(element: AnalyticsElement, currency: string): bigint | null {
+  const cost = element.costInLocalCurrency ?? (currency === "USD" ? element.costInUsd : undefined);
+  return cost === undefined ? null : decimalToMicros(cost);
+}
+
 export function toMetricRow(element: AnalyticsElement, account: AccountContext): MetricRow {
   // The schema guarantees pivotValues[0] is a sponsoredCampaign URN; rows carry its number.
   const campaignId = canonicalCampaignId("linkedin", element.pivotValues[0] ?? "");
@@ -42,7 +53,7 @@ export function toMetricRow(element: AnalyticsElement, account: AccountContext):
     currency: account.currency,
     impressions: element.impressions ?? 0,
     clicks: element.clicks ?? 0,
-    spendMicros: decimalToMicros(element.costInLocalCurrency ?? "0"),
+    spendMicros: spendOf(element, account.currency),
     conversions: parseDecimal(element.externalWebsiteConversions ?? 0),
     conversionValueMicros: decimalToMicros(element.conversionValueInLocalCurrency ?? "0"),
   };

@@ -29,6 +29,7 @@ export const analyticsElementSchema = z.object({
   impressions: z.number().int().nonnegative().optional(),
   clicks: z.number().int().nonnegative().optional(),
   costInLocalCurrency: money.optional(),
+  costInUsd: money.optional(),
   externalWebsiteConversions: z.number().nonnegative().optional(),
   conversionValueInLocalCurrency: money.optional(),
 });

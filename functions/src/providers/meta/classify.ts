@@ -4,7 +4,9 @@
  * wait a throttled call must honour (a flaw Airbyte had, airbytehq/airbyte#86316).
  * Codes: https://developers.facebook.com/docs/graph-api/guides/error-handling and
  * https://developers.facebook.com/docs/marketing-api/insights/error-codes; throttling:
- * https://developers.facebook.com/docs/graph-api/overview/rate-limiting.
+ * https://developers.facebook.com/docs/graph-api/overview/rate-limiting and
+ * https://developers.facebook.com/docs/marketing-api/overview/rate-limiting. Each limit holds back
+ * what it counts: the app's, every Meta request; an ad account's, only that account's.
  */
 import type { z } from "zod";
 
@@ -15,6 +17,7 @@ import {
   DEFAULT_RATE_LIMIT_WAIT_MS,
   type RawResponse,
 } from "../http";
+import type { PauseScope } from "../limiter";
 import { QUERY_TOO_LARGE } from "../ranges";
 import {
   adAccountUsageSchema,
@@ -26,18 +29,29 @@ import {
 } from "./schema";
 
 /**
- * Usage at or above this share of any limit holds every Meta request back: Meta throttles at 100,
- * and calls made over the limit only add errors (which also shrink the insights quota). Airbyte's
- * connector uses the same 95% threshold.
+ * Usage at or above this share of a limit holds back the requests it counts: Meta throttles at
+ * 100, and calls made over the limit only add errors (which also shrink the insights quota).
+ * Airbyte's connector uses the same 95% threshold.
  */
 const USAGE_PAUSE_PERCENT = 95;
 
 /**
- * 4 app, 17 user, 32 page, 613 ad-account request limits; 341 application limit; 80000–80014
- * Business Use Case throttles (80000 ads_insights, 80004 ads_management, …).
+ * The rate-limit codes, by what they say is limited; `undefined` for any other code.
+ * - Ad account: 17 ("User request limit reached", 2446079) and 613 ("There have been too many
+ *   calls from this ad-account", 1487742) are the Marketing API's own limits, which are "at the
+ *   ad account level" — Marketing API calls are "excluded from all the Graph API rate
+ *   limitations", so 17 is not the Graph per-user limit here; 80000–80014 are the Business Use
+ *   Case throttles (80000 ads_insights, 80004 ads_management, …), counted "for each ad account".
+ *   Every call of ours addresses one ad account, so the account it was for is what waits.
+ * - App: 4 ("Application request limit reached", 1504022/1504039: "When your app is rate
+ *   limited, all calls for the app are limited"), 341 (application limit) and 32 (a Page's
+ *   limit, which no call of ours counts against: it cannot be placed on an account).
  */
-function isRateLimit(code: number): boolean {
-  return [4, 17, 32, 341, 613].includes(code) || (code >= 80000 && code <= 80014);
+function rateLimitScope(code: number): PauseScope | undefined {
+  if (code === 17 || code === 613 || (code >= 80000 && code <= 80014)) {
+    return "account";
+  }
+  return [4, 32, 341].includes(code) ? "platform" : undefined;
 }
 
 /**
@@ -57,10 +71,30 @@ function isTooMuchData({ code, error_subcode: subcode, message }: GraphError): b
 }
 
 export interface Usage {
-  /** The highest utilisation any usage header reports, in percent. */
+  /** The highest utilisation reported for the limit, in percent. */
   peakPercent: number;
-  /** The longest wait the headers state, in ms; 0 when they state none. */
+  /** The longest wait stated for the limit, in ms; 0 when none is stated. */
   waitMs: number;
+}
+
+/** What the usage headers report, by what each limit counts. */
+export interface ScopedUsage {
+  /** The app's limits: `X-App-Usage` and the insights throttle's app share. */
+  app: Usage;
+  /** The called ad account's: `X-Ad-Account-Usage` and the insights throttle's account share. */
+  account: Usage;
+  /**
+   * Business Use Case limits (`X-Business-Use-Case-Usage`), by the id of the business object
+   * that keys them — for the ads_insights and ads_management use cases, the ad account.
+   */
+  business: Readonly<Record<string, Usage>>;
+}
+
+function usageOf(percents: ReadonlyArray<number | undefined>, waitsMs: readonly number[]): Usage {
+  return {
+    peakPercent: Math.max(0, ...percents.filter((value) => value !== undefined)),
+    waitMs: Math.ceil(Math.max(0, ...waitsMs)),
+  };
 }
 
 function headerJson<T>(value: string | undefined, schema: z.ZodType<T>): T | undefined {
@@ -76,30 +110,34 @@ function headerJson<T>(value: string | undefined, schema: z.ZodType<T>): T | und
 }
 
 /** Reads all four usage headers; a header that is absent or not the documented JSON is ignored. */
-export function readUsage(headers: Readonly<Record<string, string>>): Usage {
-  const business = Object.values(
-    headerJson(headers["x-business-use-case-usage"], businessUseCaseUsageSchema) ?? {},
-  ).flat();
+export function readUsage(headers: Readonly<Record<string, string>>): ScopedUsage {
+  const business = headerJson(headers["x-business-use-case-usage"], businessUseCaseUsageSchema);
   const app = headerJson(headers["x-app-usage"], appUsageSchema);
   const account = headerJson(headers["x-ad-account-usage"], adAccountUsageSchema);
   const insights = headerJson(headers["x-fb-ads-insights-throttle"], insightsThrottleSchema);
-  const percents = [
-    ...business.flatMap((usage) => [usage.call_count, usage.total_cputime, usage.total_time]),
-    app?.call_count,
-    app?.total_time,
-    app?.total_cputime,
-    account?.acc_id_util_pct,
-    insights?.app_id_util_pct,
-    insights?.acc_id_util_pct,
-  ].filter((value): value is number => value !== undefined);
   const accountPercent = account?.acc_id_util_pct ?? 0;
-  const waits = [
-    ...business.map((usage) => (usage.estimated_time_to_regain_access ?? 0) * 60_000),
-    // reset_time_duration counts down whatever the usage: it is the wait only when the ad-account
-    // limit is the one that is (nearly) spent.
-    accountPercent >= USAGE_PAUSE_PERCENT ? (account?.reset_time_duration ?? 0) * 1000 : 0,
-  ];
-  return { peakPercent: Math.max(0, ...percents), waitMs: Math.ceil(Math.max(0, ...waits)) };
+  return {
+    // X-App-Usage states no wait.
+    app: usageOf(
+      [app?.call_count, app?.total_time, app?.total_cputime, insights?.app_id_util_pct],
+      [],
+    ),
+    account: usageOf(
+      [account?.acc_id_util_pct, insights?.acc_id_util_pct],
+      // reset_time_duration counts down whatever the usage: it is the wait only when the
+      // ad-account limit is the one that is (nearly) spent.
+      [accountPercent >= USAGE_PAUSE_PERCENT ? (account?.reset_time_duration ?? 0) * 1000 : 0],
+    ),
+    business: Object.fromEntries(
+      Object.entries(business ?? {}).map(([id, useCases]) => [
+        id,
+        usageOf(
+          useCases.flatMap((usage) => [usage.call_count, usage.total_cputime, usage.total_time]),
+          useCases.map((usage) => (usage.estimated_time_to_regain_access ?? 0) * 60_000),
+        ),
+      ]),
+    ),
+  };
 }
 
 function describeError(error: GraphError): { reason: string; message: string } {
@@ -111,13 +149,18 @@ function describeError(error: GraphError): { reason: string; message: string } {
   };
 }
 
-function classifyGraphError(error: GraphError, usage: Usage, response: RawResponse, now: number) {
+function classifyGraphError(error: GraphError, waitMs: number, response: RawResponse, now: number) {
   const { reason, message } = describeError(error);
-  const as = (code: ProviderError["code"], retryAfterMs?: number, why = reason) =>
-    new ProviderError("meta", code, why, message, retryAfterMs);
+  const as = (
+    code: ProviderError["code"],
+    retryAfterMs?: number,
+    why = reason,
+    scope?: PauseScope,
+  ) => new ProviderError("meta", code, why, message, retryAfterMs, scope);
   // Rate limits first: throttling bodies also carry `is_transient: true`.
-  if (isRateLimit(error.code)) {
-    return as("rate_limited", usage.waitMs || DEFAULT_RATE_LIMIT_WAIT_MS);
+  const scope = rateLimitScope(error.code);
+  if (scope) {
+    return as("rate_limited", waitMs || DEFAULT_RATE_LIMIT_WAIT_MS, reason, scope);
   }
   if (isTooMuchData(error)) {
     return as("permanent", undefined, QUERY_TOO_LARGE);
@@ -144,18 +187,24 @@ function classifyGraphError(error: GraphError, usage: Usage, response: RawRespon
 
 export const classifyMeta: Classifier = (response, ctx) => {
   const usage = readUsage(response.headers);
-  const body = graphErrorSchema.safeParse(response.body);
-  const error = body.success
-    ? classifyGraphError(body.data.error, usage, response, ctx.now)
-    : undefined;
-  // A rate-limit error's wait pauses the limiter in the HTTP layer; any other response reporting
-  // a (nearly) spent limit pauses it here, for the stated wait or, when no header states one, the
-  // default rate-limit wait.
-  if (
-    error?.code !== "rate_limited" &&
-    (usage.peakPercent >= USAGE_PAUSE_PERCENT || usage.waitMs > 0)
-  ) {
-    ctx.pause(usage.waitMs || DEFAULT_RATE_LIMIT_WAIT_MS);
+  // Every limit a response reports (nearly) spent holds back what it counts, for the stated wait
+  // or, when none is stated, the default rate-limit wait. A rate-limit error's own wait is set
+  // again by the HTTP layer for the error's scope; a pause is never shortened, so that is harmless.
+  const pauseIfSpent = ({ peakPercent, waitMs }: Usage, scope: PauseScope) => {
+    if (peakPercent >= USAGE_PAUSE_PERCENT || waitMs > 0) {
+      ctx.pause(waitMs || DEFAULT_RATE_LIMIT_WAIT_MS, scope);
+    }
+  };
+  pauseIfSpent(usage.app, "platform");
+  pauseIfSpent(usage.account, "account");
+  for (const [id, business] of Object.entries(usage.business)) {
+    pauseIfSpent(business, { account: id });
   }
-  return error;
+  const body = graphErrorSchema.safeParse(response.body);
+  // A throttled call waits the longest wait stated: the headers name no wait for the app.
+  const waitMs = Math.max(
+    usage.account.waitMs,
+    ...Object.values(usage.business).map((u) => u.waitMs),
+  );
+  return body.success ? classifyGraphError(body.data.error, waitMs, response, ctx.now) : undefined;
 };

@@ -152,7 +152,7 @@ export function createMetaAdapter(
   return {
     id: "meta",
     classify: classifyMeta,
-    async fetchAccount(ctx, credentials, { accountId, range }) {
+    async fetchAccount(ctx, credentials, { accountId, rangeIn }) {
       const number = adAccountNumber(accountId);
       const auth = authOf(ctx, credentials);
       const nodeUrl = `${ctx.settings.baseUrl}/${ctx.settings.apiVersion}/act_${number}`;
@@ -217,8 +217,14 @@ export function createMetaAdapter(
       // Meta answers a query too large for a synchronous call with "Please reduce the amount of
       // data…" or a sync timeout, whose documented remedy is a smaller date range
       // (https://developers.facebook.com/docs/marketing-api/insights/error-codes).
+      // Insights days are the ad account's: its zone decides which days have started.
+      const range = rangeIn(info.timeZone);
       const rows = await fetchSlices([range], fetchRange);
-      return rows.map((row) => toMetricRow(row, info, options.conversionActionTypes));
+      return {
+        rows: rows.map((row) => toMetricRow(row, info, options.conversionActionTypes)),
+        range,
+        timeZone: info.timeZone,
+      };
     },
   };
 }

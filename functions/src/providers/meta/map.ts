@@ -59,8 +59,8 @@ export function toMetricRow(
     currency: account.currency,
     impressions: row.impressions === undefined ? 0 : parseInteger(row.impressions),
     clicks: row.clicks === undefined ? 0 : parseInteger(row.clicks),
-    spendMicros: row.spend === undefined ? 0 : decimalToMicros(row.spend),
+    spendMicros: row.spend === undefined ? 0n : decimalToMicros(row.spend),
     conversions: conversions === undefined ? 0 : parseDecimal(conversions),
-    conversionValueMicros: conversionValue === undefined ? 0 : decimalToMicros(conversionValue),
+    conversionValueMicros: conversionValue === undefined ? 0n : decimalToMicros(conversionValue),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { ProviderError } from "../errors";
 import type { Classifier } from "../http";
+import type { PauseScope } from "../limiter";
 import { QUERY_TOO_LARGE } from "../ranges";
 import type { ProviderErrorCode } from "../types";
 import { envelopeSchema } from "./schema";
@@ -36,6 +37,14 @@ const CODE_CLASSES: ReadonlyMap<number, ProviderErrorCode> = new Map([
 ]);
 
 /**
+ * Whose limit a rate-limit code says was reached, as the return-code table words it: 40100 and
+ * 40016 "the rate limit for the endpoint at the developer application level" (every advertiser
+ * we sync shares it), 40133 "the rate limit for the used endpoint at the advertiser level"
+ * ("Advertiser ({ID})'s QPS … reaches QPS limit …"), so only that advertiser waits.
+ */
+const RATE_LIMIT_SCOPES: ReadonlyMap<number, PauseScope> = new Map([[40133, "account"]]);
+
+/**
  * A report query covering too much data, answered with a smaller date range (`fetchSlices`)
  * like Meta's "reduce the amount of data". Unverified: the code is in neither the return-code
  * table of the provider notes (§4.6) nor the copy of TikTok's return-code page we hold
@@ -64,5 +73,6 @@ export const classifyTikTok: Classifier = (response) => {
     code === QUERY_TOO_LARGE_CODE ? QUERY_TOO_LARGE : `tiktok_code_${code}`,
     `TikTok code ${code}: ${message || "no message"}${requestId ? ` (request_id ${requestId})` : ""}`,
     errorCode === "rate_limited" ? RATE_LIMIT_WAIT_MS : undefined,
+    RATE_LIMIT_SCOPES.get(code),
   );
 };

@@ -12,15 +12,18 @@ import { fetchAdvertiser, fetchReportSlice, MAX_DAYS_PER_REQUEST } from "./repor
 export const tiktokAdapter: ProviderAdapter<"tiktok"> = {
   id: "tiktok",
   classify: classifyTikTok,
-  async fetchAccount(ctx, credentials, { accountId, range }) {
+  async fetchAccount(ctx, credentials, { accountId, rangeIn }) {
     // Rows carry the advertiser id TikTok answers with, which is this canonical id.
     const advertiserId = canonicalAccountId("tiktok", accountId);
     const advertiser = await fetchAdvertiser(ctx, credentials.accessToken, advertiserId);
+    // Report days are the advertiser's: its zone decides which days have started.
+    const range = rangeIn(advertiser.timezone);
     // Slices run one after another: TikTok's QPS limit is per developer app, shared by every
     // advertiser we sync, so one account does not burst the whole allowance. A slice TikTok
     // refuses as too large (40067) is fetched again in halves.
-    return fetchSlices(sliceRange(range, MAX_DAYS_PER_REQUEST), (slice) =>
+    const rows = await fetchSlices(sliceRange(range, MAX_DAYS_PER_REQUEST), (slice) =>
       fetchReportSlice(ctx, credentials.accessToken, advertiser, slice),
     );
+    return { rows, range, timeZone: advertiser.timezone };
   },
 };

@@ -18,9 +18,8 @@ import type { AdvertiserInfo, ReportRow } from "./schema";
  * it means no such event was recorded that day, so it is stored as 0: a null would make daily
  * totals unsummable and the row still exists because the campaign delivered that day.
  */
-function metric(value: string, parse: (text: string) => number): number {
-  return value === "-" ? 0 : parse(value);
-}
+const metric = <T>(value: string, parse: (text: string) => T, zero: T): T =>
+  value === "-" ? zero : parse(value);
 
 export function toMetricRow(row: ReportRow, advertiser: AdvertiserInfo): MetricRow {
   const { dimensions, metrics } = row;
@@ -33,11 +32,11 @@ export function toMetricRow(row: ReportRow, advertiser: AdvertiserInfo): MetricR
     date: dimensions.stat_time_day.slice(0, 10),
     timeZone: advertiser.timezone,
     currency: advertiser.currency,
-    impressions: metric(metrics.impressions, parseInteger),
-    clicks: metric(metrics.clicks, parseInteger),
-    spendMicros: metric(metrics.spend, decimalToMicros),
-    conversions: metric(metrics.conversion, parseDecimal),
-    conversionValueMicros: metric(metrics.total_complete_payment_rate, decimalToMicros),
+    impressions: metric(metrics.impressions, parseInteger, 0),
+    clicks: metric(metrics.clicks, parseInteger, 0),
+    spendMicros: metric(metrics.spend, decimalToMicros, 0n),
+    conversions: metric(metrics.conversion, parseDecimal, 0),
+    conversionValueMicros: metric(metrics.total_complete_payment_rate, decimalToMicros, 0n),
   };
 }
 

@@ -4,13 +4,12 @@
  * revoked tokens, exhausted attempts and partial account failures.
  */
 import { integrationPath, integrationSchema } from "../../../src/integrations/model";
-import { DEFAULT_AUTOMATION } from "../../../src/integrations/model";
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
 import { type ProcessDeps, runJob } from "../../../src/jobs/process";
 import { claimJob, enqueueJobs, jobRef, parseJob, resetStaleJobs } from "../../../src/jobs/store";
-import { syncWindow } from "../../../src/jobs/window";
 import { processDueJobs } from "../../../src/jobs/worker";
 import { storeMetrics } from "../../../src/metrics/store";
+import { rangeIn } from "../../../src/providers/ranges";
 import type { ProviderId } from "../../../src/providers/types";
 import { createLogger } from "../../../src/shared/logger";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
@@ -118,17 +117,15 @@ it("recovers a job whose worker died mid-way without duplicating a metric", asyn
   const { userId, jobId } = await newJob("google");
   // The dying worker claims the job and writes some of its metrics, then disappears.
   await claimJob(deps(), jobId, "worker-dead", DEFAULT_LEASE_MS);
-  const range = syncWindow(
-    { type: "manual-sync", timeframeDays: 2 },
-    "google",
-    DEFAULT_AUTOMATION,
-    time.clock(),
-  );
+  // The job's window at 10:00 UTC: Paris and UTC are on the same day.
+  const window = { days: 2, at: time.clock().getTime() };
+  const range = rangeIn(window, "Europe/Paris");
   const fetched = await runtime("google", {
     credentials: stack.world.issueTokens("google", { lifetimeMs: 3_600_000 }),
     accountIds: ["1111111111"],
-    range,
+    window,
   });
+  expect(fetched.accounts[0]).toMatchObject({ status: "ok", range, timeZone: "Europe/Paris" });
   // It stored the rows of its account, then died before recording the outcome.
   await storeMetrics(
     firestore.db,
@@ -249,7 +246,7 @@ it("keeps the rows of healthy accounts and reports the one that is forbidden", a
   expect((await runJob(deps(), jobId)).outcome).toBe("succeeded");
   const job = await readJob(jobId);
   expect(job.result?.accounts).toEqual([
-    { accountId: "1111111111", status: "ok", rows: 9 },
+    expect.objectContaining({ accountId: "1111111111", status: "ok", rows: 9 }),
     expect.objectContaining({ accountId: "2222222222", status: "failed" }),
   ]);
   expect((await readIntegration(userId, "google")).lastError?.code).toBe("permanent");

@@ -435,10 +435,14 @@ describe("PATCH /api/integrations/automation", () => {
     expect(body).toMatchObject({ automation: { autoSync: false, lookbackDays: null } });
   });
 
-  it("completes the settings of a document that had none", async () => {
-    const { status } = await patch("erin", { providerId: "linkedin", cadenceHours: 6 });
+  it("sets one setting of a document that had none, the others reading as their defaults", async () => {
+    const { status, body } = await patch("erin", { providerId: "linkedin", cadenceHours: 6 });
     expect(status).toBe(200);
-    expect(await storedAutomation(db, "erin", "linkedin")).toEqual({
+    expect(body).toMatchObject({
+      automation: { autoSync: true, cadenceHours: 6, lookbackDays: null },
+    });
+    expect(await storedAutomation(db, "erin", "linkedin")).toEqual({ cadenceHours: 6 });
+    expect((await integration(db, "erin", "linkedin")).automation).toEqual({
       autoSync: true,
       cadenceHours: 6,
       lookbackDays: null,

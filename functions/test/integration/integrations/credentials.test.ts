@@ -19,6 +19,7 @@ import { requireTokenKeys, type TokenKeyring } from "../../../src/integrations/t
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
 import { type MetricsFetcher, runJob } from "../../../src/jobs/process";
 import { enqueueJobs, jobRef, parseJob } from "../../../src/jobs/store";
+import { requestedRange } from "../../../src/providers/ranges";
 import type { Credentials } from "../../../src/providers/types";
 import { EVENTS_COLLECTION } from "../../../src/scheduler/events";
 import { ConfigError } from "../../../src/shared/config";
@@ -105,6 +106,8 @@ function platform(refreshed?: Credentials) {
         accountId,
         status: "ok" as const,
         rows: 0,
+        range: requestedRange(request, "UTC"),
+        timeZone: "UTC",
       })),
       ...(refreshed ? { refreshedCredentials: refreshed } : {}),
     });

@@ -1,19 +1,28 @@
 /**
  * Storing and reconciling metrics against the official Firestore emulator: unchanged rows cost no
  * write; rows the platform stopped returning in a fully fetched window are zeroed and marked,
- * never deleted; a failed account's rows and rows outside the window are never touched.
+ * never deleted; a failed account's rows and rows outside the window are never touched; money past
+ * 2^53 micros is stored exactly; a spend the platform did not send is never stored as 0.
  */
+import { Firestore } from "@google-cloud/firestore";
+
 import { metricDocId, METRICS_COLLECTION, storeMetrics } from "../../../src/metrics/store";
 import type { MetricRow } from "../../../src/providers/types";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 
 let firestore: TestFirestore;
+/** The same project through a client that decodes int64 as bigint (`useBigInt`). */
+let exactDb: Firestore;
 let users = 0;
 
 beforeAll(() => {
   firestore = testFirestore("metrics-store");
+  exactDb = new Firestore({ projectId: firestore.projectId, useBigInt: true });
 });
-afterAll(() => firestore.close());
+afterAll(async () => {
+  await exactDb.terminate();
+  await firestore.close();
+});
 
 const row = (accountId: string, campaignId: string, date: string, clicks = 5): MetricRow => ({
   provider: "google",
@@ -25,19 +34,24 @@ const row = (accountId: string, campaignId: string, date: string, clicks = 5): M
   currency: "USD",
   impressions: clicks * 10,
   clicks,
-  spendMicros: clicks * 1_000_000,
+  spendMicros: BigInt(clicks) * 1_000_000n,
   conversions: 1.5,
-  conversionValueMicros: 2_500_000,
+  conversionValueMicros: 2_500_000n,
 });
 
 const range = { since: "2026-11-20", until: "2026-11-27" };
 const ok = (accountId: string) => ({ accountId, status: "ok" as const, range });
-const failed = (accountId: string) => ({ accountId, status: "failed" as const, range });
+const failed = (accountId: string) => ({ accountId, status: "failed" as const });
 
 const stored = async (userId: string, r: MetricRow) =>
   (
     await firestore.db.collection(`users/${userId}/${METRICS_COLLECTION}`).doc(metricDocId(r)).get()
   ).data();
+
+const exactSpend = async (userId: string, r: MetricRow) =>
+  (await exactDb.doc(`users/${userId}/${METRICS_COLLECTION}/${metricDocId(r)}`).get()).get(
+    "spendMicros",
+  ) as unknown;
 
 const store = (
   userId: string,
@@ -146,5 +160,38 @@ describe("storeMetrics", () => {
       unchanged: 800,
       zeroed: 400,
     });
+  });
+
+  it("stores money past 2^53 micros exactly, as int64", async () => {
+    const userId = `metrics-${(users += 1)}`;
+    // 9,007,199,254.750123 IDR: past a double's exact integers.
+    const large = { ...row("1", "10", "2026-11-26"), spendMicros: 9_007_199_254_750_123n };
+    const small = row("1", "11", "2026-11-26");
+    await store(userId, [large, small], [ok("1")]);
+    // Read exactly through a client that decodes int64 as bigint.
+    expect(await exactSpend(userId, large)).toBe(9_007_199_254_750_123n);
+    expect(await exactSpend(userId, small)).toBe(5_000_000n);
+    // The default client sees the large amount rounded, so it is never taken as unchanged.
+    expect(await store(userId, [large, small], [ok("1")])).toEqual({
+      written: 1,
+      unchanged: 1,
+      zeroed: 0,
+    });
+  });
+
+  it("never writes a spend the platform did not send as 0, and marks the row", async () => {
+    const userId = `metrics-${(users += 1)}`;
+    const known = row("1", "10", "2026-11-26");
+    await store(userId, [known], [ok("1")]);
+    const noCost = { ...known, clicks: 6, spendMicros: null };
+    expect(await store(userId, [noCost], [ok("1")])).toMatchObject({ written: 1 });
+    expect(await stored(userId, known)).toMatchObject({
+      clicks: 6,
+      spendMicros: 5_000_000,
+      spendMissing: true,
+    });
+    expect(await store(userId, [noCost], [ok("1")])).toMatchObject({ written: 0, unchanged: 1 });
+    expect(await store(userId, [known], [ok("1")])).toMatchObject({ written: 1 });
+    expect(await stored(userId, known)).not.toHaveProperty("spendMissing");
   });
 });

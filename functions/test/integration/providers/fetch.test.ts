@@ -11,7 +11,7 @@ import { ProviderError } from "../../../src/providers/errors";
 import { fetchMetrics } from "../../../src/providers/fetch";
 import { RateLimiter, realClock } from "../../../src/providers/limiter";
 import { parseProviderSettings } from "../../../src/providers/settings";
-import type { FetchRequest } from "../../../src/providers/types";
+import type { FetchRequest, MetricRow } from "../../../src/providers/types";
 import { listenOnLoopback, type RunningServer } from "../../harness/http";
 
 let server: RunningServer;
@@ -81,22 +81,24 @@ const adapter: ProviderAdapter<"google"> = {
       schema: z.object({ clicks: z.number() }),
       label: `account ${query.accountId}`,
     });
-    return [
+    const range = query.rangeIn("UTC");
+    const rows: MetricRow[] = [
       {
         provider: "google",
         accountId: query.accountId,
         campaignId: "c1",
         campaignName: "C1",
-        date: query.range.since,
+        date: range.since,
         timeZone: "UTC",
         currency: "EUR",
         impressions: 0,
         clicks: body.clicks,
-        spendMicros: 0,
+        spendMicros: 0n,
         conversions: 0,
-        conversionValueMicros: 0,
+        conversionValueMicros: 0n,
       },
     ];
+    return { rows, range, timeZone: "UTC" };
   },
 };
 
@@ -107,10 +109,11 @@ const deps = {
   clock: realClock,
 };
 
+const RANGE = { since: "2026-01-01", until: "2026-01-02" };
 const request = (overrides: Partial<FetchRequest> = {}): FetchRequest => ({
   credentials: { accessToken: "at-1", refreshToken: "rt-secret-abcdef" },
   accountIds: ["a", "broken", "ccc"],
-  range: { since: "2026-01-01", until: "2026-01-02" },
+  range: RANGE,
   ...overrides,
 });
 
@@ -122,13 +125,13 @@ describe("fetchMetrics", () => {
       ["ccc", 3],
     ]);
     expect(result.accounts).toEqual([
-      { accountId: "a", status: "ok", rows: 1 },
+      { accountId: "a", status: "ok", rows: 1, range: RANGE, timeZone: "UTC" },
       {
         accountId: "broken",
         status: "failed",
         error: expect.objectContaining({ code: "permanent", reason: "http_403" }) as unknown,
       },
-      { accountId: "ccc", status: "ok", rows: 1 },
+      { accountId: "ccc", status: "ok", rows: 1, range: RANGE, timeZone: "UTC" },
     ]);
     expect(result.refreshedCredentials).toBeUndefined();
   });

@@ -5,8 +5,8 @@ import axios from "axios";
 import { z } from "zod";
 
 import { ProviderError } from "../../../src/providers/errors";
-import { type Classifier, PlatformHttp } from "../../../src/providers/http";
-import { RateLimiter, realClock } from "../../../src/providers/limiter";
+import { type Classifier, PlatformHttp, type RequestScope } from "../../../src/providers/http";
+import { type PauseScope, RateLimiter, realClock } from "../../../src/providers/limiter";
 import { listenOnLoopback, type RunningServer } from "../../harness/http";
 
 type Script = (res: ServerResponse, attempt: number) => void;
@@ -35,12 +35,14 @@ function client(
     timeoutMs?: number;
     maxInlineWaitMs?: number;
     deadlineMs?: number;
+    limiter?: RateLimiter;
+    scope?: RequestScope;
   } = {},
 ) {
   return new PlatformHttp({
     provider: "google",
     axios: axios.create(),
-    limiter: new RateLimiter({ requestsPerSecond: 100, concurrency: 4 }),
+    limiter: options.limiter ?? new RateLimiter({ requestsPerSecond: 100, concurrency: 4 }),
     clock: realClock,
     classify: options.classify ?? (() => undefined),
     timeoutMs: options.timeoutMs ?? 2000,
@@ -48,6 +50,7 @@ function client(
     maxInlineRetries: 2,
     secrets: [TOKEN],
     ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+    ...(options.scope === undefined ? {} : { scope: options.scope }),
   });
 }
 
@@ -177,5 +180,83 @@ describe("PlatformHttp", () => {
     const error = await failure(get(client({ classify })));
     expect(error.code).toBe("auth");
     expect(error.message).toBe("bad token [REDACTED]");
+  });
+});
+
+describe("PlatformHttp: waits held back where the platform scopes them", () => {
+  /** Answers a 429 with a two-minute wait for `scope`, as a platform classifier would. */
+  const throttledFor =
+    (scope: PauseScope): Classifier =>
+    (raw) =>
+      raw.status === 429
+        ? new ProviderError("google", "rate_limited", "throttled", "throttled", 120_000, scope)
+        : undefined;
+  const firstThrottled = (res: ServerResponse, attempt: number) =>
+    attempt === 1 ? json(res, 429, {}) : json(res, 200, { ok: true });
+
+  it("holds back only the throttled account's requests, whichever spelling of its id", async () => {
+    script = firstThrottled;
+    const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 4 });
+    const forAccount = (accountId: string) =>
+      client({ limiter, classify: throttledFor("account"), scope: { accountId } });
+
+    await failure(get(forAccount("1234567890")));
+    const paused = await failure(get(forAccount("123-456-7890")));
+    expect(paused).toMatchObject({ code: "rate_limited", reason: "account_paused" });
+    expect(paused.retryAfterMs).toBeGreaterThan(110_000);
+    await expect(get(forAccount("2345678901"))).resolves.toEqual({ ok: true });
+    await expect(get(client({ limiter }))).resolves.toEqual({ ok: true });
+    // The throttled request, then one for the other account and one without an account.
+    expect(hits).toHaveLength(3);
+  });
+
+  it("holds back only the throttled member's requests, for every account of theirs", async () => {
+    script = firstThrottled;
+    const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 4 });
+    const forMember = (member: string, accountId: string) =>
+      client({ limiter, classify: throttledFor("member"), scope: { member, accountId } });
+
+    await failure(get(forMember("refresh-token-a", "1234567890")));
+    expect(await failure(get(forMember("refresh-token-a", "2345678901")))).toMatchObject({
+      code: "rate_limited",
+      reason: "member_paused",
+    });
+    await expect(get(forMember("refresh-token-b", "1234567890"))).resolves.toEqual({ ok: true });
+    expect(hits).toHaveLength(2);
+  });
+
+  it("holds back every request on a platform-wide signal, and on one it cannot place", async () => {
+    for (const [scope, clientScope] of [
+      ["platform", { accountId: "1234567890" }],
+      // An account-scoped signal on a request made for no account (a token refresh).
+      ["account", {}],
+    ] as const) {
+      script = (res) => json(res, 429, {});
+      hits = [];
+      const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 4 });
+      await failure(get(client({ limiter, classify: throttledFor(scope), scope: clientScope })));
+      const other = client({ limiter, scope: { accountId: "2345678901" } });
+      expect(await failure(get(other))).toMatchObject({ code: "rate_limited", reason: "paused" });
+      expect(hits).toHaveLength(1);
+    }
+  });
+
+  it("pauses an account the platform names in a response, not the one the request was for", async () => {
+    script = (res) => json(res, 200, { ok: true });
+    const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 4 });
+    // Meta keys its Business Use Case usage by the ad account it counts.
+    const naming: Classifier = (_raw, ctx) => {
+      ctx.pause(120_000, { account: "234-567-8901" });
+      return undefined;
+    };
+    await get(client({ limiter, classify: naming, scope: { accountId: "1234567890" } }));
+
+    expect(
+      await failure(get(client({ limiter, scope: { accountId: "2345678901" } }))),
+    ).toMatchObject({ code: "rate_limited", reason: "account_paused" });
+    await expect(get(client({ limiter, scope: { accountId: "1234567890" } }))).resolves.toEqual({
+      ok: true,
+    });
+    expect(hits).toHaveLength(2);
   });
 });

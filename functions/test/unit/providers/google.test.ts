@@ -113,9 +113,9 @@ describe("searchStream parsing and mapping", () => {
         currency: "EUR",
         impressions: 1520,
         clicks: 87,
-        spendMicros: 41_230_000,
+        spendMicros: 41_230_000n,
         conversions: 3.5,
-        conversionValueMicros: 210_000_000,
+        conversionValueMicros: 210_000_000n,
       },
     ]);
   });
@@ -125,9 +125,9 @@ describe("searchStream parsing and mapping", () => {
     expect(mapStream(streamRow({ impressions: "12" }))[0]).toMatchObject({
       impressions: 12,
       clicks: 0,
-      spendMicros: 0,
+      spendMicros: 0n,
       conversions: 0,
-      conversionValueMicros: 0,
+      conversionValueMicros: 0n,
     });
   });
 
@@ -148,15 +148,18 @@ describe("searchStream parsing and mapping", () => {
         "9007199254740993",
       ),
     );
-    expect(row?.conversionValueMicros).toBe(1_234_560_000);
-    expect(row?.spendMicros).toBe(123_456_789_012);
+    expect(row?.conversionValueMicros).toBe(1_234_560_000n);
+    expect(row?.spendMicros).toBe(123_456_789_012n);
     expect(row?.conversions).toBe(0.333333);
     // Ids above 2^53 stay exact because they are never turned into numbers.
     expect(row?.campaignId).toBe("9007199254740993");
   });
 
-  it("refuses an int64 metric too large to hold exactly", () => {
-    expect(() => mapStream(streamRow({ costMicros: "9007199254740993" }))).toThrow(RangeError);
+  it("keeps cost_micros past 2^53 exact, and refuses a count too large to hold exactly", () => {
+    expect(mapStream(streamRow({ costMicros: "9007199254740993" }))[0]?.spendMicros).toBe(
+      9_007_199_254_740_993n,
+    );
+    expect(() => mapStream(streamRow({ impressions: "9007199254740993" }))).toThrow(RangeError);
   });
 
   it("rejects rows that are not what the API documents", () => {
@@ -208,6 +211,42 @@ describe("error classification", () => {
     expect(error?.retryAfterMs).toBe(40_591_000);
     expect(error?.message).toContain("Retry in 40591 seconds");
   });
+
+  it.each([
+    ["ACCOUNT", "Requests per account", "account"],
+    ["DEVELOPER", "Number of operations for basic access", "platform"],
+    ["UNSPECIFIED", "", "platform"],
+    [undefined, undefined, "platform"],
+  ] as const)(
+    "holds back for rateScope %s what it names: %s → %s",
+    (rateScope, rateName, scope) => {
+      // QuotaErrorDetails.QuotaRateScope: ACCOUNT "per customer account quota", DEVELOPER "per
+      // project quota"; without a scope the wait is the project's.
+      const body = {
+        error: {
+          code: 429,
+          message: "Resource has been exhausted (e.g. check quota).",
+          status: "RESOURCE_EXHAUSTED",
+          details: [
+            {
+              errors: [
+                {
+                  errorCode: { quotaError: "RESOURCE_EXHAUSTED" },
+                  message: "Too many requests. Retry in 600 seconds.",
+                  details: { quotaErrorDetails: { rateScope, rateName, retryDelay: "600s" } },
+                },
+              ],
+            },
+          ],
+        },
+      };
+      expect(classify(429, body)).toMatchObject({
+        code: "rate_limited",
+        retryAfterMs: 600_000,
+        scope,
+      });
+    },
+  );
 
   it("falls back to Retry-After, then to the default wait, when retryDelay is absent", () => {
     const body = adsFailure(

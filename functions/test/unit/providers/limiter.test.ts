@@ -50,6 +50,58 @@ describe("RateLimiter", () => {
     expect(clock.starts[0]).toBeGreaterThanOrEqual(5000);
   });
 
+  it("holds back only the requests of a paused key", async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 5 }, clock);
+    limiter.pauseFor(5000, "account:1");
+    const starts: Record<string, number> = {};
+    const record = (name: string) => () => {
+      starts[name] = clock.now();
+      return Promise.resolve();
+    };
+    await limiter.run(record("other account"), ["account:2"]);
+    await limiter.run(record("no key"));
+    await limiter.run(record("paused account"), ["account:1", "member:a"]);
+    expect(starts).toEqual({ "other account": 0, "no key": 0, "paused account": 5000 });
+  });
+
+  it("holds keyed requests back while the whole platform is paused", async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 5 }, clock);
+    limiter.pauseFor(5000);
+    await limiter.run(clock.record, ["account:1"]);
+    expect(clock.starts[0]).toBeGreaterThanOrEqual(5000);
+  });
+
+  it("reports each key's pause apart from the platform's, never shortened by a later one", () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ requestsPerSecond: 100, concurrency: 5 }, clock);
+    limiter.pauseFor(5000, "account:1");
+    limiter.pauseFor(1000, "account:1");
+    limiter.pauseFor(2000, "member:a");
+    expect(limiter.remainingPauseMs("account:1")).toBe(5000);
+    expect(limiter.remainingPauseMs("member:a")).toBe(2000);
+    expect(limiter.remainingPauseMs("account:2")).toBe(0);
+    expect(limiter.remainingPauseMs()).toBe(0);
+  });
+
+  it("lets other keys' requests take the slots while a paused key waits", async () => {
+    // Real time: the virtual clock would move every waiter's time at once.
+    const limiter = new RateLimiter({ requestsPerSecond: 1000, concurrency: 1 });
+    const started = Date.now();
+    limiter.pauseFor(300, "account:1");
+    const order: string[] = [];
+    const task = (name: string) => () => {
+      order.push(`${name} ${Date.now() - started < 300 ? "during" : "after"} the pause`);
+      return Promise.resolve();
+    };
+    await Promise.all([
+      limiter.run(task("paused"), ["account:1"]),
+      limiter.run(task("other"), ["account:2"]),
+    ]);
+    expect(order).toEqual(["other during the pause", "paused after the pause"]);
+  });
+
   it("never runs more than `concurrency` tasks at once", async () => {
     const limiter = new RateLimiter({ requestsPerSecond: 1000, concurrency: 2 });
     let running = 0;

@@ -116,9 +116,9 @@ describe("adAnalytics parsing and mapping", () => {
         currency: "EUR",
         impressions: 12500,
         clicks: 185,
-        spendMicros: 2_312_500_000,
+        spendMicros: 2_312_500_000n,
         conversions: 3,
-        conversionValueMicros: 0,
+        conversionValueMicros: 0n,
       },
       {
         provider: "linkedin",
@@ -130,15 +130,16 @@ describe("adAnalytics parsing and mapping", () => {
         currency: "EUR",
         impressions: 40,
         clicks: 1,
-        spendMicros: 107_530_000,
+        spendMicros: 107_530_000n,
         conversions: 1,
-        conversionValueMicros: 49_900_000,
+        conversionValueMicros: 49_900_000n,
       },
     ]);
   });
 
-  it("counts metrics a quiet day leaves out as zero", () => {
-    const { elements } = analyticsResponseSchema.parse({
+  /** One element of 2026-02-28 for campaign 7 with `fields`, as adAnalytics sends it. */
+  const dayElement = (fields: Record<string, unknown> = {}) =>
+    analyticsResponseSchema.parse({
       elements: [
         {
           dateRange: {
@@ -146,18 +147,28 @@ describe("adAnalytics parsing and mapping", () => {
             end: { year: 2026, month: 2, day: 28 },
           },
           pivotValues: ["urn:li:sponsoredCampaign:7"],
+          ...fields,
         },
       ],
-    });
-    const [row] = elements.map((element) => toMetricRow(element, account));
+    }).elements[0]!;
+
+  it("counts metrics a quiet day leaves out as zero", () => {
+    const row = toMetricRow(dayElement(), account);
     expect(row).toMatchObject({
       date: "2026-02-28",
       impressions: 0,
       clicks: 0,
-      spendMicros: 0,
+      // No cost field is an unknown spend, never 0 (a stored spend is kept: metrics/store.ts).
+      spendMicros: null,
       conversions: 0,
-      conversionValueMicros: 0,
+      conversionValueMicros: 0n,
     });
+  });
+
+  it("takes the USD cost when the local one is missing only for a USD account", () => {
+    const element = dayElement({ clicks: 3, costInUsd: "12.50" });
+    expect(toMetricRow(element, { ...account, currency: "USD" }).spendMicros).toBe(12_500_000n);
+    expect(toMetricRow(element, account).spendMicros).toBeNull();
   });
 
   it("rejects elements that are not campaign-pivoted or carry non-numeric counts", () => {
@@ -291,6 +302,9 @@ describe("error classification", () => {
       code: "rate_limited",
       retryAfterMs: 2000,
     });
+    // LinkedIn's limits are per application and per member, and a 429 does not say which was
+    // reached: only the member's requests wait.
+    expect(classify(429, body)?.scope).toBe("member");
   });
 
   it("retries server errors whatever their body says", () => {

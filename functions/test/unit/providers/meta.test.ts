@@ -1,4 +1,5 @@
 import type { ClassifyContext, RawResponse } from "../../../src/providers/http";
+import type { PauseScope } from "../../../src/providers/limiter";
 import { classifyMeta, readUsage } from "../../../src/providers/meta/classify";
 import { nextPageUrl } from "../../../src/providers/meta/index";
 import { DEFAULT_CONVERSION_ACTION_TYPES, toMetricRow } from "../../../src/providers/meta/map";
@@ -22,8 +23,11 @@ function mapped(fields: Record<string, unknown>, types = DEFAULT_CONVERSION_ACTI
 }
 
 function classified(status: number, body: unknown, headers: Record<string, string> = {}) {
-  const pauses: number[] = [];
-  const ctx: ClassifyContext = { now: 0, pause: (ms) => pauses.push(ms) };
+  const pauses: Array<[number, PauseScope]> = [];
+  const ctx: ClassifyContext = {
+    now: 0,
+    pause: (ms, scope = "platform") => pauses.push([ms, scope]),
+  };
   const response: RawResponse = { status, headers, body };
   return { error: classifyMeta(response, ctx), pauses };
 }
@@ -70,9 +74,9 @@ describe("Meta insights mapping", () => {
       currency: "USD",
       impressions: 18342,
       clicks: 402,
-      spendMicros: 251_370_000,
+      spendMicros: 251_370_000n,
       conversions: 9,
-      conversionValueMicros: 0,
+      conversionValueMicros: 0n,
     });
   });
 
@@ -88,7 +92,7 @@ describe("Meta insights mapping", () => {
       ],
     });
     expect(result.conversions).toBe(3);
-    expect(result.conversionValueMicros).toBe(52_123_457);
+    expect(result.conversionValueMicros).toBe(52_123_457n);
   });
 
   it("uses a configured action type list", () => {
@@ -108,9 +112,9 @@ describe("Meta insights mapping", () => {
     expect(mapped({ impressions: "12" })).toMatchObject({
       impressions: 12,
       clicks: 0,
-      spendMicros: 0,
+      spendMicros: 0n,
       conversions: 0,
-      conversionValueMicros: 0,
+      conversionValueMicros: 0n,
     });
   });
 
@@ -149,8 +153,27 @@ describe("Meta error classification", () => {
       reason: "meta_code_17_2446079",
       retryAfterMs: 300_000,
     });
-    // The HTTP layer pauses the limiter for a rate-limit error; classify does not pause twice.
-    expect(pauses).toEqual([]);
+    // The Marketing API's code 17 is its ad-account-level limit: the account waits, not the app.
+    expect(error?.scope).toBe("account");
+    // The header's keyed business object waits too (the HTTP layer pauses the error's scope).
+    expect(pauses).toEqual([[300_000, { account: "1234" }]]);
+  });
+
+  it.each([
+    [17, 2446079, "account"],
+    [613, 1487742, "account"],
+    [80000, 2446079, "account"],
+    [80004, 2446079, "account"],
+    [4, 1504022, "platform"],
+    [341, undefined, "platform"],
+  ] as const)("holds back for code %i/%s what Meta says is limited: %s", (code, subcode, scope) => {
+    // https://developers.facebook.com/docs/marketing-api/overview/rate-limiting: 17 and 613 are
+    // "at the ad account level", the BUC throttles counted "for each ad account"; 4 is the app's.
+    const { error } = classified(
+      400,
+      graphError(code, `(#${code}) Too many calls.`, subcode ? { error_subcode: subcode } : {}),
+    );
+    expect(error).toMatchObject({ code: "rate_limited", scope });
   });
 
   it("takes the ad-account reset time when that limit is the spent one", () => {
@@ -271,17 +294,22 @@ describe("Meta usage headers", () => {
   // Header shapes from https://developers.facebook.com/docs/graph-api/overview/rate-limiting.
   it.each([
     [
-      "usage near a limit without a stated wait, for the default wait",
+      "the app's usage near its limit, every request for the default wait",
       { "x-app-usage": '{"call_count":97,"total_time":25,"total_cputime":25}' },
-      [60_000],
+      [[60_000, "platform"]],
     ],
     [
-      "usage near a limit, for the stated time to regain access",
+      "the called account's usage near its limit, that account for its reset time",
+      { "x-ad-account-usage": '{"acc_id_util_pct":98,"reset_time_duration":42}' },
+      [[42_000, "account"]],
+    ],
+    [
+      "a business use case near its limit, the account that keys it for the time to regain access",
       {
         "x-business-use-case-usage":
-          '{"66782684":[{"type":"ads_insights","call_count":96,"total_cputime":20,"total_time":20,"estimated_time_to_regain_access":3}]}',
+          '{"66782684":[{"type":"ads_insights","call_count":96,"total_cputime":20,"total_time":20,"estimated_time_to_regain_access":3}],"66782685":[{"type":"ads_insights","call_count":10,"total_cputime":2,"total_time":2,"estimated_time_to_regain_access":0}]}',
       },
-      [180_000],
+      [[180_000, { account: "66782684" }]],
     ],
     [
       "ordinary usage, not at all",
@@ -308,14 +336,15 @@ describe("Meta usage headers", () => {
       { "x-fb-ads-insights-throttle": '{"app_id_util_pct":99.5,"acc_id_util_pct":3}' },
     );
     expect(error?.code).toBe("permanent");
-    expect(pauses).toEqual([60_000]);
+    expect(pauses).toEqual([[60_000, "platform"]]);
   });
 
   it("ignores headers that are not the documented JSON", () => {
     expect(readUsage({ "x-app-usage": "{call_count: 99", "x-ad-account-usage": '"full"' })).toEqual(
       {
-        peakPercent: 0,
-        waitMs: 0,
+        app: { peakPercent: 0, waitMs: 0 },
+        account: { peakPercent: 0, waitMs: 0 },
+        business: {},
       },
     );
   });

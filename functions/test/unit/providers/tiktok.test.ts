@@ -93,6 +93,16 @@ describe("classifyTikTok", () => {
   });
 
   it.each([
+    [40100, "platform"],
+    [40016, "platform"],
+    [40133, "account"],
+  ] as const)("holds back for %i what the return-code table names: %s", (code, scope) => {
+    // 40100/40016: "the rate limit for the endpoint at the developer application level";
+    // 40133: "the rate limit for the used endpoint at the advertiser level".
+    expect(classifyTikTok(body(code, "Requests made too frequently."), ctx)?.scope).toBe(scope);
+  });
+
+  it.each([
     [40102, "Access token has expired."],
     // Observed live on an unauthenticated request (api-evangelist/tiktok-ads error catalogue).
     [40104, "Access token is null, you should set it in http header with key Access-Token."],
@@ -150,9 +160,9 @@ describe("TikTok report mapping", () => {
         currency: "USD",
         impressions: 23241,
         clicks: 947,
-        spendMicros: 125_500_000,
+        spendMicros: 125_500_000n,
         conversions: 12,
-        conversionValueMicros: 480_250_000,
+        conversionValueMicros: 480_250_000n,
       },
       {
         provider: "tiktok",
@@ -164,9 +174,9 @@ describe("TikTok report mapping", () => {
         currency: "USD",
         impressions: 18011,
         clicks: 602,
-        spendMicros: 98_100_000,
+        spendMicros: 98_100_000n,
         conversions: 0,
-        conversionValueMicros: 0,
+        conversionValueMicros: 0n,
       },
     ]);
   });
@@ -192,11 +202,11 @@ describe("TikTok report mapping", () => {
       },
     }).data.list;
     expect(row && toMetricRow(row, advertiser)).toMatchObject({
-      spendMicros: 1_234_567_890_000,
+      spendMicros: 1_234_567_890_000n,
       impressions: Number.MAX_SAFE_INTEGER,
       clicks: 0,
       conversions: 2.5,
-      conversionValueMicros: 10_000,
+      conversionValueMicros: 10_000n,
     });
   });
 

@@ -96,11 +96,15 @@ function hasIndex(query: Query): boolean {
     return true;
   }
   if (fields.size <= 1) {
-    // Single-field indexes are automatic for collections; collection groups need an override.
-    if (scope === "COLLECTION") {
-      return true;
-    }
     const [field] = [...fields];
+    const override = declared.fieldOverrides.find(
+      (o) => o.collectionGroup === collection && o.fieldPath === field,
+    );
+    // Single-field indexes are automatic for collections unless an override exempts the field;
+    // collection groups need an override.
+    if (scope === "COLLECTION") {
+      return !override || override.indexes.some((index) => index.queryScope === "COLLECTION");
+    }
     return declared.fieldOverrides.some(
       (override) =>
         override.collectionGroup === collection &&
@@ -163,6 +167,34 @@ describe("firestore.indexes.json", () => {
       .where("status", "==", "failed")
       .where("updatedAt", ">=", now);
     expect(hasIndex(undeclared)).toBe(false);
+  });
+
+  it("notices a single-field query on a field whose index is exempted", () => {
+    expect(hasIndex(db.collection("syncJobs").orderBy("updatedAt"))).toBe(false);
+  });
+
+  it("exempts from indexing the monotonic timestamps and large maps written on every job", () => {
+    // Sequential indexed values cap a collection near 500 writes/s; maps cost index entries.
+    const exempt = new Set(
+      declared.fieldOverrides
+        .filter((o) => o.indexes.length === 0)
+        .map((o) => `${o.collectionGroup}.${o.fieldPath}`),
+    );
+    for (const field of [
+      "syncJobs.createdAt",
+      "syncJobs.updatedAt",
+      "syncJobs.startedAt",
+      "syncJobs.finishedAt",
+      "syncJobs.nextAttemptAt",
+      "syncJobs.leaseExpiresAt",
+      "syncJobs.result",
+      "events.details",
+      "rateLimits.windowStart",
+      "rateLimits.count",
+      "metrics.syncedAt",
+    ]) {
+      expect(exempt).toContain(field);
+    }
   });
 
   it("declares TTL policies on the expiry fields of jobs, scheduler events and limiters", () => {

@@ -13,10 +13,14 @@ import { jobQueries } from "../jobs/store";
 import type { QueueThresholds } from "../shared/alert-config";
 
 /**
- * Counts stop here: it bounds what one call costs (10 reads per count), and /api/health is
- * public. A gauge at the cap means "at least this many".
+ * Counts stop at a cap, which bounds what one call costs (an aggregation reads one entry per
+ * 1000 counted). /api/health is public, so its counts stop at 10,000 (10 reads each); the
+ * scheduler's own runs (the sweep and stale reset every 5 minutes, their events and alerts)
+ * count to a million (at most 1000 reads each, about $0.2 a day) so that a backlog stays
+ * measured at scale. A gauge at its cap is named in `capped`: "at least this many".
  */
 export const GAUGE_COUNT_CAP = 10_000;
+export const SCHEDULER_GAUGE_CAP = 1_000_000;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -29,6 +33,8 @@ export interface QueueGauges {
   /** How long the oldest due queued job has waited since it became due; null when none is. */
   oldestDueAgeSeconds: number | null;
   oldestDueJobId: string | null;
+  /** The counts that reached the cap (present only then): each is "at least" its value. */
+  capped?: Array<"queued" | "running" | "stale" | "failedLast24h">;
 }
 
 /** What a run's event records of the queue: the gauges, or why they could not be read. */
@@ -36,14 +42,22 @@ export type QueueReading = QueueGauges | { error: string };
 
 const countOf = async (query: Query): Promise<number> => (await query.count().get()).data().count;
 
-export async function readQueueGauges(db: Firestore, now: Date): Promise<QueueGauges> {
+export async function readQueueGauges(
+  db: Firestore,
+  now: Date,
+  cap = GAUGE_COUNT_CAP,
+): Promise<QueueGauges> {
   const [queued, running, stale, failedLast24h, oldestDue] = await Promise.all([
-    countOf(jobQueries.withStatus(db, "queued", GAUGE_COUNT_CAP)),
-    countOf(jobQueries.withStatus(db, "running", GAUGE_COUNT_CAP)),
-    countOf(jobQueries.stale(db, now, GAUGE_COUNT_CAP)),
-    countOf(jobQueries.failedSince(db, new Date(now.getTime() - DAY_MS), GAUGE_COUNT_CAP)),
+    countOf(jobQueries.withStatus(db, "queued", cap)),
+    countOf(jobQueries.withStatus(db, "running", cap)),
+    countOf(jobQueries.stale(db, now, cap)),
+    countOf(jobQueries.failedSince(db, new Date(now.getTime() - DAY_MS), cap)),
     jobQueries.due(db, now, 1).get(),
   ]);
+  const counts = { queued, running, stale, failedLast24h };
+  const capped = (Object.keys(counts) as Array<keyof typeof counts>).filter(
+    (name) => counts[name] >= cap,
+  );
   const oldest = oldestDue.docs[0];
   // Only the one field the gauge needs: a job document that fails validation elsewhere must not
   // blind the health check (the query's range filter already makes it a Timestamp).
@@ -56,6 +70,7 @@ export async function readQueueGauges(db: Firestore, now: Date): Promise<QueueGa
     failedLast24h,
     oldestDueAgeSeconds: dueAt === null ? null : Math.floor((now.getTime() - dueAt) / 1000),
     oldestDueJobId: oldest?.id ?? null,
+    ...(capped.length > 0 ? { capped } : {}),
   };
 }
 

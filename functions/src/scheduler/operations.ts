@@ -30,7 +30,7 @@ import {
   recordEvent,
   type RunCounts,
 } from "./events";
-import { type QueueReading, readQueueGauges } from "./gauges";
+import { type QueueReading, readQueueGauges, SCHEDULER_GAUGE_CAP } from "./gauges";
 
 /**
  * The store, plus the raw parameters (alert configuration) and a logger when the caller has them
@@ -97,7 +97,7 @@ const reaching = (deps: ProcessDeps, reached: Set<ProviderId>): ProcessDeps => (
 
 async function measureQueue(deps: StoreDeps, logger: Logger): Promise<QueueReading> {
   try {
-    return await readQueueGauges(deps.db, deps.clock());
+    return await readQueueGauges(deps.db, deps.clock(), SCHEDULER_GAUGE_CAP);
   } catch (error) {
     logger.error("queue gauges could not be read", { errorMessage: describeFailure(error) });
     return { error: describeFailure(error) };

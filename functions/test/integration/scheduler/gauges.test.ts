@@ -43,6 +43,23 @@ describe("readQueueGauges", () => {
     });
   });
 
+  it("names the counts that reached the cap, which stay exact below it", async () => {
+    await seed({
+      a: { nextAttemptAt: minutesAgo(3) },
+      b: { nextAttemptAt: minutesAgo(2) },
+      c: { nextAttemptAt: minutesAgo(1) },
+      d: { status: "running", leaseExpiresAt: minutesAgo(-10) },
+    });
+    expect(await readQueueGauges(firestore.db, NOW, 3)).toMatchObject({
+      queued: 3,
+      running: 1,
+      capped: ["queued"],
+    });
+    const wider = await readQueueGauges(firestore.db, NOW, 4);
+    expect(wider.queued).toBe(3);
+    expect(wider).not.toHaveProperty("capped");
+  });
+
   it("reports no oldest due job when nothing is due", async () => {
     await seed({ "queued-later": { nextAttemptAt: minutesAgo(-5) } });
     expect(await readQueueGauges(firestore.db, NOW)).toMatchObject({

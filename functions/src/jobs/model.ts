@@ -77,6 +77,8 @@ export const jobSchema = z.object({
   updatedAt: timestamp,
   startedAt: timestamp.nullable(),
   finishedAt: timestamp.nullable(),
+  /** Scheduled syncs: the cadence slot it was enqueued for (`schedule.ts` `cadenceSlot`). */
+  slot: z.string().nullable().default(null),
   /** Where the job came from: "nightly", "cron", "schedule", "dashboard", … */
   source: z.string(),
   result: jobResultSchema.nullable(),

@@ -231,6 +231,7 @@ function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): J
     startedAt: null,
     finishedAt: null,
     source: request.source,
+    slot: request.slot ?? null,
     result: null,
     lastError: null,
     expireAt: null,

@@ -27,12 +27,30 @@ export const RESTATEMENT_LOOKBACK_DAYS: Readonly<Record<ProviderId, number>> = {
   tiktok: 7,
 };
 
-/** How many complete days before each account's current day a job re-pulls. */
+/**
+ * Whether a cadence slot (`<hours>h-<index>`, `schedule.ts` `cadenceSlot`) is the one that starts
+ * a day's slots at 02:00 UTC. A slot of a daily cadence always is; without a slot (an older job)
+ * every scheduled run counts as daily.
+ */
+export function isDailySlot(slot: string | null): boolean {
+  const match = slot === null ? null : /^(\d+)h-(-?\d+)$/.exec(slot);
+  return !match || (Number(match[1]) * Number(match[2])) % 24 === 0;
+}
+
+/**
+ * How many complete days before each account's current day a job re-pulls. A scheduled sync
+ * re-pulls the platform's restatement window once a day — in its 02:00 UTC slot — and only its
+ * `timeframeDays` in the day's other slots: an hourly cadence costs one full window and 23 short
+ * ones a day instead of 24 full ones, and the days that still move are refreshed every hour.
+ */
 export function windowDays(
-  job: { type: JobType; timeframeDays: number },
+  job: { type: JobType; timeframeDays: number; slot?: string | null },
   providerId: ProviderId,
   automation: Automation,
 ): number {
+  if (job.type !== "scheduled-sync" || !isDailySlot(job.slot ?? null)) {
+    return job.timeframeDays;
+  }
   const lookback = automation.lookbackDays ?? RESTATEMENT_LOOKBACK_DAYS[providerId];
-  return job.type === "scheduled-sync" ? Math.max(job.timeframeDays, lookback) : job.timeframeDays;
+  return Math.max(job.timeframeDays, lookback);
 }

@@ -24,6 +24,7 @@ export const seededJob = (now: Date, overrides: Partial<Job>): Job => ({
   startedAt: null,
   finishedAt: null,
   source: "test",
+  slot: null,
   result: null,
   lastError: null,
   expireAt: null,

@@ -45,6 +45,39 @@ describe("windowDays", () => {
     ).toBe(28);
   });
 
+  it("re-pulls the restatement window in a sub-daily cadence's 02:00 slot only", () => {
+    const at = (iso: string, hours: number) => cadenceSlot(new Date(iso), hours);
+    const scheduled = (slot: string) => ({
+      type: "scheduled-sync" as const,
+      timeframeDays: 1,
+      slot,
+    });
+    // Hourly: the 02:00 UTC slot is the day's full window, 03:00 and 01:00 the short one.
+    expect(windowDays(scheduled(at("2026-12-01T02:10:00Z", 1)), "meta", DEFAULT_AUTOMATION)).toBe(
+      28,
+    );
+    expect(windowDays(scheduled(at("2026-12-01T03:10:00Z", 1)), "meta", DEFAULT_AUTOMATION)).toBe(
+      1,
+    );
+    expect(windowDays(scheduled(at("2026-12-02T01:59:00Z", 1)), "meta", DEFAULT_AUTOMATION)).toBe(
+      1,
+    );
+    // Every 6 h: 02:00 full, 08:00, 14:00 and 20:00 short.
+    expect(windowDays(scheduled(at("2026-12-01T02:00:00Z", 6)), "meta", DEFAULT_AUTOMATION)).toBe(
+      28,
+    );
+    expect(windowDays(scheduled(at("2026-12-01T08:00:00Z", 6)), "meta", DEFAULT_AUTOMATION)).toBe(
+      1,
+    );
+    // Daily: always full; a scheduled job without a slot (older documents) too.
+    expect(windowDays(scheduled(at("2026-12-01T02:00:00Z", 24)), "meta", DEFAULT_AUTOMATION)).toBe(
+      28,
+    );
+    expect(
+      windowDays({ type: "scheduled-sync", timeframeDays: 1 }, "meta", DEFAULT_AUTOMATION),
+    ).toBe(28);
+  });
+
   it("uses the integration's lookback preference instead of the platform default", () => {
     const automation = { ...DEFAULT_AUTOMATION, lookbackDays: 3 };
     expect(windowDays({ type: "scheduled-sync", timeframeDays: 1 }, "meta", automation)).toBe(3);

@@ -1,7 +1,8 @@
 /**
  * Processing one job: claim it, load its integration and credentials, compute the window, pull
  * the platform's rows through the provider module, persist refreshed tokens, store the metrics
- * and reconcile the accounts' windows (`metrics/store.ts`), and record the outcome. The job's fate is decided from the provider error class alone.
+ * and reconcile the accounts' windows (`metrics/store.ts`), and record the outcome. The job's
+ * fate is decided from the provider error class alone.
  */
 import { CredentialsError, openCredentials, sealCredentials } from "../integrations/credentials";
 import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
@@ -9,7 +10,7 @@ import type { TokenKeyring } from "../integrations/token-keys";
 import { type AccountWindow, storeMetrics } from "../metrics/store";
 import { ProviderError } from "../providers/errors";
 import { canonicalAccountId } from "../providers/ids";
-import { rangeIn } from "../providers/ranges";
+import { rangeIn, spanOf } from "../providers/ranges";
 import type {
   DateRange,
   FetchRequest,
@@ -130,16 +131,7 @@ async function loadWork(deps: ProcessDeps, job: Job) {
 /** The days the fetched accounts covered, each in its own zone; the UTC days when none was. */
 function span(accounts: FetchResult["accounts"], window: ReportWindow): DateRange {
   const ranges = accounts.flatMap((account) => (account.status === "ok" ? [account.range] : []));
-  if (ranges.length === 0) {
-    return rangeIn(window, "UTC");
-  }
-  return {
-    since: ranges.map((range) => range.since).sort()[0]!,
-    until: ranges
-      .map((range) => range.until)
-      .sort()
-      .at(-1)!,
-  };
+  return spanOf(ranges) ?? rangeIn(window, "UTC");
 }
 
 /** The worst account failure decides: auth, then retryable, then (reported only) permanent. */

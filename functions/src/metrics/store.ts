@@ -23,6 +23,7 @@ import {
 } from "firebase-admin/firestore";
 import { z } from "zod";
 
+import { spanOf } from "../providers/ranges";
 import type { DateRange, MetricRow, ProviderId } from "../providers/types";
 
 export const METRICS_COLLECTION = "metrics";
@@ -214,19 +215,13 @@ export async function storeMetrics(
 ): Promise<StoreCounts> {
   const counts: StoreCounts = { written: 0, unchanged: 0, zeroed: 0 };
   const windows = new Map(fetched.accounts.map((account) => [account.accountId, account]));
-  const ranges = fetched.accounts.flatMap((account) =>
-    account.status === "ok" ? [account.range] : [],
+  const span = spanOf(
+    fetched.accounts.flatMap((account) => (account.status === "ok" ? [account.range] : [])),
   );
-  if (ranges.length === 0) {
+  if (!span) {
+    // No account was fetched: no row to store, no window to reconcile.
     return counts;
   }
-  const span = {
-    since: ranges.map((range) => range.since).sort()[0]!,
-    until: ranges
-      .map((range) => range.until)
-      .sort()
-      .at(-1)!,
-  };
   const stored = new Map(
     (await storedInWindow(db, userId, provider, span)).map((doc) => [doc.id, doc]),
   );

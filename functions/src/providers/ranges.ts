@@ -50,6 +50,16 @@ export function requestedRange(
   return rangeIn(request.window, timeZone);
 }
 
+/** The smallest range covering every one of `ranges`; `undefined` for none. */
+export function spanOf(ranges: readonly DateRange[]): DateRange | undefined {
+  if (ranges.length === 0) {
+    return undefined;
+  }
+  const since = ranges.reduce((min, range) => (range.since < min ? range.since : min), "9999");
+  const until = ranges.reduce((max, range) => (range.until > max ? range.until : max), "");
+  return { since, until };
+}
+
 export function dayCount(range: DateRange): number {
   return epochDay(range.until) - epochDay(range.since) + 1;
 }

@@ -10,6 +10,7 @@ import {
   QUERY_TOO_LARGE,
   queryTooLarge,
   sliceRange,
+  spanOf,
 } from "../../../src/providers/ranges";
 import type { DateRange } from "../../../src/providers/types";
 
@@ -126,5 +127,17 @@ describe("fetchSlices", () => {
     });
     await expect(failure).rejects.toBe(unavailable);
     expect(calls).toBe(1);
+  });
+});
+
+describe("spanOf", () => {
+  it("covers every range, and is undefined for none", () => {
+    expect(
+      spanOf([
+        { since: "2026-11-30", until: "2026-12-01" },
+        { since: "2026-11-29", until: "2026-11-30" },
+      ]),
+    ).toEqual({ since: "2026-11-29", until: "2026-12-01" });
+    expect(spanOf([])).toBeUndefined();
   });
 });

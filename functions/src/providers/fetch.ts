@@ -131,7 +131,7 @@ export async function fetchMetrics<P extends ProviderId>(
     const query: AccountQuery = {
       accountId,
       // Fixed days, or the window in the account's own days once the adapter knows its zone.
-      rangeIn: (timeZone) => requestedRange(request, timeZone),
+      rangeIn: (timeZone) => rangeForZone(adapter.id, request, timeZone),
       ...(request.range ? { fixedRange: request.range } : {}),
       ...(knownTimeZone ? { knownTimeZone } : {}),
       ...(request.loginCustomerId ? { loginCustomerId: request.loginCustomerId } : {}),
@@ -178,6 +178,27 @@ export async function fetchMetrics<P extends ProviderId>(
   }
 
   return { rows, accounts, ...(refreshed ? { refreshedCredentials: credentials } : {}) };
+}
+
+/**
+ * The request's days for an account reported in `timeZone`. A zone the runtime does not know
+ * (Intl refuses it) cannot say which days have started: the account fails `permanent`, naming
+ * the zone, rather than being retried for nothing.
+ */
+function rangeForZone(provider: ProviderId, request: FetchRequest, timeZone: string) {
+  try {
+    return requestedRange(request, timeZone);
+  } catch (error) {
+    if (!(error instanceof RangeError)) {
+      throw error;
+    }
+    throw new ProviderError(
+      provider,
+      "permanent",
+      "unknown_time_zone",
+      `the platform reports this account's days in "${timeZone}", which is not a known time zone`,
+    );
+  }
 }
 
 function asProviderError(

@@ -7,7 +7,7 @@
 import { type Auth, getAuth } from "firebase-admin/auth";
 import type { Firestore } from "firebase-admin/firestore";
 
-import type { EndpointDeps, HttpRequestLike } from "../../src/http/context";
+import type { EndpointDeps, Handler, HttpRequestLike } from "../../src/http/context";
 import { writeCredentials } from "../../src/integrations/credentials";
 import { type Automation, DEFAULT_AUTOMATION } from "../../src/integrations/model";
 import { JOBS_COLLECTION } from "../../src/jobs/model";
@@ -16,9 +16,10 @@ import { requestedRange } from "../../src/providers/ranges";
 import type { ProviderId } from "../../src/providers/types";
 import { EVENTS_COLLECTION } from "../../src/scheduler/events";
 import type { RawEnv } from "../../src/shared/config";
+import type { FieldIssue } from "../../src/shared/errors";
 import type { LogFields, Logger } from "../../src/shared/logger";
 import { DEFAULT_ENDPOINT_LIMITS } from "../../src/shared/rate-limit-config";
-import type { TestFirestore } from "./firestore";
+import { type TestFirestore, testFirestore } from "./firestore";
 import { TEST_TOKEN_KEYS, TEST_TOKEN_KEYS_VALUE } from "./seed";
 
 export const CRON_SECRET = "current-cron-secret-0123456789abcdef";
@@ -302,4 +303,43 @@ export async function writtenState(db: Firestore): Promise<{ jobs: number; event
     db.collection(EVENTS_COLLECTION).count().get(),
   ]);
   return { jobs: jobs.data().count, events: events.data().count };
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; issues?: FieldIssue[] };
+}
+
+/**
+ * One test file's setup for calling the endpoints as a member: its own Firestore project, the
+ * Auth emulator, a member ("member") with an ID token and a Google integration. `refused` calls a
+ * handler and asserts it wrote nothing (no job, no event).
+ */
+export function memberApi(label: string, now: Date) {
+  const api = {} as { firestore: TestFirestore; testAuth: TestAuth; userToken: string };
+  beforeAll(async () => {
+    api.firestore = testFirestore(label);
+    api.testAuth = await startTestAuth(api.firestore);
+    api.userToken = api.testAuth.mintIdToken({ uid: "member", email: "m@example.com" });
+    await api.testAuth.settle();
+    await seedIntegration(api.firestore.db, "member", "google");
+  });
+  afterAll(async () => {
+    await api.testAuth.close();
+    await api.firestore.close();
+  });
+  const refused = async (
+    handler: Handler,
+    method: string,
+    input: { headers: Record<string, string>; body?: unknown; query?: unknown },
+  ) => {
+    const { db } = api.firestore;
+    const before = await writtenState(db);
+    const response = await handler(
+      request(method, input),
+      endpointDeps({ db, auth: api.testAuth.auth, now }),
+    );
+    expect(await writtenState(db)).toEqual(before);
+    return { status: response.status, headers: response.headers, body: response.body as ErrorBody };
+  };
+  return Object.assign(api, { refused });
 }

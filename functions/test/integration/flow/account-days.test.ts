@@ -65,21 +65,25 @@ const ownDays = (account: SandboxAccount) => {
   return { since: since.slice(0, 10), until };
 };
 
+/** The job engine of one function instance (a fresh provider runtime) on `clock`. */
+const instance = (clock: ProcessDeps["clock"]): ProcessDeps => ({
+  db: firestore.db,
+  clock,
+  fetchMetrics: stack.newRuntime(),
+  logger: createLogger({ test: "account-days" }),
+  owner: "worker",
+  leaseMs: DEFAULT_LEASE_MS,
+  tokenKeys: TEST_TOKEN_KEYS,
+});
+
 describe.each(CASES)(
   "$provider: accounts in UTC+14 and UTC−11 with a throttled neighbour",
   ({ provider, ids }) => {
     it("stores each account's own days, exactly once, whatever the neighbour's throttle", async () => {
       const userId = `days-user-${(users += 1)}`;
       const time = manualClock(new Date().toISOString());
-      const deps = (runtime = stack.newRuntime()): ProcessDeps => ({
-        db: firestore.db,
-        clock: time.clock,
-        fetchMetrics: runtime,
-        logger: createLogger({ test: "account-days" }),
-        owner: "worker",
-        leaseMs: DEFAULT_LEASE_MS,
-        tokenKeys: TEST_TOKEN_KEYS,
-      });
+      // Each run is another function instance: its own limiters.
+      const deps = () => instance(time.clock);
       await seedSandboxIntegration(firestore.db, stack, userId, provider);
       const [queued] = await enqueueJobs(deps(), [
         { userId, providerId: provider, type: "manual-sync", timeframeDays: 2, source: "test" },
@@ -152,15 +156,7 @@ describe.each(CASES)(
     it("zeroes and marks the days of a campaign the platform stops returning, and only those", async () => {
       const userId = `days-user-${(users += 1)}`;
       const time = manualClock(new Date().toISOString());
-      const deps: ProcessDeps = {
-        db: firestore.db,
-        clock: time.clock,
-        fetchMetrics: stack.newRuntime(),
-        logger: createLogger({ test: "account-days" }),
-        owner: "worker",
-        leaseMs: DEFAULT_LEASE_MS,
-        tokenKeys: TEST_TOKEN_KEYS,
-      };
+      const deps = instance(time.clock);
       await seedSandboxIntegration(firestore.db, stack, userId, provider);
       const sync = async () => {
         const [queued] = await enqueueJobs(deps, [

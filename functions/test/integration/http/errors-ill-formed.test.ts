@@ -9,56 +9,14 @@ import { handleCron } from "../../../src/http/cron";
 import { handleProcess } from "../../../src/http/process";
 import { handleSchedule } from "../../../src/http/schedule";
 import { handleStatus } from "../../../src/http/status";
-import type { FieldIssue } from "../../../src/shared/errors";
-import {
-  bearer,
-  cronHeaders,
-  endpointDeps,
-  request,
-  seedIntegration,
-  startTestAuth,
-  type TestAuth,
-  writtenState,
-} from "../../harness/auth";
-import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { bearer, cronHeaders, type ErrorBody, memberApi } from "../../harness/auth";
 
 const NOW = new Date("2026-11-28T10:00:00Z");
 const LONE_HIGH = "\ud800";
 const LONE_LOW = "\udc00";
 
-let firestore: TestFirestore;
-let testAuth: TestAuth;
-let userToken: string;
-
-beforeAll(async () => {
-  firestore = testFirestore("http-errors-ill-formed");
-  testAuth = await startTestAuth(firestore);
-  userToken = testAuth.mintIdToken({ uid: "member", email: "m@example.com" });
-  await testAuth.settle();
-  await seedIntegration(firestore.db, "member", "google");
-});
-afterAll(async () => {
-  await testAuth.close();
-  await firestore.close();
-});
-
-interface ErrorBody {
-  error: { code: string; message: string; issues?: FieldIssue[] };
-}
-
-async function call(
-  handler: Handler,
-  method: string,
-  input: { headers: Record<string, string>; body?: unknown; query?: unknown },
-) {
-  const before = await writtenState(firestore.db);
-  const response = await handler(
-    request(method, input),
-    endpointDeps({ db: firestore.db, auth: testAuth.auth, now: NOW }),
-  );
-  expect(await writtenState(firestore.db)).toEqual(before);
-  return { status: response.status, body: response.body as ErrorBody };
-}
+const api = memberApi("http-errors-ill-formed", NOW);
+const call = api.refused;
 
 const post = (handler: Handler, body: unknown) =>
   call(handler, "POST", { headers: cronHeaders(), body });
@@ -102,7 +60,7 @@ describe("a lone surrogate", () => {
 
   it("is refused in a query too", async () => {
     const { status, body } = await call(handleStatus, "GET", {
-      headers: bearer(userToken),
+      headers: bearer(api.userToken),
       query: { limit: `1${LONE_HIGH}` },
     });
     expect(status).toBe(400);

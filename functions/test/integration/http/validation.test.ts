@@ -10,45 +10,16 @@ import { handleSchedule } from "../../../src/http/schedule";
 import { handleStatus } from "../../../src/http/status";
 import { handleWorker } from "../../../src/http/worker";
 import { DEFAULT_AUTOMATION } from "../../../src/integrations/model";
-import type { FieldIssue } from "../../../src/shared/errors";
-import {
-  bearer,
-  cronHeaders,
-  endpointDeps,
-  request,
-  seedIntegration,
-  startTestAuth,
-  type TestAuth,
-  writtenState,
-} from "../../harness/auth";
-import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { bearer, cronHeaders, memberApi } from "../../harness/auth";
 
 const NOW = new Date("2026-11-28T10:00:00Z");
 
-let firestore: TestFirestore;
-let testAuth: TestAuth;
-let userToken: string;
-
-beforeAll(async () => {
-  firestore = testFirestore("http-validation");
-  testAuth = await startTestAuth(firestore);
-  userToken = testAuth.mintIdToken({ uid: "member", email: "m@example.com" });
-  await testAuth.settle();
-  await seedIntegration(firestore.db, "member", "google");
-});
-afterAll(async () => {
-  await testAuth.close();
-  await firestore.close();
-});
-
-interface ErrorBody {
-  error: { code: string; message: string; issues?: FieldIssue[] };
-}
+const api = memberApi("http-validation", NOW);
 
 type Credentials = "cron" | "user";
 
 const headersFor = (credentials: Credentials) =>
-  credentials === "cron" ? cronHeaders() : bearer(userToken);
+  credentials === "cron" ? cronHeaders() : bearer(api.userToken);
 
 const endpoints: Record<string, { handler: Handler; method: string; credentials: Credentials }> = {
   cron: { handler: handleCron, method: "POST", credentials: "cron" },
@@ -64,23 +35,18 @@ async function callRejected(
   input: { method?: string; body?: unknown; query?: unknown; anonymous?: boolean },
 ) {
   const endpoint = endpoints[name]!;
-  const before = await writtenState(firestore.db);
   const automationBefore = await memberAutomation();
-  const response = await endpoint.handler(
-    request(input.method ?? endpoint.method, {
-      headers: input.anonymous ? {} : headersFor(endpoint.credentials),
-      body: input.body,
-      query: input.query,
-    }),
-    endpointDeps({ db: firestore.db, auth: testAuth.auth, now: NOW }),
-  );
-  expect(await writtenState(firestore.db)).toEqual(before);
+  const response = await api.refused(endpoint.handler, input.method ?? endpoint.method, {
+    headers: input.anonymous ? {} : headersFor(endpoint.credentials),
+    body: input.body,
+    query: input.query,
+  });
   expect(await memberAutomation()).toEqual(automationBefore);
-  return { status: response.status, headers: response.headers, body: response.body as ErrorBody };
+  return response;
 }
 
 async function memberAutomation(): Promise<unknown> {
-  const snapshot = await firestore.db.doc("users/member/integrations/google").get();
+  const snapshot = await api.firestore.db.doc("users/member/integrations/google").get();
   return snapshot.get("automation");
 }
 

@@ -200,6 +200,28 @@ describe("fetchMetrics", () => {
     expect(requests).toEqual(["/accounts/a"]);
   });
 
+  it("fails an account whose platform names a time zone no one knows, permanently", async () => {
+    const zoneless: ProviderAdapter<"google"> = {
+      ...adapter,
+      fetchAccount: (_ctx, _credentials, query) =>
+        Promise.resolve({
+          rows: [],
+          range: query.rangeIn("Mars/Olympus"),
+          timeZone: "Mars/Olympus",
+        }),
+    };
+    const { range: _fixed, ...windowed } = request();
+    const result = await fetchMetrics(zoneless, deps, {
+      ...windowed,
+      accountIds: ["a"],
+      window: { days: 1, at: Date.now() },
+    });
+    expect(result.accounts[0]).toMatchObject({
+      status: "failed",
+      error: { code: "permanent", reason: "unknown_time_zone" },
+    });
+  });
+
   it("rejects an invalid request as permanent before any I/O", async () => {
     await expect(
       fetchMetrics(adapter, deps, request({ range: { since: "2026-02-01", until: "2026-01-01" } })),

@@ -18,7 +18,6 @@ import { parseArgs } from "node:util";
 import { deleteApp, initializeApp } from "firebase-admin/app";
 import { type Firestore, getFirestore, Timestamp } from "firebase-admin/firestore";
 
-import { freePorts, type RunningSuite, startSuite } from "../dev/emulators/suite";
 import {
   enforceRateLimit,
   LIMITER_TIMEOUT_MS,
@@ -28,6 +27,7 @@ import {
 import type { Logger } from "../src/shared/logger";
 import { AUTH_FAILURE_DEFAULTS } from "../src/shared/rate-limit-config";
 import { withTimeout } from "../src/shared/timeout";
+import { firestoreEmulator, runMain } from "./support";
 
 const { values } = parseArgs({
   options: {
@@ -140,18 +140,7 @@ function print(results: Result[]): void {
 }
 
 async function main(): Promise<void> {
-  let suite: RunningSuite | undefined;
-  if (!process.env.FIRESTORE_EMULATOR_HOST) {
-    suite = await startSuite({
-      name: "bench-rate-limit",
-      projectId: "demo-bench",
-      ports: await freePorts(),
-      only: ["firestore"],
-      params: {},
-      secrets: {},
-    });
-    process.env.FIRESTORE_EMULATOR_HOST = suite.hosts.firestore;
-  }
+  const stopEmulator = await firestoreEmulator("bench-rate-limit");
   const app = initializeApp({ projectId: `demo-bench-${Date.now()}` }, "bench");
   const db = getFirestore(app);
   try {
@@ -258,14 +247,8 @@ async function main(): Promise<void> {
     print(failures);
   } finally {
     await deleteApp(app);
-    await suite?.stop();
+    await stopEmulator();
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -51,7 +51,11 @@ const faultKnobsSchema = z.strictObject({
     )
     .optional(),
   pagingWithoutCursors: z.boolean().optional(),
+  appQps: z.number().positive().optional(),
 }) satisfies z.ZodType<FaultKnobs>;
+
+/** The OAuth token endpoints (Google's `/token`, LinkedIn's): not the APIs' rate-limited calls. */
+const OAUTH_PATHS: ReadonlySet<string> = new Set(["/token", "/oauth/v2/accessToken"]);
 
 function parseBody(raw: string, contentType: string | undefined): unknown {
   if (raw.length === 0) {
@@ -128,6 +132,13 @@ export async function startSandbox(options: {
     const knobs = world.faults(platform.provider);
     if (knobs.slowMs) {
       await sleep(knobs.slowMs);
+    }
+    // The app's rate limit counts every API call (account lookups too), not the OAuth server's.
+    if (!OAUTH_PATHS.has(req.path) && !world.takeAppToken(platform.provider, receivedAt)) {
+      const refused = platform.throttled("app", 1, subject);
+      if (refused) {
+        return refused;
+      }
     }
     if (!platform.isReportingRequest(req)) {
       return platform.handle(req, world);

@@ -131,6 +131,14 @@ export interface FaultKnobs {
    *   per app and per member); the other platforms ignore it.
    */
   throttles?: Throttle[];
+  /**
+   * The app's rate limit, across every caller: a bucket of `appQps` requests refilled at
+   * `appQps` per second (a second's burst, as the platforms' per-second quotas allow). An API
+   * call (any but the OAuth token endpoint's) that finds it empty gets the platform's app-wide
+   * throttle answer (as `throttles` with scope `app`, a 1 s wait where the answer can state one)
+   * and is counted in `appRefusals`.
+   */
+  appQps?: number;
   /** The next N reporting requests answer with a 5xx. */
   serverErrors?: number;
   /** Every response is delayed by this many ms. */
@@ -293,6 +301,28 @@ export class SandboxWorld {
         (id !== undefined &&
           id === (scope === "account" ? subject.accountId : subject.accessToken)),
     );
+  }
+
+  /** Reporting requests refused by `appQps`, per platform. */
+  readonly appRefusals: Partial<Record<ProviderId, number>> = {};
+  private readonly buckets = new Map<ProviderId, { tokens: number; at: number }>();
+
+  /** Whether `appQps` lets a request through at `now` (a token taken), or refuses it (counted). */
+  takeAppToken(provider: ProviderId, now: number): boolean {
+    const qps = this.faults(provider).appQps;
+    if (qps === undefined) {
+      return true;
+    }
+    const bucket = this.buckets.get(provider) ?? { tokens: qps, at: now };
+    bucket.tokens = Math.min(qps, bucket.tokens + ((now - bucket.at) / 1000) * qps);
+    bucket.at = now;
+    this.buckets.set(provider, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return true;
+    }
+    this.appRefusals[provider] = (this.appRefusals[provider] ?? 0) + 1;
+    return false;
   }
 
   takeRateLimit(provider: ProviderId): number | undefined {

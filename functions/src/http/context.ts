@@ -11,6 +11,7 @@ import type { Auth } from "firebase-admin/auth";
 import type { Firestore } from "firebase-admin/firestore";
 
 import { requireTokenKeys } from "../integrations/token-keys";
+import type { DispatchDeps, TaskQueues } from "../jobs/dispatch";
 import { DEFAULT_LEASE_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import { configured, type OperationDeps, type OperationResult } from "../scheduler/operations";
@@ -51,6 +52,8 @@ export interface EndpointDeps {
   env: RawEnv;
   /** How jobs run: the provider registry's fetch in production, a local function in tests. */
   process: { fetchMetrics: MetricsFetcher; leaseMs?: number };
+  /** Where requeued jobs get their tasks (the stale reset): Cloud Tasks in production. */
+  queues: TaskQueues;
   /** Alerting on source addresses blocked for failed authentication (`auth.ts`). */
   onAuthFailureSpike?: AuthFailureSpikeHook;
 }
@@ -124,8 +127,9 @@ const ENDPOINT_RUN_BUDGET_MS = 50_000;
 export const processDeps = async (
   deps: EndpointDeps,
   run: { operation: SchedulerOperation; source: string },
-): Promise<ProcessDeps & OperationDeps> => ({
+): Promise<ProcessDeps & OperationDeps & DispatchDeps> => ({
   db: deps.db,
+  queues: deps.queues,
   clock: deps.clock,
   logger: deps.logger,
   env: deps.env,

@@ -3,15 +3,19 @@
  * the platform's rows through the provider module, persist refreshed tokens, store the metrics
  * and reconcile the accounts' windows (`metrics/store.ts`), and record the outcome. The job's
  * fate is decided from the provider error class alone.
+ *
+ * Each account's rows are stored as soon as that account is fetched, then dropped: a job holds
+ * one account's rows at a time, however many accounts the integration has.
  */
 import { CredentialsError, openCredentials, sealCredentials } from "../integrations/credentials";
 import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
 import type { TokenKeyring } from "../integrations/token-keys";
-import { type AccountWindow, storeMetrics } from "../metrics/store";
+import { type AccountWindow, addCounts, MetricsStore, noCounts } from "../metrics/store";
 import { ProviderError } from "../providers/errors";
 import { canonicalAccountId } from "../providers/ids";
 import { rangeIn, spanOf } from "../providers/ranges";
 import type {
+  Credentials,
   DateRange,
   FetchRequest,
   FetchResult,
@@ -34,7 +38,10 @@ import {
 } from "./store";
 import { windowDays } from "./window";
 
-/** Pulls one integration's rows; the provider registry in production, the same in tests. */
+/**
+ * Pulls one integration's rows, handing each account's to `request.onAccount`; the provider
+ * registry in production, the same in tests.
+ */
 export type MetricsFetcher = (
   providerId: ProviderId,
   request: FetchRequest,
@@ -134,6 +141,11 @@ function span(accounts: FetchResult["accounts"], window: ReportWindow): DateRang
   return spanOf(ranges) ?? rangeIn(window, "UTC");
 }
 
+const sameCredentials = (a: Credentials, b: Credentials): boolean =>
+  a.accessToken === b.accessToken &&
+  a.refreshToken === b.refreshToken &&
+  a.expiresAt === b.expiresAt;
+
 /** The worst account failure decides: auth, then retryable, then (reported only) permanent. */
 function accountFailure(result: FetchResult): ProviderErrorInfo | undefined {
   const failures = result.accounts.flatMap((account) =>
@@ -163,9 +175,33 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
       days: windowDays(job, job.providerId, integration.automation),
       at: deps.clock().getTime(),
     };
+    let persisted: Credentials | undefined;
+    const persist = async (refreshed: Credentials) => {
+      if (persisted && sameCredentials(persisted, refreshed)) {
+        return;
+      }
+      const stored = await storeRefreshedCredentials(deps, jobId, deps.owner, {
+        path: credentialsPath(job.userId, job.providerId),
+        readAt: credentialsReadAt,
+        sealed: sealCredentials(deps.tokenKeys, job.userId, job.providerId, refreshed),
+      });
+      // Once per token, stored or refused: a second attempt would find the same answer.
+      persisted = refreshed;
+      if (stored !== "stored") {
+        logger.warn("refreshed credentials not stored", { why: stored });
+      }
+    };
+    const metrics = new MetricsStore(deps.db, job.userId, job.providerId, {
+      jobId,
+      now: deps.clock(),
+    });
+    const counts = noCounts();
+    let rowsFetched = 0;
+    /** Canonical ids of the accounts whose rows were stored. */
+    const stored = new Set<string>();
     const fetched =
       integration.accountIds.length === 0
-        ? { rows: [], accounts: [] }
+        ? { accounts: [] }
         : await deps.fetchMetrics(job.providerId, {
             credentials,
             accountIds: integration.accountIds,
@@ -175,44 +211,40 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
               ? { loginCustomerId: integration.loginCustomerId }
               : {}),
             ...(deps.deadline ? { deadline: deps.deadline.getTime() } : {}),
+            onAccount: async (account) => {
+              if (account.refreshedCredentials) {
+                // Before the rows: a store that fails ends the fetch, and must not lose a
+                // rotated token.
+                await persist(account.refreshedCredentials);
+              }
+              const accountId = canonicalAccountId(job.providerId, account.accountId);
+              const { rows, range } = account;
+              addCounts(counts, await metrics.storeAccount({ accountId, range, rows }));
+              rowsFetched += rows.length;
+              stored.add(accountId);
+            },
           });
     if (fetched.refreshedCredentials) {
       // Persisted at once: a crash later in the job must not lose a rotated token.
-      const stored = await storeRefreshedCredentials(deps, jobId, deps.owner, {
-        path: credentialsPath(job.userId, job.providerId),
-        readAt: credentialsReadAt,
-        sealed: sealCredentials(
-          deps.tokenKeys,
-          job.userId,
-          job.providerId,
-          fetched.refreshedCredentials,
-        ),
-      });
-      if (stored !== "stored") {
-        logger.warn("refreshed credentials not stored", { why: stored });
-      }
+      await persist(fetched.refreshedCredentials);
     }
     const outcomes = new Map(fetched.accounts.map((account) => [account.accountId, account]));
-    const counts = await storeMetrics(
-      deps.db,
-      job.userId,
-      job.providerId,
-      {
-        rows: fetched.rows,
-        // Every account the integration holds; one without an outcome was not fetched.
-        accounts: integration.accountIds.map((accountId): AccountWindow => {
+    addCounts(
+      counts,
+      await metrics.finish(
+        // Every account the integration holds; one whose rows were not stored is left alone.
+        integration.accountIds.map((accountId): AccountWindow => {
           const outcome = outcomes.get(accountId);
           const canonical = canonicalAccountId(job.providerId, accountId);
-          return outcome?.status === "ok"
+          return outcome?.status === "ok" && stored.has(canonical)
             ? { accountId: canonical, status: "ok", range: outcome.range }
             : { accountId: canonical, status: "failed" };
         }),
-      },
-      { jobId, now: deps.clock() },
+      ),
     );
     const result: JobResult = {
       ...span(fetched.accounts, window),
-      rowsFetched: fetched.rows.length,
+      rowsFetched,
       rowsWritten: counts.written,
       rowsUnchanged: counts.unchanged,
       rowsZeroed: counts.zeroed,
@@ -248,7 +280,7 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
       ),
     );
     const outcome = await completeJob(deps, jobId, deps.owner, result, zones);
-    logger.info("job finished", { outcome, ...counts, rowsFetched: fetched.rows.length });
+    logger.info("job finished", { outcome, ...counts, rowsFetched });
     return { outcome };
   } catch (error) {
     const failure: ProviderErrorInfo =

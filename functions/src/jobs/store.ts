@@ -1,7 +1,8 @@
 /**
  * The job store: every state transition of a sync job, each one atomic — claims and outcomes in
- * Firestore transactions, enqueues in preconditioned batches (`enqueueJob`) — so the trigger, the
- * sweep, the worker endpoint, concurrent fan-outs and duplicate trigger deliveries race safely.
+ * Firestore transactions, enqueues in preconditioned batches (`enqueueJob` one integration at a
+ * time, `enqueueBatch` a fan-out page per commit) — so the trigger, the sweep, the worker
+ * endpoint, concurrent fan-outs and duplicate trigger deliveries race safely.
  *
  * Invariants:
  * - at most one active (queued or running) job per integration: the integration document's
@@ -9,9 +10,9 @@
  *   integration is unchanged since it was read;
  * - a job runs under a lease (`leaseOwner`, `leaseExpiresAt`); only the current owner may
  *   complete or fail it, so a worker that lost its lease cannot overwrite the outcome;
- * - a scheduled slot enqueues at most one job per integration (`lastScheduledSlot` and the
- *   slot's deterministic job id, both read before the job is created), however often the
- *   scheduler fires;
+ * - a scheduled slot enqueues at most one job per integration (`lastScheduledSlot`, read before
+ *   the job is created, and the slot's deterministic job id, which a `create` cannot take
+ *   twice), however often the scheduler fires;
  * - every write touches only the fields its transition owns (`update`, never a whole-document
  *   `set` of a read job), so fields written by newer code survive;
  * - a job document that fails validation is failed `permanent` (`invalid_document`) where it is
@@ -19,6 +20,8 @@
  * - contention is retried within a bound, then surfaces as `AppError("unavailable")` (503 with
  *   `Retry-After`), never as Firestore's raw ABORTED.
  */
+import { createHash } from "node:crypto";
+
 import {
   type DocumentReference,
   type DocumentSnapshot,
@@ -26,6 +29,7 @@ import {
   type Query,
   Timestamp,
   type Transaction,
+  type WriteBatch,
 } from "firebase-admin/firestore";
 import type { z } from "zod";
 
@@ -58,8 +62,13 @@ export interface StoreDeps {
 
 /** Terminal jobs are kept this long (then `cleanup_old_jobs` or the TTL policy removes them). */
 export const RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-/** Enqueues in flight at once (each its own two-write batch): one fan-out page. */
+/** Enqueues in flight at once (each its own two-write batch). */
 export const ENQUEUE_CHUNK = 100;
+/**
+ * Integrations enqueued in one commit (`enqueueBatch`): each is two writes (the job's `create`
+ * and the integration's lock), and a commit holds at most 500.
+ */
+export const ENQUEUE_BATCH_MAX = 250;
 
 export const jobRef = (db: Firestore, jobId: string): DocumentReference =>
   db.collection(JOBS_COLLECTION).doc(jobId);
@@ -188,8 +197,14 @@ export interface EnqueueRequest {
   type: JobType;
   timeframeDays: number;
   source: string;
-  /** Scheduled runs: the cadence slot (e.g. `2026-11-28T02`); the same slot enqueues once. */
+  /** Scheduled runs: the cadence slot (e.g. `24h-20785`); the same slot enqueues once. */
   slot?: string;
+  /**
+   * Not before this time may the job run: it becomes the job's `nextAttemptAt`, which the claim,
+   * the sweep and the dispatch all honour. Absent, or already past: the job is due at once.
+   * Scheduled slots spread their jobs over a window (`schedule.ts` `slotRunAfter`).
+   */
+  runAfter?: Date;
 }
 
 export type EnqueueSkipReason =
@@ -209,11 +224,31 @@ export type EnqueueOutcome =
   /** The fan-out only (`schedule.ts`): the request's transaction failed; the rest went on. */
   | (EnqueueTarget & { status: "failed"; error: string });
 
-/** Deterministic id for a scheduled slot: a second delivery of the same run finds it taken. */
-const scheduledJobId = (request: EnqueueRequest): string =>
-  `${request.slot}_${request.userId}_${request.providerId}`.replace(/[^A-Za-z0-9_-]/g, "-");
+/**
+ * The deterministic id of a slot's job for an integration: a second delivery of the same slot
+ * finds it taken. It leads with a hash of the rest (8 hex digits), not with the slot. A slot's
+ * jobs are created in one burst (40,000 at 02:00) in the fan-out's read order, user after user
+ * in document order; ids led by the slot (`24h-20785_<uid>_…`) would put the whole burst in a
+ * key range never written before, each commit just past the previous one — the hotspot
+ * Firestore's ramp-up guidance ("500/50/5": at most 500 writes/s to a new key range, +50 %
+ * every 5 minutes) is about, and likewise for every index entry keyed by a value the burst
+ * shares (`status`, `slot`, `type`…) and then by id. Hashed, the ids scatter over the whole
+ * collection as auto-ids do, over the ranges the previous days' jobs (kept `RETENTION_MS`)
+ * already occupy, so the fan-out needs no write-rate cap for them (`schedule.ts`,
+ * `COMMITS_IN_FLIGHT`). The readable rest names the job for whoever reads an id.
+ */
+export function slotJobId(slot: string, userId: string, providerId: ProviderId): string {
+  const readable = `${slot}_${userId}_${providerId}`.replace(/[^A-Za-z0-9_-]/g, "-");
+  const scatter = createHash("sha256").update(readable).digest("hex").slice(0, 8);
+  return `${scatter}_${readable}`;
+}
 
 function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): Job {
+  // Never before its creation: the wait bound (`backoff.ts`) counts from `createdAt`.
+  const due =
+    request.runAfter !== undefined && request.runAfter.getTime() > now.toMillis()
+      ? Timestamp.fromDate(request.runAfter)
+      : now;
   return {
     userId: request.userId,
     providerId: request.providerId,
@@ -223,7 +258,7 @@ function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): J
     attempts: 0,
     maxAttempts,
     deferrals: 0,
-    nextAttemptAt: now,
+    nextAttemptAt: due,
     leaseOwner: null,
     leaseExpiresAt: null,
     createdAt: now,
@@ -242,12 +277,52 @@ const isActive = (snapshot: DocumentSnapshot | undefined): boolean =>
   snapshot?.exists === true &&
   (ACTIVE_STATUSES as readonly unknown[]).includes(snapshot.get("status"));
 
+/**
+ * The writes of one enqueue, added to `batch`: the job's `create` (which fails if the id is
+ * taken: a slot's job already exists) and the integration's lock, which holds only if the
+ * integration is unchanged since `integrationSnap` was read (its update time).
+ */
+function addEnqueue(
+  batch: WriteBatch,
+  ref: DocumentReference,
+  integrationSnap: DocumentSnapshot,
+  request: EnqueueRequest,
+  now: Timestamp,
+  maxAttempts: number,
+): WriteBatch {
+  return batch.create(ref, newJob(request, now, maxAttempts)).update(
+    integrationSnap.ref,
+    {
+      activeJobId: ref.id,
+      lastSyncRequestedAt: now,
+      ...(request.slot !== undefined ? { lastScheduledSlot: request.slot } : {}),
+    },
+    { lastUpdateTime: integrationSnap.updateTime! },
+  );
+}
+
+const activeJobIdOf = (integration: DocumentSnapshot | undefined): string | undefined => {
+  const id: unknown = integration?.get("activeJobId");
+  return typeof id === "string" && id !== "" ? id : undefined;
+};
+
+const queuedOutcome = (request: EnqueueRequest, jobId: string): EnqueueOutcome => ({
+  userId: request.userId,
+  providerId: request.providerId,
+  status: "queued",
+  jobId,
+});
+
 /** Rounds of read-decide-write for one integration before the caller is told to come back. */
 const ENQUEUE_ROUNDS = 6;
 const ALREADY_EXISTS = 6;
 const FAILED_PRECONDITION = 9;
 
-/** What an enqueue round decided: an outcome, or a job to create (and the integration's lock). */
+/**
+ * What an enqueue round decided: an outcome, or a job to create (and the integration's lock).
+ * `slotSnap` undefined: the slot's job was not read (`enqueueBatch`), so its `create` is what
+ * finds it, failing the commit.
+ */
 function decide(
   request: EnqueueRequest,
   integrationSnap: DocumentSnapshot,
@@ -302,17 +377,17 @@ export async function enqueueJob(
 ): Promise<EnqueueOutcome> {
   const { db } = deps;
   const integrationRef = db.doc(integrationPath(request.userId, request.providerId));
-  const slotRef = request.slot === undefined ? undefined : jobRef(db, scheduledJobId(request));
+  const slotRef =
+    request.slot === undefined
+      ? undefined
+      : jobRef(db, slotJobId(request.slot, request.userId, request.providerId));
   for (let round = 1; ; round += 1) {
     const [integrationSnap, slotSnap] = await db.getAll(
       integrationRef,
       ...(slotRef ? [slotRef] : []),
     );
-    const activeId: unknown = integrationSnap?.get("activeJobId");
-    const activeSnap =
-      typeof activeId === "string" && activeId !== ""
-        ? await jobRef(db, activeId).get()
-        : undefined;
+    const activeId = activeJobIdOf(integrationSnap);
+    const activeSnap = activeId === undefined ? undefined : await jobRef(db, activeId).get();
     const decision = decide(request, integrationSnap!, slotSnap, activeSnap);
     if (decision !== "create") {
       return decision;
@@ -320,25 +395,8 @@ export async function enqueueJob(
     const ref = slotRef ?? db.collection(JOBS_COLLECTION).doc();
     const now = Timestamp.fromDate(deps.clock());
     try {
-      await db
-        .batch()
-        .create(ref, newJob(request, now, maxAttempts))
-        .update(
-          integrationRef,
-          {
-            activeJobId: ref.id,
-            lastSyncRequestedAt: now,
-            ...(request.slot !== undefined ? { lastScheduledSlot: request.slot } : {}),
-          },
-          { lastUpdateTime: integrationSnap!.updateTime! },
-        )
-        .commit();
-      return {
-        userId: request.userId,
-        providerId: request.providerId,
-        status: "queued",
-        jobId: ref.id,
-      };
+      await addEnqueue(db.batch(), ref, integrationSnap!, request, now, maxAttempts).commit();
+      return queuedOutcome(request, ref.id);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code !== ALREADY_EXISTS && code !== FAILED_PRECONDITION && !isContention(error)) {
@@ -384,6 +442,123 @@ export async function enqueueJobs(
     outcomes.push(...results);
   }
   return outcomes;
+}
+
+/** An integration a fan-out page read, and the job to enqueue for it. */
+export interface EnqueueCandidate {
+  request: EnqueueRequest;
+  /** The integration as the page read it: its update time is the commit's precondition. */
+  integration: DocumentSnapshot;
+}
+
+export interface BatchEnqueueResult {
+  /** One per candidate, in order. */
+  outcomes: EnqueueOutcome[];
+  /** One per commit that failed (its error), whose jobs were then enqueued one by one. */
+  fallbacks: string[];
+}
+
+/**
+ * Each request on its own (`enqueueJob`), `ENQUEUE_CHUNK` at a time: one that fails (an
+ * integration that kept changing, or any store error) is recorded as `failed`, the rest go on.
+ */
+async function enqueueEach(
+  deps: StoreDeps,
+  requests: readonly EnqueueRequest[],
+  maxAttempts: number,
+): Promise<EnqueueOutcome[]> {
+  const outcomes: EnqueueOutcome[] = [];
+  for (let start = 0; start < requests.length; start += ENQUEUE_CHUNK) {
+    const chunk = requests.slice(start, start + ENQUEUE_CHUNK);
+    const settled = chunk.map((request) =>
+      enqueueJob(deps, request, maxAttempts).catch((error: unknown): EnqueueOutcome => ({
+        userId: request.userId,
+        providerId: request.providerId,
+        status: "failed",
+        error: error instanceof Error ? error.message : String(error),
+      })),
+    );
+    outcomes.push(...(await Promise.all(settled)));
+  }
+  return outcomes;
+}
+
+/**
+ * The fan-out's enqueue: a page of integrations (one candidate per integration) in one commit
+ * per `ENQUEUE_BATCH_MAX`, where `enqueueJob` makes one per job, with the same guarantees:
+ *
+ * - the integrations are not read again: the page's snapshots are what `decide` judges, and
+ *   each lock is written only if its integration is unchanged since the page read it (its
+ *   update time), so a racing enqueue, a worker finishing the previous job or an automation
+ *   change in between fails the commit instead of being overwritten;
+ * - the jobs named by a set `activeJobId` are read in one call (usually none: a finished job
+ *   clears the lock), as `enqueueJob` reads its one;
+ * - the slot's deterministic job id is not read: its `create` fails the commit if the job
+ *   exists (a cadence changed and back within a slot), so a job is never created twice.
+ *
+ * The commit is all or nothing. Any failure — a precondition, ALREADY_EXISTS, contention, or
+ * an error that leaves the outcome unknown (a timeout after the server applied it) — sends the
+ * commit's jobs through `enqueueJob` one by one: it reads each integration and slot afresh, so
+ * what the failed commit did not write is enqueued and what it did write (or a racer wrote) is
+ * found, never created twice. Nothing is lost for a failed commit; it costs one commit per job.
+ *
+ * Calls may run side by side (the fan-out keeps several pages in flight): each is its own
+ * commit, and one that meets another's write (the same integration twice) fails its
+ * precondition and falls back as above.
+ */
+export async function enqueueBatch(
+  deps: StoreDeps,
+  candidates: readonly EnqueueCandidate[],
+  maxAttempts = DEFAULT_MAX_ATTEMPTS,
+): Promise<BatchEnqueueResult> {
+  const { db } = deps;
+  const result: BatchEnqueueResult = { outcomes: [], fallbacks: [] };
+  for (let start = 0; start < candidates.length; start += ENQUEUE_BATCH_MAX) {
+    const chunk = candidates.slice(start, start + ENQUEUE_BATCH_MAX);
+    const activeIds = [
+      ...new Set(chunk.flatMap(({ integration }) => activeJobIdOf(integration) ?? [])),
+    ];
+    const activeSnaps =
+      activeIds.length > 0 ? await db.getAll(...activeIds.map((id) => jobRef(db, id))) : [];
+    const activeById = new Map(activeSnaps.map((snap) => [snap.id, snap]));
+    const now = Timestamp.fromDate(deps.clock());
+    const outcomes: EnqueueOutcome[] = [];
+    const creates: Array<{ index: number; jobId: string }> = [];
+    const batch = db.batch();
+    chunk.forEach(({ request, integration }, index) => {
+      const activeId = activeJobIdOf(integration);
+      const active = activeId === undefined ? undefined : activeById.get(activeId);
+      const decision = decide(request, integration, undefined, active);
+      if (decision !== "create") {
+        outcomes[index] = decision;
+        return;
+      }
+      const ref =
+        request.slot === undefined
+          ? db.collection(JOBS_COLLECTION).doc()
+          : jobRef(db, slotJobId(request.slot, request.userId, request.providerId));
+      addEnqueue(batch, ref, integration, request, now, maxAttempts);
+      creates.push({ index, jobId: ref.id });
+    });
+    if (creates.length > 0) {
+      try {
+        await batch.commit();
+        for (const { index, jobId } of creates) {
+          outcomes[index] = queuedOutcome(chunk[index]!.request, jobId);
+        }
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        result.fallbacks.push(message.split("\n")[0]!.slice(0, 200));
+        const requests = creates.map(({ index }) => chunk[index]!.request);
+        const each = await enqueueEach(deps, requests, maxAttempts);
+        creates.forEach(({ index }, i) => {
+          outcomes[index] = each[i]!;
+        });
+      }
+    }
+    result.outcomes.push(...outcomes);
+  }
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,14 +867,25 @@ export const jobQueries = {
   /** Jobs in one status, for the queue gauges' counts. Single-field index on status (automatic). */
   withStatus: (db: Firestore, status: JobStatus, limit: number): Query =>
     db.collection(JOBS_COLLECTION).where("status", "==", status).limit(limit),
-  /** Jobs that failed at or after `since`, for the gauges. Index: status ASC, finishedAt ASC. */
-  failedSince: (db: Firestore, since: Date, limit: number): Query =>
-    db
-      .collection(JOBS_COLLECTION)
-      .where("status", "==", "failed")
+  /**
+   * Jobs that ended in `status` at or after `since`, of every platform or of one: the gauges'
+   * failures of the day, the sweep's alert aggregates. Index: status ASC, finishedAt ASC; with a
+   * platform, providerId ASC, status ASC, finishedAt ASC.
+   */
+  finishedSince: (
+    db: Firestore,
+    status: "succeeded" | "failed",
+    since: Date,
+    limit: number,
+    providerId?: string,
+  ): Query => {
+    const jobs = db.collection(JOBS_COLLECTION);
+    return (providerId === undefined ? jobs : jobs.where("providerId", "==", providerId))
+      .where("status", "==", status)
       .where("finishedAt", ">=", Timestamp.fromDate(since))
       .orderBy("finishedAt")
-      .limit(limit),
+      .limit(limit);
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -726,8 +912,10 @@ const STALE_RESET_PARALLELISM = 10;
 export async function resetStaleJobs(
   deps: StoreDeps,
   limits: { pageSize: number; deadline: Date },
-): Promise<StaleResetCounts & { stoppedBy: "done" | "deadline" }> {
+): Promise<StaleResetCounts & { stoppedBy: "done" | "deadline"; requeuedIds: string[] }> {
   const counts: StaleResetCounts = { requeued: 0, failed: 0, invalid: 0, errored: 0 };
+  // The jobs put back in the queue, for their tasks (`dispatch.ts`).
+  const requeuedIds: string[] = [];
   const expired = (job: Job, now: Timestamp) =>
     job.status === "running" &&
     job.leaseExpiresAt !== null &&
@@ -742,6 +930,9 @@ export async function resetStaleJobs(
     }
     if (outcome) {
       counts[outcome] += 1;
+    }
+    if (outcome === "requeued") {
+      requeuedIds.push(jobId);
     }
   };
   const resetOne = async (jobId: string) => {
@@ -763,7 +954,7 @@ export async function resetStaleJobs(
   };
   for (;;) {
     if (deps.clock().getTime() >= limits.deadline.getTime()) {
-      return { ...counts, stoppedBy: "deadline" };
+      return { ...counts, stoppedBy: "deadline", requeuedIds };
     }
     const before = counts.requeued + counts.failed + counts.invalid;
     const page = await jobQueries.stale(deps.db, deps.clock(), limits.pageSize).get();
@@ -777,7 +968,7 @@ export async function resetStaleJobs(
       page.size < limits.pageSize ||
       counts.requeued + counts.failed + counts.invalid === before
     ) {
-      return { ...counts, stoppedBy: "done" };
+      return { ...counts, stoppedBy: "done", requeuedIds };
     }
   }
 }

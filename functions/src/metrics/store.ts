@@ -12,46 +12,46 @@
  * history stay visible). Rows of an account the integration no longer holds are zeroed and marked
  * `account_removed` within the window the same way. Rows of an account whose fetch failed are
  * never touched. A row the platform returns again is written whole, without the mark.
+ *
+ * Cost follows change, not rows: what is stored is known from each account's digests
+ * (`digest.ts`, a few documents per account and month), not by reading the rows. A job stores
+ * each account as soon as it is fetched (`MetricsStore.storeAccount`): one `getAll` of its
+ * digests, then only the rows whose hash changed are written and only the rows the digest lists
+ * but the platform no longer returned are zeroed, each commit carrying its rows and the digest
+ * days they change — a crash between commits leaves every digest describing exactly the rows
+ * committed. Days the digests do not cover yet (rows stored before them) are rebuilt from the
+ * rows first (`rebuild.ts`). A re-run over unchanged data reads the digests and writes nothing.
  */
-import {
-  type DocumentReference,
-  FieldValue,
-  type Firestore,
-  type Query,
-  type QueryDocumentSnapshot,
-  Timestamp,
-} from "firebase-admin/firestore";
-import { z } from "zod";
+import { FieldValue, type Firestore, Timestamp } from "firebase-admin/firestore";
 
 import { spanOf } from "../providers/ranges";
 import type { DateRange, MetricRow, ProviderId } from "../providers/types";
+import {
+  dayField,
+  DIGEST_DOCS_PER_BATCH,
+  DigestBatch,
+  digestIdsQuery,
+  digestRef,
+  type DigestStamp,
+  inRange,
+  type MonthDigest,
+  monthOf,
+  monthRange,
+  monthsOf,
+  parseDigestId,
+  readAccountMonths,
+  rewriteMonth,
+  rowHash,
+  shardOf,
+  shardsFor,
+} from "./digest";
+import { Coverage, type DigestScope, rebuildMonth } from "./rebuild";
+import { metricRef } from "./rows";
 
-export const METRICS_COLLECTION = "metrics";
+export { metricDocId, metricRef, METRICS_COLLECTION, metricsInWindowQuery } from "./rows";
 
-/** Writes per batch stay under Firestore's 500 per commit. */
-const CHUNK = 400;
-/** Stored rows read per query page. */
-const PAGE = 1_000;
-
-/** The non-money values a stored document is compared on; an unreadable one is rewritten. */
-const storedValuesSchema = z.object({
-  campaignName: z.string(),
-  timeZone: z.string(),
-  currency: z.string(),
-  impressions: z.number(),
-  clicks: z.number(),
-  conversions: z.number(),
-});
-const VALUE_FIELDS = Object.keys(storedValuesSchema.shape) as Array<
-  keyof z.infer<typeof storedValuesSchema> & keyof MetricRow
->;
-
-/** The fields reconciliation reads from a stored document. */
-const storedKeySchema = z.object({
-  accountId: z.string(),
-  date: z.string(),
-  absent: z.object({ reason: z.string() }).nullish(),
-});
+/** Writes per commit, digest documents included: under Firestore's 500. */
+const MAX_WRITES = 400;
 
 export type AbsentReason = "not_returned" | "account_removed";
 
@@ -68,37 +68,13 @@ const ZEROED = {
  * is exact (up to 2^53, about 9.0e9 currency units), a `bigint` beyond, which the Admin SDK
  * writes as the same int64. Readers that decode integers into JS numbers (the Admin SDK without
  * `useBigInt`, the web SDK) see an amount past 2^53 micros rounded to the nearest double; read it
- * with `useBigInt: true` for the exact value.
+ * with `useBigInt: true` for the exact value. The digests hash the exact amount, so such a row is
+ * unchanged when it is (a row stored before the digests is rewritten once: it reads back rounded).
  */
 export const storedMicros = (micros: bigint): number | bigint =>
   micros >= BigInt(Number.MIN_SAFE_INTEGER) && micros <= BigInt(Number.MAX_SAFE_INTEGER)
     ? Number(micros)
     : micros;
-
-/**
- * Whether a stored amount is exactly `micros`. An amount past 2^53 reads back rounded, so it never
- * compares equal: such a row is rewritten (with the same exact value) on each sync.
- */
-const sameMicros = (stored: unknown, micros: bigint): boolean =>
-  typeof stored === "number" && Number.isSafeInteger(stored) && BigInt(stored) === micros;
-
-/** Whether the stored document already holds exactly what the row would write. */
-function unchanged(current: QueryDocumentSnapshot | undefined, row: MetricRow): boolean {
-  const values = storedValuesSchema.safeParse(current?.data());
-  if (!current || !values.success || current.get("absent") !== undefined) {
-    return false;
-  }
-  const spendSame =
-    row.spendMicros === null
-      ? current.get("spendMissing") === true
-      : current.get("spendMissing") === undefined &&
-        sameMicros(current.get("spendMicros"), row.spendMicros);
-  return (
-    spendSame &&
-    sameMicros(current.get("conversionValueMicros"), row.conversionValueMicros) &&
-    VALUE_FIELDS.every((field) => values.data[field] === row[field])
-  );
-}
 
 /**
  * What a returned row writes (merged into its document): every value, the money as int64; a
@@ -118,20 +94,6 @@ function rowData(row: MetricRow, stamp: object): Record<string, unknown> {
   };
 }
 
-export function metricDocId(
-  row: Pick<MetricRow, "provider" | "accountId" | "campaignId" | "date">,
-) {
-  return [row.provider, row.accountId, row.campaignId, row.date]
-    .map((part) => encodeURIComponent(part))
-    .join("_");
-}
-
-const metricsOf = (db: Firestore, userId: string) =>
-  db.collection("users").doc(userId).collection(METRICS_COLLECTION);
-
-export const metricRef = (db: Firestore, userId: string, row: MetricRow): DocumentReference =>
-  metricsOf(db, userId).doc(metricDocId(row));
-
 /**
  * One account of the integration and its fetch: `ok` (fully fetched, so its window — the days
  * fetched, in the account's own days — is reconciled) or `failed` (its rows are left alone).
@@ -147,64 +109,243 @@ export interface StoreCounts {
   zeroed: number;
 }
 
-/** One user's stored rows of `provider` dated within `range`. Index: provider ASC, date ASC. */
-export const metricsInWindowQuery = (
-  db: Firestore,
-  userId: string,
-  provider: ProviderId,
-  range: DateRange,
-  limit: number,
-): Query =>
-  metricsOf(db, userId)
-    .where("provider", "==", provider)
-    .where("date", ">=", range.since)
-    .where("date", "<=", range.until)
-    .orderBy("date")
-    .limit(limit);
+export const noCounts = (): StoreCounts => ({ written: 0, unchanged: 0, zeroed: 0 });
 
-/** Every stored row of the window, a page at a time. */
-async function storedInWindow(
-  db: Firestore,
-  userId: string,
-  provider: ProviderId,
-  range: DateRange,
-): Promise<QueryDocumentSnapshot[]> {
-  const query = metricsInWindowQuery(db, userId, provider, range, PAGE);
-  const docs: QueryDocumentSnapshot[] = [];
-  for (let page = await query.get(); ;) {
-    docs.push(...page.docs);
-    const last = page.docs.at(-1);
-    if (page.size < PAGE || !last) {
-      return docs;
-    }
-    page = await query.startAfter(last).get();
-  }
+export function addCounts(into: StoreCounts, more: StoreCounts): void {
+  into.written += more.written;
+  into.unchanged += more.unchanged;
+  into.zeroed += more.zeroed;
 }
 
-/** The absence a stored row not returned by the platform gets, or none when it is kept as is. */
-function absence(
-  doc: QueryDocumentSnapshot,
-  windows: ReadonlyMap<string, AccountWindow>,
-): AbsentReason | undefined {
-  const key = storedKeySchema.safeParse(doc.data());
-  if (!key.success || key.data.absent) {
-    // Unreadable documents are left to whoever wrote them; absent ones are already marked.
-    return undefined;
+/** One fully fetched account: its rows (canonical account id) and the days fetched. */
+export interface AccountToStore {
+  accountId: string;
+  range: DateRange;
+  rows: readonly MetricRow[];
+}
+
+/** A row to write (`row`, whose hash the digest then holds) or a listed row to zero. */
+interface Change {
+  date: string;
+  campaignId: string;
+  row?: MetricRow;
+  hash?: string;
+}
+
+/**
+ * One job's metrics of one user and provider, stored account by account as each is fetched,
+ * then `finish`ed once with every account the integration holds.
+ */
+export class MetricsStore {
+  private readonly scope: DigestScope;
+  private readonly coverage: Coverage;
+  private readonly stamp: { userId: string; syncedAt: Timestamp; jobId: string };
+
+  constructor(
+    private readonly db: Firestore,
+    private readonly userId: string,
+    private readonly provider: ProviderId,
+    context: { jobId: string; now: Date },
+  ) {
+    const syncedAt = Timestamp.fromDate(context.now);
+    this.stamp = { userId, syncedAt, jobId: context.jobId };
+    const digestStamp: DigestStamp = { provider, syncedAt, jobId: context.jobId };
+    this.scope = { db, userId, provider, stamp: digestStamp, now: context.now };
+    this.coverage = new Coverage(this.scope);
   }
-  const window = windows.get(key.data.accountId);
-  if (!window) {
-    return "account_removed";
+
+  /**
+   * Stores a fully fetched account's rows and reconciles its days (`range`): a stored row there
+   * the platform did not return is zeroed and marked `not_returned`.
+   */
+  storeAccount(account: AccountToStore): Promise<StoreCounts> {
+    return this.reconcile(account.accountId, account.range, account.rows, "not_returned");
   }
-  if (window.status === "failed") {
-    return undefined;
+
+  /**
+   * Zeroes and marks `account_removed`, within the fetched accounts' days, the rows of every
+   * account with digests there that the integration no longer holds (`accounts`: every account
+   * it holds, with its fetch outcome). Failed accounts' rows are never touched.
+   */
+  async finish(accounts: readonly AccountWindow[]): Promise<StoreCounts> {
+    const counts = noCounts();
+    const span = spanOf(accounts.flatMap((a) => (a.status === "ok" ? [a.range] : [])));
+    if (!span) {
+      // No account was fetched: no window to reconcile.
+      return counts;
+    }
+    await this.coverage.extendTo(span);
+    const held = new Set(accounts.map((account) => account.accountId));
+    const months = monthsOf(span);
+    const listed = await digestIdsQuery(this.db, this.userId, this.provider, {
+      first: months[0]!,
+      last: months.at(-1)!,
+    }).get();
+    const removed = new Set<string>();
+    for (const doc of listed.docs) {
+      const accountId = parseDigestId(doc.id)?.accountId;
+      if (accountId !== undefined && !held.has(accountId)) {
+        removed.add(accountId);
+      }
+    }
+    for (const accountId of removed) {
+      addCounts(counts, await this.reconcile(accountId, span, [], "account_removed"));
+    }
+    return counts;
   }
-  const { since, until } = window.range;
-  return since <= key.data.date && key.data.date <= until ? "not_returned" : undefined;
+
+  private async reconcile(
+    accountId: string,
+    range: DateRange,
+    rows: readonly MetricRow[],
+    reason: "not_returned" | "account_removed",
+  ): Promise<StoreCounts> {
+    const counts = noCounts();
+    let { since, until } = range;
+    for (const row of rows) {
+      if (row.accountId !== accountId) {
+        throw new Error(`a row of account ${row.accountId} was handed over as ${accountId}'s`);
+      }
+      since = row.date < since ? row.date : since;
+      until = row.date > until ? row.date : until;
+    }
+    await this.coverage.extendTo({ since, until });
+    const months = monthsOf({ since, until });
+    const digests = await this.readMonths(accountId, months);
+
+    const changes = new Map<string, Change[]>(months.map((month) => [month, []]));
+    const returned = new Set<string>();
+    for (const row of rows) {
+      const key = `${row.date}/${row.campaignId}`;
+      const hash = rowHash(row);
+      const again = returned.has(key);
+      returned.add(key);
+      const digest = digests.get(monthOf(row.date))!;
+      if (!again && digest.days.get(row.date)?.get(row.campaignId) === hash) {
+        counts.unchanged += 1;
+        continue;
+      }
+      changes.get(digest.month)!.push({ date: row.date, campaignId: row.campaignId, row, hash });
+    }
+    for (const digest of digests.values()) {
+      for (const [date, day] of digest.days) {
+        if (!inRange(date, range)) {
+          continue;
+        }
+        for (const campaignId of day.keys()) {
+          if (!returned.has(`${date}/${campaignId}`)) {
+            changes.get(digest.month)!.push({ date, campaignId });
+          }
+        }
+      }
+    }
+    for (const digest of digests.values()) {
+      await this.apply(digest, changes.get(digest.month)!, reason, counts);
+    }
+    return counts;
+  }
+
+  /** The account's digests of `months`; an unreadable month is rebuilt from its rows first. */
+  private async readMonths(accountId: string, months: string[]): Promise<Map<string, MonthDigest>> {
+    const read = () => readAccountMonths(this.db, this.userId, this.provider, accountId, months);
+    let digests = await read();
+    const unreadable = months.filter((month) => digests.get(month) === undefined);
+    if (unreadable.length > 0) {
+      for (const month of unreadable) {
+        await rebuildMonth(this.scope, month, monthRange(month));
+      }
+      digests = await read();
+    }
+    return new Map(
+      months.map((month) => {
+        const digest = digests.get(month);
+        if (!digest) {
+          throw new Error(
+            `the ${month} digest of ${this.provider} account ${accountId} stays unreadable`,
+          );
+        }
+        return [month, digest];
+      }),
+    );
+  }
+
+  /**
+   * Commits one month's changes with the digest days they change, at most MAX_WRITES writes
+   * and DIGEST_DOCS_PER_BATCH digest documents a commit. A month that would outgrow its shards
+   * is split first.
+   */
+  private async apply(
+    digest: MonthDigest,
+    changes: Change[],
+    reason: "not_returned" | "account_removed",
+    counts: StoreCounts,
+  ): Promise<void> {
+    if (changes.length === 0) {
+      return;
+    }
+    const refOf = (shard: number) =>
+      digestRef(this.db, this.userId, this.provider, digest.month, digest.accountId, shard);
+    const campaigns = new Map([...digest.days].map(([date, day]) => [date, new Set(day.keys())]));
+    for (const { date, campaignId, row } of changes) {
+      if (row) {
+        campaigns.set(date, (campaigns.get(date) ?? new Set()).add(campaignId));
+      }
+    }
+    const shards = shardsFor(campaigns, digest.shards);
+    if (shards > digest.shards) {
+      await rewriteMonth(this.db, digest, shards, this.scope.stamp, refOf);
+    }
+    // Day by day: a commit then changes few day fields.
+    changes.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+
+    let batch = new DigestBatch(this.db);
+    let touched = new Map<number, Set<string>>();
+    const commit = async () => {
+      for (const [shard, dates] of touched) {
+        const days = Object.fromEntries(
+          [...dates].map((date) => [date, dayField(digest.days.get(date), shard, digest.shards)]),
+        );
+        batch.writeShard(digest, shard, days, this.scope.stamp, { whole: false });
+      }
+      await batch.commit();
+      batch = new DigestBatch(this.db);
+      touched = new Map();
+    };
+    const zeroed = {
+      ...ZEROED,
+      spendMissing: FieldValue.delete(),
+      absent: { reason, since: this.stamp.syncedAt },
+      ...this.stamp,
+    };
+    for (const { date, campaignId, row, hash } of changes) {
+      const shard = shardOf(campaignId, digest.shards);
+      const docs = touched.size + (touched.has(shard) ? 0 : 1);
+      if (batch.size + docs + 1 > MAX_WRITES || docs > DIGEST_DOCS_PER_BATCH) {
+        await commit();
+      }
+      const day = digest.days.get(date) ?? new Map<string, string>();
+      digest.days.set(date, day);
+      if (row && hash) {
+        batch.setRow(metricRef(this.db, this.userId, row), rowData(row, this.stamp));
+        day.set(campaignId, hash);
+        counts.written += 1;
+      } else {
+        // The row's identity is written too: a zeroed row never lacks its keys.
+        const key = { provider: this.provider, accountId: digest.accountId, campaignId, date };
+        batch.setRow(metricRef(this.db, this.userId, key), { ...zeroed, ...key });
+        day.delete(campaignId);
+        counts.zeroed += 1;
+      }
+      touched.set(shard, (touched.get(shard) ?? new Set()).add(date));
+    }
+    await commit();
+  }
 }
 
 /**
  * Stores one job's rows of `provider` and reconciles the windows of `accounts` (every account the
- * integration holds, canonical ids, with its fetch outcome and days).
+ * integration holds, canonical ids, with its fetch outcome and days) at once: `MetricsStore` for
+ * rows that are all at hand. Only fully fetched accounts have rows.
  */
 export async function storeMetrics(
   db: Firestore,
@@ -213,57 +354,28 @@ export async function storeMetrics(
   fetched: { rows: readonly MetricRow[]; accounts: readonly AccountWindow[] },
   context: { jobId: string; now: Date },
 ): Promise<StoreCounts> {
-  const counts: StoreCounts = { written: 0, unchanged: 0, zeroed: 0 };
-  const windows = new Map(fetched.accounts.map((account) => [account.accountId, account]));
-  const span = spanOf(
-    fetched.accounts.flatMap((account) => (account.status === "ok" ? [account.range] : [])),
-  );
-  if (!span) {
-    // No account was fetched: no row to store, no window to reconcile.
-    return counts;
-  }
-  const stored = new Map(
-    (await storedInWindow(db, userId, provider, span)).map((doc) => [doc.id, doc]),
-  );
-  const syncedAt = Timestamp.fromDate(context.now);
-  const stamp = { userId, syncedAt, jobId: context.jobId };
-  // Every write merges into its document: fields this code does not write (a spend the platform
-  // left out, fields of newer code) are kept; a zeroed row keeps its names.
-  const writes: Array<{ ref: DocumentReference; data: Record<string, unknown> }> = [];
-
+  const rowsOf = new Map<string, MetricRow[]>();
   for (const row of fetched.rows) {
-    const id = metricDocId(row);
-    const current = stored.get(id);
-    stored.delete(id);
-    if (unchanged(current, row)) {
-      counts.unchanged += 1;
-      continue;
-    }
-    writes.push({ ref: metricRef(db, userId, row), data: rowData(row, stamp) });
+    const rows = rowsOf.get(row.accountId) ?? [];
+    rowsOf.set(row.accountId, rows);
+    rows.push(row);
   }
-  for (const doc of stored.values()) {
-    const reason = absence(doc, windows);
-    if (reason) {
-      counts.zeroed += 1;
-      writes.push({
-        ref: doc.ref,
-        data: {
-          ...ZEROED,
-          spendMissing: FieldValue.delete(),
-          absent: { reason, since: syncedAt },
-          ...stamp,
-        },
-      });
+  const ok = new Map(
+    fetched.accounts.flatMap((a) => (a.status === "ok" ? [[a.accountId, a.range] as const] : [])),
+  );
+  for (const accountId of rowsOf.keys()) {
+    if (!ok.has(accountId)) {
+      throw new Error(`rows of ${provider} account ${accountId}, which was not fully fetched`);
     }
   }
-
-  for (let start = 0; start < writes.length; start += CHUNK) {
-    const batch = db.batch();
-    for (const { ref, data } of writes.slice(start, start + CHUNK)) {
-      batch.set(ref, data, { merge: true });
-    }
-    await batch.commit();
+  const store = new MetricsStore(db, userId, provider, context);
+  const counts = noCounts();
+  for (const [accountId, range] of ok) {
+    addCounts(
+      counts,
+      await store.storeAccount({ accountId, range, rows: rowsOf.get(accountId) ?? [] }),
+    );
   }
-  counts.written = writes.length - counts.zeroed;
+  addCounts(counts, await store.finish(fetched.accounts));
   return counts;
 }

@@ -2,7 +2,8 @@
  * Runs one adapter over every ad account of a request: refreshes an expiring token first,
  * refreshes once more if the platform rejects the token mid-fetch, and isolates accounts — an
  * error in one account does not lose the others' rows. A refused refresh (the user must
- * reconnect) fails the remaining accounts with `auth` at once instead of retrying.
+ * reconnect) fails the remaining accounts with `auth` at once instead of retrying. Each
+ * account's rows go to the request's `onAccount` as soon as it is fetched and are not kept.
  */
 import type { AxiosInstance } from "axios";
 import { z } from "zod";
@@ -110,7 +111,6 @@ export async function fetchMetrics<P extends ProviderId>(
     refreshed = true;
   };
 
-  const rows: FetchResult["rows"] = [];
   const accounts: AccountOutcome[] = [];
   let fatal: ProviderError | undefined;
 
@@ -136,8 +136,8 @@ export async function fetchMetrics<P extends ProviderId>(
       ...(knownTimeZone ? { knownTimeZone } : {}),
       ...(request.loginCustomerId ? { loginCustomerId: request.loginCustomerId } : {}),
     };
+    let accountRows: AccountRows;
     try {
-      let accountRows: AccountRows;
       try {
         accountRows = await adapter.fetchAccount(context(accountId), credentials, query);
       } catch (error) {
@@ -160,24 +160,27 @@ export async function fetchMetrics<P extends ProviderId>(
         }
         accountRows = await adapter.fetchAccount(context(accountId), credentials, query);
       }
-      rows.push(...accountRows.rows);
-      accounts.push({
-        accountId,
-        status: "ok",
-        rows: accountRows.rows.length,
-        range: accountRows.range,
-        timeZone: accountRows.timeZone,
-      });
     } catch (error) {
       const providerError = asProviderError(adapter.id, error, secrets);
       accounts.push({ accountId, status: "failed", error: providerError.toInfo() });
       if (providerError.code === "auth") {
         fatal ??= providerError;
       }
+      continue;
     }
+    const { rows, range, timeZone } = accountRows;
+    accounts.push({ accountId, status: "ok", rows: rows.length, range, timeZone });
+    // Outside the account's error handling: a sink that fails (the store) ends the fetch.
+    await request.onAccount?.({
+      accountId,
+      rows,
+      range,
+      timeZone,
+      ...(refreshed ? { refreshedCredentials: credentials } : {}),
+    });
   }
 
-  return { rows, accounts, ...(refreshed ? { refreshedCredentials: credentials } : {}) };
+  return { accounts, ...(refreshed ? { refreshedCredentials: credentials } : {}) };
 }
 
 /**

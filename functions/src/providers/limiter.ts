@@ -41,13 +41,28 @@ export class RateLimiter {
   /** Pauses of single keys (an account, a member): end times, dropped once passed. */
   private readonly keyPausedUntil = new Map<string, number>();
 
+  /**
+   * `startFull`: the first window counts as used, so the first request waits one window too.
+   * A job run's limiter takes over a queue slot whose previous run may have just spent that
+   * slot's share (`budget.ts`); counting its window as spent keeps the slot's rate continuous.
+   */
   constructor(
     readonly settings: LimiterSettings,
     private readonly clock: LimiterClock = realClock,
+    options: { startFull?: boolean } = {},
   ) {
     if (settings.requestsPerSecond <= 0 || settings.concurrency < 1) {
       throw new RangeError("requestsPerSecond must be > 0 and concurrency >= 1");
     }
+    if (options.startFull) {
+      const now = clock.now();
+      this.starts.push(...Array.from({ length: this.perWindow() }, () => now));
+    }
+  }
+
+  /** Request starts allowed per window (at least one: a rate under 1/s spaces them instead). */
+  private perWindow(): number {
+    return Math.max(1, Math.floor(this.settings.requestsPerSecond));
   }
 
   /**
@@ -125,7 +140,7 @@ export class RateLimiter {
    */
   private async awaitRate(keys: readonly string[]): Promise<void> {
     const windowMs = 1000;
-    const perWindow = Math.max(1, Math.floor(this.settings.requestsPerSecond));
+    const perWindow = this.perWindow();
     const spacingMs =
       this.settings.requestsPerSecond < 1 ? 1000 / this.settings.requestsPerSecond : 0;
     for (;;) {

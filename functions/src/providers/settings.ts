@@ -17,6 +17,10 @@ const url = z.url({ protocol: /^https?$/ }).transform((value) => value.replace(/
 const common = {
   /** Per-request timeout: nothing can hang a function. */
   timeoutMs: z.number().int().min(100).max(120_000).default(30_000),
+  /**
+   * The app-wide budget, across every instance: each job run gets an equal share of both
+   * (`budget.ts`).
+   */
   requestsPerSecond: z.number().positive().max(1000),
   concurrency: z.number().int().min(1).max(100),
   /** Waits a platform asks for up to this long are honoured inline; longer ones defer the job. */

@@ -52,6 +52,29 @@ export interface FetchRequest {
    * accounts not fetched by then fail `rate_limited` `run_deadline` (deferred, not failed).
    */
   deadline?: number;
+  /**
+   * Receives each fully fetched account's rows as soon as it is fetched, in request order, and
+   * is awaited before the next account is fetched; the fetch keeps no row once it returns, so
+   * memory is one account's rows whatever the number of accounts. Without it the rows are
+   * dropped (the result still counts them). An error it throws ends the fetch: `fetchMetrics`
+   * rejects with that error and fetches no further account.
+   */
+  onAccount?: (account: FetchedAccount) => Promise<void>;
+}
+
+/** One fully fetched account, as handed to `FetchRequest.onAccount`. */
+export interface FetchedAccount {
+  /** As requested. */
+  accountId: string;
+  rows: MetricRow[];
+  /** The days fetched, in `timeZone`: the window the platform's answer is complete for. */
+  range: DateRange;
+  timeZone: string;
+  /**
+   * Set once the access token was refreshed during this fetch (as the result's): persist it
+   * before anything that may fail, since a failure ends the fetch before the result exists.
+   */
+  refreshedCredentials?: Credentials;
 }
 
 export interface MetricRow {
@@ -108,8 +131,7 @@ export const PROVIDER_ERROR_CODES = ["rate_limited", "auth", "transient", "perma
 export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
 
 export interface FetchResult {
-  rows: MetricRow[];
-  /** One entry per requested account, in request order. */
+  /** One entry per requested account, in request order (rows went to `onAccount`). */
   accounts: AccountOutcome[];
   /** Set when the access token was refreshed during the fetch: the caller must persist it. */
   refreshedCredentials?: Credentials;

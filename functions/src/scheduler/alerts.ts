@@ -3,10 +3,11 @@
  * each with its own state document `admin/scheduler/alerts/{key}`:
  * - `failures.<platform>`: a platform's failures in one run reach its threshold
  *   (`failureThreshold`: platform override, else event-type override, else the global default).
- *   A trigger run (`process_job`) holds one job, so there the platform's recent trigger runs are
- *   judged together (the run window, SCHEDULER_ALERT_RUN_WINDOW runs of the last
- *   SCHEDULER_ALERT_RUN_WINDOW_MINUTES): it opens when `threshold` of them failed in a row, or when
- *   at least `threshold` failed and they are SCHEDULER_ALERT_FAILURE_RATE % of the window. It
+ *   Job outcomes reach it through runs of many jobs only. The platform queues' job runs evaluate
+ *   nothing, so no job run writes this shared state: the scheduled sweep (`process_queued_jobs`,
+ *   every 5 minutes) reports the jobs that finished in its window — their terminal failures by
+ *   platform and code, and the platforms where one succeeded (`outcomes.ts`) — as one run. The
+ *   worker and process endpoints, which run jobs inline, report their batch's own failures. It
  *   resolves after SCHEDULER_ALERT_RESOLVE_RUNS runs in a row (of any operation) reach the
  *   platform without a failure; any failed run while it is open starts that count again.
  * - `queue.backlog`: the oldest due job has waited SCHEDULER_QUEUE_STUCK_MINUTES (measured after
@@ -33,9 +34,7 @@ import { PROVIDER_IDS, type ProviderId } from "../providers/types";
 import {
   type AlertConfig,
   failureThreshold,
-  MAX_RUN_WINDOW,
   requireAlertConfig,
-  type RunWindow,
   type SchedulerOperation,
 } from "../shared/alert-config";
 import type { RawEnv } from "../shared/config";
@@ -65,19 +64,11 @@ interface Condition {
   title: string;
 }
 
-/** The failed runs in the run window when a trigger run is judged. */
-export interface RunTally {
-  failed: number;
-  runs: number;
-  /** Failed runs at the end of the window, uninterrupted. */
-  inARow: number;
-}
-
 /** What one run (or one report) says about one condition. */
 export type Observation = Condition &
   (
     | {
-        /** A run of many jobs: its own failures are judged. */
+        /** A run's failures of one platform: a batch's own, or the jobs of the sweep's window. */
         kind: "failures";
         failures: number;
         /** The run reached the platform and nothing failed there. */
@@ -86,18 +77,6 @@ export type Observation = Condition &
         /** Clean runs in a row that resolve the incident. */
         resolveRuns: number;
         detail: (count: number) => string;
-        resolution: string;
-      }
-    | {
-        /** A run of one job (the trigger): judged with the platform's recent runs. */
-        kind: "runs";
-        failed: boolean;
-        /** Failed runs in the window that open an incident (in a row, or at the window's rate). */
-        threshold: number;
-        window: RunWindow;
-        resolveRuns: number;
-        /** The tally that opened the incident; none for a failure while it is open. */
-        detail: (tally?: RunTally) => string;
         resolution: string;
       }
     | {
@@ -112,9 +91,6 @@ export type Observation = Condition &
   );
 
 const date = z.instanceof(Timestamp).transform((timestamp) => timestamp.toDate());
-
-const runSchema = z.object({ at: date, failed: z.boolean() });
-type Run = z.infer<typeof runSchema>;
 
 const alertStateSchema = z.object({
   title: z.string(),
@@ -132,31 +108,26 @@ const alertStateSchema = z.object({
   lastDetail: z.string(),
   /** Runs in a row that reached the platform without a failure while firing. */
   cleanRuns: z.number().int().min(0),
-  /**
-   * The platform's trigger runs since the oldest failure still in the window, oldest first;
-   * frozen while firing (resolution counts `cleanRuns`) and emptied when the incident resolves.
-   */
-  runs: z.array(runSchema),
   updatedAt: date,
 });
 export type AlertState = z.infer<typeof alertStateSchema>;
 
 /**
- * Documents written before the run window hold `streak` (consecutive failed trigger runs) and
- * cleared `lastNotifiedAt` on resolution: the streak becomes that many failed runs, and a firing
- * incident was announced when its alert had been claimed.
+ * Earlier code judged the one-job trigger runs over a window of them: its documents may hold
+ * that window (`runs`) or, older still, `streak`. Both counted trigger runs, which no longer
+ * exist, so they are dropped (unknown fields are not kept, and the next write leaves them out).
+ * The oldest documents also lack `announced` and `cleanRuns`, and cleared `lastNotifiedAt` on
+ * resolution: a firing incident was announced when its alert had been claimed.
  */
 const storedStateSchema = z.preprocess((data) => {
   if (typeof data !== "object" || data === null || "announced" in data) {
     return data;
   }
-  const { streak, ...rest } = data as Record<string, unknown>;
-  const failedRuns = typeof streak === "number" ? Math.min(streak, MAX_RUN_WINDOW) : 0;
+  const rest = data as Record<string, unknown>;
   return {
     ...rest,
     announced: rest.status === "firing" && rest.lastNotifiedAt instanceof Timestamp,
     cleanRuns: 0,
-    runs: Array.from({ length: failedRuns }, () => ({ at: rest.updatedAt, failed: true })),
   };
 }, alertStateSchema);
 
@@ -171,7 +142,6 @@ const toDocument = (state: AlertState) => {
     since: stamp(state.since),
     lastNotifiedAt: stamp(state.lastNotifiedAt),
     lastBreachAt: stamp(state.lastBreachAt),
-    runs: state.runs.map((run) => ({ at: Timestamp.fromDate(run.at), failed: run.failed })),
     updatedAt: Timestamp.fromDate(state.updatedAt),
   };
 };
@@ -180,7 +150,7 @@ export type AlertAction = "alert" | "reminder" | "recovery";
 
 export type Decision =
   | { action: "none" }
-  /** State changes without a message (a tally, a silent opening or clear, a suppressed report). */
+  /** State changes, no message (a clean run, a silent opening or clear, a suppressed report). */
   | { action: "record"; next: AlertState }
   | {
       action: "alert" | "reminder";
@@ -201,7 +171,7 @@ interface Verdict {
   breach: boolean;
   clear: boolean;
   /** Tracking fields that change; undefined when none does. */
-  track?: Partial<Pick<AlertState, "cleanRuns" | "runs">>;
+  track?: Pick<AlertState, "cleanRuns">;
   detail: string;
   resolution: string;
 }
@@ -223,53 +193,6 @@ function countClean(
   return { clear: false, ...(cleanRuns > 0 ? { track: { cleanRuns: 0 } } : {}) };
 }
 
-/** The window after `run`: its latest runs within the age limit, from the oldest failure on. */
-function slide(runs: readonly Run[], run: Run, window: RunWindow, capacity: number): Run[] {
-  const recent = [...runs, run]
-    .filter((entry) => run.at.getTime() - entry.at.getTime() < window.maxAgeMs)
-    .slice(-capacity);
-  const oldestFailure = recent.findIndex((entry) => entry.failed);
-  return oldestFailure === -1 ? [] : recent.slice(oldestFailure);
-}
-
-function tally(runs: readonly Run[]): RunTally {
-  const lastClean = runs.findLastIndex((run) => !run.failed);
-  return {
-    failed: runs.filter((run) => run.failed).length,
-    runs: runs.length,
-    inARow: runs.length - 1 - lastClean,
-  };
-}
-
-function judgeRuns(
-  state: AlertState | undefined,
-  observation: Extract<Observation, { kind: "runs" }>,
-  now: Date,
-): Verdict {
-  const { failed, threshold, window, resolution } = observation;
-  if (state?.status === "firing") {
-    const counted = countClean(state.cleanRuns, !failed, observation.resolveRuns);
-    return { breach: failed, ...counted, detail: observation.detail(), resolution };
-  }
-  const before = state?.runs ?? [];
-  // The window always holds `threshold` runs, or a threshold above its size could never open.
-  const runs = slide(before, { at: now, failed }, window, Math.max(window.runs, threshold));
-  const counts = tally(runs);
-  const breach =
-    failed &&
-    (counts.inARow >= threshold ||
-      (counts.failed >= threshold && counts.failed * 100 >= window.failurePercent * counts.runs));
-  // Runs before the window's first failure are not kept: a healthy platform costs no write.
-  const unchanged = runs.length === 0 && before.length === 0;
-  return {
-    breach,
-    clear: false,
-    ...(unchanged ? {} : { track: { runs } }),
-    detail: observation.detail(counts),
-    resolution,
-  };
-}
-
 function judge(
   state: AlertState | undefined,
   observation: Observation,
@@ -286,8 +209,6 @@ function judge(
       const counted = countClean(state.cleanRuns, observation.clean, observation.resolveRuns);
       return { breach: failures >= threshold, ...counted, detail, resolution };
     }
-    case "runs":
-      return judgeRuns(state, observation, now);
     case "level": {
       const breach = observation.value >= observation.threshold;
       const detail = observation.detail(observation.value);
@@ -312,7 +233,6 @@ const freshState = (title: string, now: Date): AlertState => ({
   lastBreachAt: null,
   lastDetail: "",
   cleanRuns: 0,
-  runs: [],
   updatedAt: now,
 });
 
@@ -333,7 +253,6 @@ export function decide(
     const since = firing ? (base.since ?? now) : now;
     const breached: AlertState = {
       ...base,
-      ...verdict.track,
       title: observation.title,
       status: "firing",
       since,
@@ -370,8 +289,6 @@ export function decide(
       since: null,
       announced: false,
       cleanRuns: 0,
-      // A new window after recovery: the frozen one would re-open at the next failure.
-      runs: [],
       updatedAt: now,
     };
     // An incident whose alert never went out ends silently: a lone "resolved" confuses.
@@ -568,8 +485,12 @@ export interface RunOutline {
   operation: SchedulerOperation;
   source: string;
   eventId: string;
+  /** A batch's failed attempts, or the sweep's: the terminal failures of its window's jobs. */
   errors: readonly ErrorGroup[];
-  /** Platforms the run called (whether or not the call failed). */
+  /**
+   * Platforms the run reached: those a batch called (whether or not the call failed), or where
+   * a job of the sweep's window succeeded.
+   */
   reached: readonly ProviderId[];
   /** Measured after the sweep and the stale reset. */
   queue?: QueueGauges;
@@ -584,42 +505,27 @@ function failureObservations(config: AlertConfig, run: RunOutline): Observation[
   const failing = run.errors.map((group) => group.provider).filter(isProviderId);
   const platforms = [...new Set([...failing, ...run.reached])];
   const event = `Event ${EVENTS_COLLECTION}/${run.eventId}.`;
-  const { resolveRuns, runWindow } = config;
+  const { resolveRuns } = config;
   return platforms.map((provider): Observation => {
     const groups = run.errors.filter((group) => group.provider === provider);
     const failures = groups.reduce((sum, group) => sum + group.count, 0);
     const classes = groups.map((group) => `${group.code} ×${group.count}`).join(", ");
     const threshold = failureThreshold(config.thresholds, run.operation, provider);
     const name = PLATFORM_NAMES[provider];
-    const condition = {
+    return {
+      kind: "failures",
       key: `failures.${provider}`,
       title: `${name} sync failures`,
+      failures,
+      clean: failures === 0,
       threshold,
       resolveRuns,
+      detail: (count) =>
+        `${count} failures in one ${run.operation} run from ${run.source} (threshold ${threshold}): ${classes}. ${event}`,
       resolution:
         resolveRuns === 1
           ? `A ${run.operation} run reached ${name} without a failure`
           : `${resolveRuns} runs in a row reached ${name} without a failure, the last a ${run.operation} run`,
-    };
-    if (run.operation !== "process_job") {
-      return {
-        ...condition,
-        kind: "failures",
-        failures,
-        clean: failures === 0,
-        detail: (count) =>
-          `${count} failures in one ${run.operation} run from ${run.source} (threshold ${threshold}): ${classes}. ${event}`,
-      };
-    }
-    return {
-      ...condition,
-      kind: "runs",
-      failed: failures > 0,
-      window: runWindow,
-      detail: (tally) =>
-        tally === undefined
-          ? `process_job runs still fail (${resolveRuns} clean in a row resolve); the last: ${classes}. ${event}`
-          : `${tally.failed} of the last ${tally.runs} process_job run(s) failed, ${tally.inARow} in a row (opens at ${threshold} in a row, or ${threshold} at ${runWindow.failurePercent} % of the runs); the last: ${classes}. ${event}`,
     };
   });
 }

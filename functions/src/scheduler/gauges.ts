@@ -51,7 +51,7 @@ export async function readQueueGauges(
     countOf(jobQueries.withStatus(db, "queued", cap)),
     countOf(jobQueries.withStatus(db, "running", cap)),
     countOf(jobQueries.stale(db, now, cap)),
-    countOf(jobQueries.failedSince(db, new Date(now.getTime() - DAY_MS), cap)),
+    countOf(jobQueries.finishedSince(db, "failed", new Date(now.getTime() - DAY_MS), cap)),
     jobQueries.due(db, now, 1).get(),
   ]);
   const counts = { queued, running, stale, failedLast24h };

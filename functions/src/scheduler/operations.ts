@@ -1,13 +1,14 @@
 /**
- * The scheduler's operations, shared by the scheduled functions, the job trigger and the HTTP
- * endpoints: each runs its work, measures the queue after the sweep and the stale reset,
- * evaluates the alerts, then records one scheduler event with its counts, duration, grouped
- * errors, details, queue gauges and alert deliveries, and returns the same figures to the
- * caller. Neither the gauges nor the alerts can fail a run: their failures go into the event.
+ * The scheduler's operations, shared by the scheduled functions and the HTTP endpoints: each
+ * runs its work, measures the queue after the sweep and the stale reset, evaluates the alerts,
+ * then records one scheduler event with its counts, duration, grouped errors, details, queue
+ * gauges and alert deliveries, and returns the same figures to the caller. Job runs of the
+ * platform queues record no event of their own: the sweep's aggregates them (`outcomes.ts`). Neither the gauges nor the alerts can fail a run: their failures go into the event.
  */
 import { z } from "zod";
 
-import { type ProcessDeps, runJob } from "../jobs/process";
+import { type DispatchDeps, dispatchDueJobs, dispatchJobs } from "../jobs/dispatch";
+import type { ProcessDeps } from "../jobs/process";
 import { type EnqueueAllOptions, enqueueAllUsers } from "../jobs/schedule";
 import {
   enqueueJobs,
@@ -31,6 +32,7 @@ import {
   type RunCounts,
 } from "./events";
 import { type QueueReading, readQueueGauges, SCHEDULER_GAUGE_CAP } from "./gauges";
+import { jobOutcomesSince } from "./outcomes";
 
 /**
  * The store, plus the raw parameters (alert configuration) and a logger when the caller has them
@@ -280,9 +282,13 @@ export type EnqueueAllOperationOptions = Omit<EnqueueAllOptions, "source" | "dea
 };
 
 /**
- * `process_all_users` and the scheduled enqueue: every active integration, until the end,
+ * `process_all_users` and the scheduled enqueue: every due integration, until the end,
  * `maxUsers` or the time budget; `details.nextCursor` and `stoppedBy` say where and why it
- * stopped (and a shared-cursor run stored it, see `EnqueueAllOptions.cursor`).
+ * stopped (and a shared run stored it, see `EnqueueAllOptions.cursor`). A shared run names its
+ * passes (`details.passes`: cadences, cursors, finished) and the pages it read; slots that
+ * ended before their pass finished (`overrun`), integrations another pass holds
+ * (`otherCadence`) and page commits that fell back to one job at a time (`batchFallbacks`,
+ * with their first errors) appear only when there are some.
  */
 export function enqueueAllOperation(
   deps: OperationDeps,
@@ -308,6 +314,16 @@ export function enqueueAllOperation(
         nextCursor: result.nextCursor,
         stoppedBy: result.stoppedBy,
         sharedCursor: result.sharedCursor,
+        pages: result.pages,
+        ...(result.sharedCursor ? { passes: result.passes } : {}),
+        ...(result.overrun.length > 0 ? { overrun: result.overrun } : {}),
+        ...(result.otherCadence > 0 ? { otherCadence: result.otherCadence } : {}),
+        ...(result.batchFallbacks.length > 0
+          ? {
+              batchFallbacks: result.batchFallbacks.length,
+              batchFallbackErrors: result.batchFallbacks.slice(0, MAX_NAMED),
+            }
+          : {}),
       },
     };
   });
@@ -328,7 +344,46 @@ export function enqueueOperation(
   );
 }
 
-/** The sweep and the worker endpoint. */
+/**
+ * The scheduled sweep: the oldest due jobs dispatched again (`dispatchDueJobs`: a lost dispatch
+ * recovered, the rest already there), and the jobs that finished since the last sweep
+ * aggregated for the alerts — failures by platform and code, and the platforms that succeeded —
+ * so that no job run writes the shared alert state: one sweep every five minutes does.
+ */
+export function dispatchSweepOperation(
+  deps: OperationDeps & DispatchDeps,
+  source: string,
+  options: { maxJobs: number; windowMs: number },
+): Promise<OperationResult> {
+  return recorded(deps, "process_queued_jobs", source, async (reached) => {
+    const since = new Date(deps.clock().getTime() - options.windowMs);
+    const [dispatched, outcomes] = await Promise.all([
+      dispatchDueJobs(deps, options.maxJobs),
+      jobOutcomesSince(deps.db, since),
+    ]);
+    outcomes.reached.forEach((providerId) => reached.add(providerId));
+    const counts = emptyCounts();
+    counts.queued = dispatched.enqueued;
+    counts.skipped = dispatched.exists + dispatched.notQueued + dispatched.invalid;
+    counts.failed = outcomes.failed;
+    return {
+      counts,
+      errors: [
+        ...outcomes.errors,
+        ...groupErrors(
+          dispatched.errored.map(() => ({ provider: "dispatch", code: "enqueue_failed" })),
+        ),
+      ],
+      details: {
+        dispatched: { ...dispatched, errored: dispatched.errored.length },
+        ...(dispatched.errored.length > 0 ? { dispatchErrors: dispatched.errored } : {}),
+        finished: { since: since.toISOString(), failed: outcomes.failed, capped: outcomes.capped },
+      },
+    };
+  });
+}
+
+/** The worker endpoint: due jobs run here, now, one after another. */
 export function sweepOperation(
   deps: ProcessDeps & OperationDeps,
   source: string,
@@ -343,43 +398,6 @@ export function sweepOperation(
       }),
     ),
   );
-}
-
-/**
- * The job trigger: processes the job just created. A duplicate delivery finds the job already
- * claimed (or finished) and is counted as skipped.
- */
-export function processCreatedJobOperation(
-  deps: ProcessDeps & OperationDeps,
-  jobId: string,
-  providerId: string,
-): Promise<OperationResult> {
-  return recorded(deps, "process_job", "trigger", async (reached) => {
-    const counts = emptyCounts();
-    const { outcome, errorCode, issues } = await runJob(reaching(deps, reached), jobId);
-    if (outcome === "not_claimed" || outcome === "lease_lost") {
-      counts.skipped = 1;
-      return { counts, details: { jobId, outcome } };
-    }
-    if (outcome === "invalid_document") {
-      counts.failed = 1;
-      return {
-        counts,
-        errors: groupErrors([{ provider: providerId, code: "invalid_document" }]),
-        details: { jobId, outcome, issues },
-      };
-    }
-    counts.processed = 1;
-    counts.succeeded = outcome === "succeeded" ? 1 : 0;
-    counts.failed = outcome === "failed" ? 1 : 0;
-    counts.retried = outcome === "retry_scheduled" ? 1 : 0;
-    return {
-      counts,
-      jobIds: [jobId],
-      errors: errorCode ? groupErrors([{ provider: providerId, code: errorCode }]) : [],
-      details: { jobId, outcome },
-    };
-  });
 }
 
 /** The process endpoint: one user's due jobs now. */
@@ -421,9 +439,12 @@ export function cleanupOperation(
   });
 }
 
-/** Until no stale job is left or the budget is spent (`details.stoppedBy`). */
+/**
+ * Until no stale job is left or the budget is spent (`details.stoppedBy`); each requeued job
+ * gets its task at once (the sweep dispatches any whose enqueue failed).
+ */
 export function resetStaleOperation(
-  deps: OperationDeps,
+  deps: OperationDeps & DispatchDeps,
   source: string,
   budgetMs = REQUEST_BUDGET_MS,
 ): Promise<OperationResult> {
@@ -432,6 +453,7 @@ export function resetStaleOperation(
       pageSize: STALE_RESET_PAGE_SIZE,
       deadline: deadlineAfter(deps, budgetMs),
     });
+    const dispatched = await dispatchJobs(deps, result.requeuedIds);
     const counts = emptyCounts();
     counts.queued = result.requeued;
     counts.failed = result.failed;
@@ -444,6 +466,7 @@ export function resetStaleOperation(
         failed: result.failed,
         ...(result.invalid > 0 ? { invalid: result.invalid } : {}),
         ...(result.errored > 0 ? { errored: result.errored } : {}),
+        ...(dispatched.errored.length > 0 ? { dispatchErrors: dispatched.errored } : {}),
         stoppedBy: result.stoppedBy,
       },
       staleFound: result.requeued + result.failed + result.invalid + result.errored,

@@ -4,9 +4,7 @@
  * - SCHEDULER_ALERT_WEBHOOK_URL: where alerts go (empty: no alerts, and no alert state is kept);
  * - SCHEDULER_ALERT_FAILURE_THRESHOLD: failures of one platform in one run that raise an alert;
  * - SCHEDULER_ALERT_THRESHOLDS: overrides per platform and per event type (operation), as JSON
- *   `{"providers":{"meta":5},"operations":{"process_job":1}}`; see `failureThreshold`;
- * - SCHEDULER_ALERT_FAILURE_RATE, SCHEDULER_ALERT_RUN_WINDOW, SCHEDULER_ALERT_RUN_WINDOW_MINUTES:
- *   the window over which a platform's trigger runs (`process_job`, one job each) are judged;
+ *   `{"providers":{"meta":5},"operations":{"process_queued_jobs":1}}`; see `failureThreshold`;
  * - SCHEDULER_ALERT_RESOLVE_RUNS: clean runs in a row that resolve a platform's failure incident;
  * - SCHEDULER_ALERT_COOLDOWN_MINUTES: repeats of a firing alert, and the opening of an incident
  *   that re-opens soon after the last message, are held back this long;
@@ -30,7 +28,12 @@ import {
   wholeNumberInJson,
 } from "./config";
 
-/** The scheduler's operations: each event's `operation`, and the event types thresholds name. */
+/**
+ * The scheduler's operations: each event's `operation`, and the event types thresholds name.
+ * `process_job` is a platform queue's job run: it records an event only when it cannot start
+ * (a crash of its configuration, `configured`), and its outcome reaches the alerts through the
+ * sweep's window (`process_queued_jobs`).
+ */
 export const SCHEDULER_OPERATIONS = [
   "process_all_users",
   "schedule",
@@ -46,16 +49,12 @@ export type SchedulerOperation = (typeof SCHEDULER_OPERATIONS)[number];
  * Defaults, applied where the variables are parsed. One reminder an hour keeps a long incident
  * visible without flooding the channel; 2 s is ample for Slack or Teams and keeps a dead webhook
  * from holding a run. The sweep runs every 5 minutes, so a due job waiting 30 minutes means
- * several sweeps did not reach it, and 2 hours means processing has stopped.
- * Trigger runs: half of the last 20 runs of the past hour failing is an incident, whatever the
- * pattern (alternating, two in three); an hour forgets last night's batch; 3 clean runs in a row
- * are needed to resolve, so a platform that fails every other run stays one open incident.
+ * several sweeps did not reach it, and 2 hours means processing has stopped. 3 clean runs in a
+ * row resolve a failure incident, so a platform that fails every other sweep stays one open
+ * incident instead of flapping.
  */
 export const ALERT_DEFAULTS = {
   SCHEDULER_ALERT_THRESHOLDS: "{}",
-  SCHEDULER_ALERT_FAILURE_RATE: 50,
-  SCHEDULER_ALERT_RUN_WINDOW: 20,
-  SCHEDULER_ALERT_RUN_WINDOW_MINUTES: 60,
   SCHEDULER_ALERT_RESOLVE_RUNS: 3,
   SCHEDULER_ALERT_COOLDOWN_MINUTES: 60,
   SCHEDULER_ALERT_TIMEOUT_MS: 2_000,
@@ -66,8 +65,7 @@ export const ALERT_DEFAULTS = {
 
 const MAX_THRESHOLD = 1000;
 const WEEK_MINUTES = 7 * 24 * 60;
-/** Bounds the runs kept in one state document (each a timestamp and a flag). */
-export const MAX_RUN_WINDOW = 100;
+const MAX_RESOLVE_RUNS = 100;
 
 const threshold = wholeNumberInJson(MAX_THRESHOLD).optional();
 
@@ -87,16 +85,6 @@ export interface FailureThresholds {
   default: number;
   providers: Partial<Record<ProviderId, number>>;
   operations: Partial<Record<SchedulerOperation, number>>;
-}
-
-/** Which of a platform's recent trigger runs are judged together (`scheduler/alerts.ts`). */
-export interface RunWindow {
-  /** At most this many of the latest runs… */
-  runs: number;
-  /** …none older than this. */
-  maxAgeMs: number;
-  /** The share of failed runs in the window, in percent, that opens an incident. */
-  failurePercent: number;
 }
 
 const overrides = jsonObject.transform((value, ctx) => {
@@ -121,16 +109,7 @@ const alertConfigSchema = z
     SCHEDULER_ALERT_WEBHOOK_URL: z.union([z.literal(""), webhookUrl]),
     SCHEDULER_ALERT_FAILURE_THRESHOLD: positiveIntString(MAX_THRESHOLD),
     SCHEDULER_ALERT_THRESHOLDS: overrides.default({}),
-    SCHEDULER_ALERT_FAILURE_RATE: positiveIntString(100).default(
-      ALERT_DEFAULTS.SCHEDULER_ALERT_FAILURE_RATE,
-    ),
-    SCHEDULER_ALERT_RUN_WINDOW: positiveIntString(MAX_RUN_WINDOW).default(
-      ALERT_DEFAULTS.SCHEDULER_ALERT_RUN_WINDOW,
-    ),
-    SCHEDULER_ALERT_RUN_WINDOW_MINUTES: positiveIntString(WEEK_MINUTES).default(
-      ALERT_DEFAULTS.SCHEDULER_ALERT_RUN_WINDOW_MINUTES,
-    ),
-    SCHEDULER_ALERT_RESOLVE_RUNS: positiveIntString(MAX_RUN_WINDOW).default(
+    SCHEDULER_ALERT_RESOLVE_RUNS: positiveIntString(MAX_RESOLVE_RUNS).default(
       ALERT_DEFAULTS.SCHEDULER_ALERT_RESOLVE_RUNS,
     ),
     SCHEDULER_ALERT_COOLDOWN_MINUTES: positiveIntString(WEEK_MINUTES).default(
@@ -160,11 +139,6 @@ const alertConfigSchema = z
       providers: raw.SCHEDULER_ALERT_THRESHOLDS.providers ?? {},
       operations: raw.SCHEDULER_ALERT_THRESHOLDS.operations ?? {},
     } satisfies FailureThresholds,
-    runWindow: {
-      runs: raw.SCHEDULER_ALERT_RUN_WINDOW,
-      maxAgeMs: raw.SCHEDULER_ALERT_RUN_WINDOW_MINUTES * 60_000,
-      failurePercent: raw.SCHEDULER_ALERT_FAILURE_RATE,
-    } satisfies RunWindow,
     resolveRuns: raw.SCHEDULER_ALERT_RESOLVE_RUNS,
     cooldownMs: raw.SCHEDULER_ALERT_COOLDOWN_MINUTES * 60_000,
     timeoutMs: raw.SCHEDULER_ALERT_TIMEOUT_MS,
@@ -187,8 +161,10 @@ export function requireAlertConfig(raw: RawEnv): AlertConfig {
  * The failures of `provider` in one `operation` run that raise an alert. The platform override
  * wins over the event-type override, which wins over SCHEDULER_ALERT_FAILURE_THRESHOLD: how
  * noisy a platform is holds whichever run meets it, while an event-type override sets the bar
- * for the platforms that have none (e.g. `process_job: 1`: alert on the first failed trigger
- * run, where the trigger's count is a platform's failed runs in the run window).
+ * for the platforms that have none (e.g. `process_queued_jobs: 1`: alert on the first job of a
+ * sweep's window that failed for good). Only the runs that report platform failures use it:
+ * `process_queued_jobs` (the sweep's window, the worker endpoint's batch) and
+ * `process_user_jobs`; an override of another operation is accepted and has no effect.
  */
 export function failureThreshold(
   thresholds: FailureThresholds,

@@ -5,8 +5,6 @@
  * Each function is bound only to the secrets it needs, and loads its handler module on first
  * use (see `deps.ts` on cold starts).
  */
-import { getAuth } from "firebase-admin/auth";
-import { getFirestore } from "firebase-admin/firestore";
 import { onRequest } from "firebase-functions/https";
 
 import type { EndpointDeps, Handler } from "../http/context";
@@ -22,9 +20,16 @@ import {
 } from "../params";
 import { systemClock } from "../shared/clock";
 import { createLogger } from "../shared/logger";
-import { fetchMetrics } from "./deps";
 
-function endpointDeps(): EndpointDeps {
+// The Admin SDK's Firestore (a quarter of a second to load) and `deps.ts` load on the first
+// request, not at import: an instance that serves one endpoint loads only its own trigger module
+// (`index.ts`), and this one then stays as light as a bare `onRequest` module until it runs.
+async function endpointDeps(): Promise<EndpointDeps> {
+  const [{ getAuth }, { getFirestore }, { fetchMetrics, taskQueues }] = await Promise.all([
+    import("firebase-admin/auth"),
+    import("firebase-admin/firestore"),
+    import("./deps"),
+  ]);
   const base = {
     db: getFirestore(),
     clock: systemClock,
@@ -35,6 +40,7 @@ function endpointDeps(): EndpointDeps {
     ...base,
     auth: getAuth(),
     process: { fetchMetrics },
+    queues: taskQueues,
     // A source blocked for repeated failed authentication raises the scheduler alert.
     onAuthFailureSpike: async (spike) => {
       const { reportAuthFailureSpike } = await import("../scheduler/alerts");
@@ -46,8 +52,12 @@ function endpointDeps(): EndpointDeps {
 const serve =
   (load: () => Promise<Handler>) =>
   async (req: Parameters<Handler>[0], res: ResponseSink): Promise<void> => {
-    const [handler, { send }] = await Promise.all([load(), import("../http/respond")]);
-    send(res, await handler(req, endpointDeps()));
+    const [handler, { send }, deps] = await Promise.all([
+      load(),
+      import("../http/respond"),
+      endpointDeps(),
+    ]);
+    send(res, await handler(req, deps));
   };
 
 const cronSecrets = [integrationsCronSecret, integrationsCronSecretPrevious];

@@ -1,28 +1,24 @@
 /**
- * The job trigger: each new `syncJobs` document is claimed and processed. Triggers are
- * at-least-once; a duplicate delivery loses the claim and does nothing. Retries live in the job
- * document (the sweep picks up requeued jobs), not in trigger redelivery, so `retry` stays off.
- * The lease outlasts the timeout (`jobs/lease.ts`), so a job is never reset while it runs.
+ * The job trigger: each new `syncJobs` document gets its Cloud Task on its platform's queue
+ * (`jobs/dispatch.ts`), which runs it within the platform's fleet-wide budget
+ * (`triggers/tasks.ts`). Dispatching is idempotent — the task is named after the job's state, so
+ * a duplicate delivery finds it already there — which is what makes `retry: true` safe: a
+ * failed enqueue (Cloud Tasks busy) is redelivered by Eventarc with backoff for up to a day,
+ * and the sweep dispatches whatever is still left after that.
  */
 import { onDocumentCreated } from "firebase-functions/firestore";
 
-import { JOB_TIMEOUT_SECONDS } from "../jobs/lease";
-import { providerSecrets, tokenEncryptionKeys } from "../params";
-import { processDeps } from "./deps";
+import { dispatchDeps } from "./deps";
 
 export const processSyncJob = onDocumentCreated(
-  {
-    document: "syncJobs/{jobId}",
-    retry: false,
-    timeoutSeconds: JOB_TIMEOUT_SECONDS,
-    secrets: [providerSecrets, tokenEncryptionKeys],
-  },
+  { document: "syncJobs/{jobId}", retry: true },
   async (event) => {
-    const { jobId } = event.params;
-    const providerId = String(event.data?.get("providerId") ?? "unknown");
-    const { processCreatedJobOperation } = await import("../scheduler/operations");
-    const run = { operation: "process_job", source: "trigger" } as const;
-    const deps = await processDeps({ trigger: "processSyncJob" }, run);
-    await processCreatedJobOperation(deps, jobId, providerId);
+    if (!event.data) {
+      return;
+    }
+    const { dispatchSnapshot } = await import("../jobs/dispatch");
+    const deps = dispatchDeps({ trigger: "processSyncJob", jobId: event.params.jobId });
+    const outcome = await dispatchSnapshot(deps, event.data);
+    deps.logger.info("job dispatched", { outcome });
   },
 );

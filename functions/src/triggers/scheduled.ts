@@ -7,25 +7,39 @@
  * integrations get their slot at 02:00 UTC (the nightly run). It has no user limit: it covers
  * users until its time budget, and the next invocation continues from the stored cursor.
  *
- * Budgets: the batches stop starting work a minute before the 540 s timeout, so the page or job
- * in flight, the event and the alerts finish inside it; the sweep stops claiming a minute
- * earlier still, and its jobs' platform requests stop at the run's deadline (`jobs/lease.ts`).
+ * Budgets: the batches stop starting work a minute before the 540 s timeout, so the page in
+ * flight, the event and the alerts finish inside it. None of them runs a job: the platform
+ * queues do (`triggers/tasks.ts`).
  */
 import { onSchedule } from "firebase-functions/scheduler";
 
 import { JOB_TIMEOUT_SECONDS, RUN_BUDGET_MS } from "../jobs/lease";
-import { providerSecrets, tokenEncryptionKeys } from "../params";
-import { operationDeps, processDeps } from "./deps";
+import type * as Deps from "./deps";
 
 const SOURCE = "cloud-scheduler";
 // Loaded inside the handlers, not at import: see `deps.ts` on cold starts.
 const operations = () => import("../scheduler/operations");
+// `deps.ts` as well: it loads the Admin SDK's Firestore (a quarter of a second), so it is
+// required on the first call — synchronously, as its callers expect — and an instance that
+// serves a scheduled function loads little more than a bare `onSchedule` module (`index.ts`).
+const operationDeps: typeof Deps.operationDeps = (scope) =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require("./deps") as typeof Deps).operationDeps(scope);
 const common = { timeZone: "UTC", retryCount: 2 } as const;
 const TIMEOUT_SECONDS = JOB_TIMEOUT_SECONDS;
 const BUDGET_MS = RUN_BUDGET_MS;
+/**
+ * Due jobs the sweep dispatches again per run: their tasks normally exist (one cheap call
+ * each), so this bounds the calls, not the recovery — the oldest come first (`dispatch.ts`).
+ */
+const SWEEP_DISPATCH_LIMIT = 500;
 
+// Every ten minutes, not hourly: an invocation that finds its slots done reads one document and
+// writes none, so the frequency costs little, and a pass larger than one invocation's budget
+// (the 02:00 slot of many users) continues ten minutes later instead of an hour. The timeout is
+// shorter than the period, so invocations do not overlap (concurrent ones would still be safe).
 export const scheduledEnqueue = onSchedule(
-  { ...common, schedule: "0 * * * *", timeoutSeconds: TIMEOUT_SECONDS },
+  { ...common, schedule: "*/10 * * * *", timeoutSeconds: TIMEOUT_SECONDS },
   async (_event) => {
     const { enqueueAllOperation } = await operations();
     await enqueueAllOperation(operationDeps({ trigger: "scheduled" }), SOURCE, {
@@ -36,21 +50,15 @@ export const scheduledEnqueue = onSchedule(
   },
 );
 
+// Every five minutes: the oldest due jobs dispatched again (a lost dispatch recovered) and the
+// jobs finished in those five minutes aggregated for the alerts. The platform queues run the jobs.
 export const sweepQueuedJobs = onSchedule(
-  {
-    ...common,
-    schedule: "*/5 * * * *",
-    timeoutSeconds: TIMEOUT_SECONDS,
-    secrets: [providerSecrets, tokenEncryptionKeys],
-  },
+  { ...common, schedule: "*/5 * * * *", timeoutSeconds: TIMEOUT_SECONDS },
   async (_event) => {
-    const { sweepOperation } = await operations();
-    const run = { operation: "process_queued_jobs", source: SOURCE } as const;
-    await sweepOperation(await processDeps({ trigger: "sweepQueuedJobs" }, run), SOURCE, {
-      maxJobs: 25,
-      maxUsers: 50,
-      // Claims stop a minute before the jobs' own deadline, so the last job claimed has time.
-      budgetMs: RUN_BUDGET_MS - 60_000,
+    const { dispatchSweepOperation } = await operations();
+    await dispatchSweepOperation(operationDeps({ trigger: "sweepQueuedJobs" }), SOURCE, {
+      maxJobs: SWEEP_DISPATCH_LIMIT,
+      windowMs: 5 * 60_000,
     });
   },
 );

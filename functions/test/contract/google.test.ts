@@ -12,11 +12,12 @@ import type { PlatformSandbox } from "../../dev/sandbox/platform";
 import type { RunningSandbox } from "../../dev/sandbox/server";
 import type { SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import { googleAdapter } from "../../src/providers/google";
-import type { Credentials, DateRange, FetchRequest, FetchResult } from "../../src/providers/types";
+import type { Credentials, DateRange, FetchRequest } from "../../src/providers/types";
 import {
   byDayAndCampaign,
   expectedRows,
   expectNoSecrets,
+  type FetchedRows,
   requestsTo,
   runAdapter,
   sandboxAccount,
@@ -61,7 +62,7 @@ interface RunOptions extends Partial<Omit<FetchRequest, "accountIds">> {
   http?: AxiosInstance;
 }
 
-function run({ settings = {}, http, ...request }: RunOptions): Promise<FetchResult> {
+function run({ settings = {}, http, ...request }: RunOptions): Promise<FetchedRows> {
   return runAdapter(
     googleAdapter,
     sandbox,

@@ -10,7 +10,6 @@ import { z } from "zod";
 import { createLinkedinSandbox } from "../../dev/sandbox/linkedin";
 import { type RunningSandbox, startSandbox } from "../../dev/sandbox/server";
 import { type SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
-import { fetchMetrics } from "../../src/providers/fetch";
 import { PlatformHttp } from "../../src/providers/http";
 import { realClock } from "../../src/providers/limiter";
 import { createLinkedinAdapter, linkedinAdapter } from "../../src/providers/linkedin";
@@ -18,6 +17,7 @@ import type { Credentials } from "../../src/providers/types";
 import {
   expectedRows,
   failure,
+  fetchWithRows,
   LINKEDIN_VERSIONS_AT,
   requestsTo,
   sandboxAccount,
@@ -91,7 +91,7 @@ describe("complete, normalised rows", () => {
   it("reads every campaign-day of a range that needs two slices under LinkedIn's 15,000 cap", async () => {
     // 1,001 campaigns × 15 days = 15,015 elements: one request would be cut off at 15,000.
     const range = { since: "2026-10-01", until: "2026-10-15" };
-    const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
+    const result = await fetchWithRows(linkedinAdapter, depsFor(sandbox), {
       credentials: credentials(),
       accountIds: [BIG.id],
       range,
@@ -118,7 +118,7 @@ describe("complete, normalised rows", () => {
   it("without costInLocalCurrency, takes costInUsd for a USD account and no spend otherwise", async () => {
     world.setFaults("linkedin", { omitLocalCost: true });
     const range = { since: "2026-10-01", until: "2026-10-02" };
-    const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
+    const result = await fetchWithRows(linkedinAdapter, depsFor(sandbox), {
       credentials: credentials(),
       accountIds: [CROWDED.id, UK.id],
       range,
@@ -134,7 +134,7 @@ describe("complete, normalised rows", () => {
   });
 
   it("asks adAnalytics nothing for an account without served campaigns", async () => {
-    const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
+    const result = await fetchWithRows(linkedinAdapter, depsFor(sandbox), {
       credentials: credentials(),
       accountIds: [DORMANT.id],
       range: RANGE,
@@ -150,7 +150,7 @@ describe("complete, normalised rows", () => {
   it("treats an answer of exactly the cap as truncated rather than complete", async () => {
     // 45 campaigns on one day: the sandbox, like LinkedIn, silently returns only the first 40.
     const adapter = createLinkedinAdapter({ maxElements: SMALL_CAP });
-    const result = await fetchMetrics(adapter, depsFor(smallCapSandbox), {
+    const result = await fetchWithRows(adapter, depsFor(smallCapSandbox), {
       credentials: credentials(),
       accountIds: [CROWDED.id],
       range: { since: "2026-10-01", until: "2026-10-01" },
@@ -241,7 +241,7 @@ describe("LinkedIn's request checks", () => {
     // 202603 is served until 2027-03-15: a sandbox pinned to the day after refuses it.
     ["the default version once past its sunset", undefined, "20260301", () => pastSunset],
   ])("fails %s permanently, after a single request", async (_what, apiVersion, named, target) => {
-    const result = await fetchMetrics(linkedinAdapter, depsFor(target(), { apiVersion }), {
+    const result = await fetchWithRows(linkedinAdapter, depsFor(target(), { apiVersion }), {
       credentials: credentials(),
       accountIds: [UK.id],
       range: RANGE,
@@ -258,7 +258,7 @@ describe("LinkedIn's request checks", () => {
 
 describe("error classes from LinkedIn's signals", () => {
   const fetchUk = (overrides: LinkedinOverrides = {}) =>
-    fetchMetrics(linkedinAdapter, depsFor(sandbox, overrides), {
+    fetchWithRows(linkedinAdapter, depsFor(sandbox, overrides), {
       credentials: credentials(),
       accountIds: [UK.id],
       range: RANGE,
@@ -287,7 +287,7 @@ describe("error classes from LinkedIn's signals", () => {
     // One limiter for every fetch, as one instance runs its jobs.
     const deps = depsFor(sandbox);
     const fetchFor = (member: Credentials) =>
-      fetchMetrics(linkedinAdapter, deps, {
+      fetchWithRows(linkedinAdapter, deps, {
         credentials: member,
         accountIds: [UK.id, EMEA.id],
         range: RANGE,
@@ -323,7 +323,7 @@ describe("error classes from LinkedIn's signals", () => {
   });
 
   it("fails unknown and malformed account ids permanently", async () => {
-    const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
+    const result = await fetchWithRows(linkedinAdapter, depsFor(sandbox), {
       credentials: credentials(),
       accountIds: ["599999999", "act_123"],
       range: RANGE,
@@ -341,7 +341,7 @@ describe("error classes from LinkedIn's signals", () => {
 
 describe("tokens", () => {
   it("refreshes before the first request when the token has less than a day left", async () => {
-    const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
+    const result = await fetchWithRows(linkedinAdapter, depsFor(sandbox), {
       credentials: credentials(60 * 60 * 1000),
       accountIds: [UK.id],
       range: RANGE,
@@ -355,7 +355,7 @@ describe("tokens", () => {
   it("reports missing client credentials as our configuration, not the user's", async () => {
     const expired = credentials();
     world.expireAccessTokens("linkedin");
-    const result = await fetchMetrics(
+    const result = await fetchWithRows(
       linkedinAdapter,
       depsFor(sandbox, { clientId: undefined, clientSecret: undefined }),
       { credentials: expired, accountIds: [UK.id], range: RANGE },
@@ -371,7 +371,7 @@ describe("tokens", () => {
   it("asks for a reconnect when an expired token has no refresh token", async () => {
     const { refreshToken: _refresh, ...accessOnly } = credentials();
     world.expireAccessTokens("linkedin");
-    const result = await fetchMetrics(linkedinAdapter, depsFor(sandbox), {
+    const result = await fetchWithRows(linkedinAdapter, depsFor(sandbox), {
       credentials: { accessToken: accessOnly.accessToken },
       accountIds: [EMEA.id, UK.id],
       range: RANGE,

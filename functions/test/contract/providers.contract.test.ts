@@ -18,7 +18,6 @@ import type { RunningSandbox } from "../../dev/sandbox/server";
 import { tiktokSandbox } from "../../dev/sandbox/tiktok";
 import type { FaultKnobs, SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import type { ProviderAdapter } from "../../src/providers/adapter";
-import { fetchMetrics } from "../../src/providers/fetch";
 import { googleAdapter } from "../../src/providers/google";
 import { DEFAULT_RATE_LIMIT_WAIT_MS } from "../../src/providers/http";
 import { createLinkedinAdapter } from "../../src/providers/linkedin";
@@ -32,6 +31,7 @@ import {
   expectNoSecrets,
   expectRequestRate,
   failure,
+  fetchWithRows,
   LINKEDIN_VERSIONS_AT,
   queriedRanges,
   requestsTo,
@@ -462,7 +462,7 @@ describe.each(CASES)("$provider adapter contract", (entry) => {
       const fetchTwice = async () => {
         const deps = sandboxDeps(provider, sandbox, { ...entry.settings, maxInlineWaitMs: 0 });
         const fetch = () =>
-          fetchMetrics(adapter, deps, {
+          fetchWithRows(adapter, deps, {
             credentials,
             accountIds: [first.id, second.id],
             range: SHORT,

@@ -10,9 +10,10 @@ import type { RunningSandbox } from "../../dev/sandbox/server";
 import { tiktokSandbox } from "../../dev/sandbox/tiktok";
 import type { SandboxWorld } from "../../dev/sandbox/world";
 import { tiktokAdapter } from "../../src/providers/tiktok";
-import type { DateRange, FetchResult } from "../../src/providers/types";
+import type { DateRange } from "../../src/providers/types";
 import {
   expectNoSecrets,
+  type FetchedRows,
   requestsTo,
   runAdapter,
   sandboxAccount,
@@ -39,7 +40,7 @@ beforeEach(async () => {
 
 afterEach(() => sandbox.stop());
 
-function run(accountIds: string[]): Promise<FetchResult> {
+function run(accountIds: string[]): Promise<FetchedRows> {
   return runAdapter(tiktokAdapter, sandbox, {
     credentials: { accessToken: token },
     accountIds,

@@ -42,6 +42,8 @@ import {
   type WorkspaceManifest,
 } from "../../dev/deploy-lock";
 import { OPTIONAL_VARIABLES } from "../../src/params";
+import { TASK_QUEUES } from "../../src/providers/budget";
+import { PROVIDER_IDS } from "../../src/providers/types";
 
 const execFileAsync = promisify(execFile);
 
@@ -253,7 +255,7 @@ describe("the manifest firebase-tools discovers from lib/", () => {
     }
   });
 
-  it("triggers processSyncJob on new syncJobs/{jobId} documents, without redelivery", () => {
+  it("triggers processSyncJob on new syncJobs/{jobId} documents, redelivered on failure (dispatching is idempotent)", () => {
     const triggered = Object.keys(build.endpoints).filter(
       (name) => build.endpoints[name]?.eventTrigger,
     );
@@ -263,8 +265,22 @@ describe("the manifest firebase-tools discovers from lib/", () => {
     expect(trigger).toMatchObject({
       eventType: "google.cloud.firestore.document.v1.created",
       eventFilterPathPatterns: { document: "syncJobs/{jobId}" },
-      retry: false,
+      retry: true,
     });
+  });
+
+  it("deploys one task queue per platform, with the concurrency that splits its budget", () => {
+    const queues = Object.keys(build.endpoints).filter(
+      (name) => build.endpoints[name]?.taskQueueTrigger,
+    );
+    expect(queues.sort()).toEqual(PROVIDER_IDS.map((id) => TASK_QUEUES[id].functionName).sort());
+    for (const id of PROVIDER_IDS) {
+      const { functionName, maxConcurrentDispatches, maxDispatchesPerSecond } = TASK_QUEUES[id];
+      expect(build.endpoints[functionName]?.taskQueueTrigger).toMatchObject({
+        rateLimits: { maxConcurrentDispatches, maxDispatchesPerSecond },
+        retryConfig: { maxAttempts: 50, minBackoffSeconds: 10, maxBackoffSeconds: 300 },
+      });
+    }
   });
 
   it("gives each function the timeout, memory and secrets its trigger declares", () => {

@@ -28,6 +28,7 @@ declare module "firebase-tools/lib/deploy/functions/build" {
     timeoutSeconds?: number | null;
     secretEnvironmentVariables?: SecretEnvVar[] | null;
     httpsTrigger?: Record<string, unknown>;
+    taskQueueTrigger?: Record<string, unknown>;
     scheduleTrigger?: Record<string, unknown>;
     eventTrigger?: {
       eventType: string;
@@ -164,4 +165,12 @@ declare module "firebase-tools/lib/prompt" {
 
 declare module "firebase-tools/lib/utils" {
   export function logLabeledWarning(label: string, message: string): void;
+}
+
+declare module "firebase-tools/lib/emulator/tasksEmulator" {
+  export class TasksEmulator {
+    constructor(args: { host: string; port: number; projectId: string });
+    start(): Promise<void>;
+    stop(): Promise<void>;
+  }
 }

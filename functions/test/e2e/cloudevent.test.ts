@@ -1,12 +1,14 @@
 /**
  * The job trigger on the production path: the built module (`lib/index.js`) loaded cold in a
  * module registry of its own (no firebase-admin app exists; the test creates none for it), the
- * environment a deployed `processSyncJob` gets (every parameter, only the secrets it binds,
+ * environment a deployed function gets (every parameter, the secrets the task functions bind,
  * GCLOUD_PROJECT and FIREBASE_CONFIG), and a Firestore "document created" CloudEvent as Eventarc
  * delivers it: binary protobuf `DocumentEventData` (and the JSON encoding), which
  * firebase-functions decodes itself before onInit runs. The function object is called the way
  * the Functions Framework calls it — not through `.run` or firebase-functions-test's `wrap`,
- * which skip onInit and the decoding.
+ * which skip onInit and the decoding. The trigger dispatches the job through firebase-admin's
+ * task queue to firebase-tools' Cloud Tasks emulator, which runs it on another cold instance's
+ * task function (`tasks.ts`).
  *
  * Regression: index.ts once initialised the default app only when `getApps()` was empty, but
  * decoding the event makes firebase-functions create a named app of its own first, so every
@@ -24,7 +26,8 @@ import type { SandboxAccount } from "../../dev/sandbox/world";
 import { JOBS_COLLECTION } from "../../src/jobs/model";
 import { enqueueJobs } from "../../src/jobs/store";
 import { SECRET_NAMES, VARIABLE_NAMES } from "../../src/params";
-import type { ProviderId } from "../../src/providers/types";
+import { TASK_QUEUES } from "../../src/providers/budget";
+import { PROVIDER_IDS, type ProviderId } from "../../src/providers/types";
 import { systemClock } from "../../src/shared/clock";
 import { type TestFirestore, testFirestore } from "../harness/firestore";
 import { TEST_TOKEN_KEYS_VALUE } from "../harness/seed";
@@ -43,8 +46,9 @@ import {
   LIB_DIR,
   paramsAndSecrets,
   setEnv,
-  triggerEventsFor,
+  waitFor,
 } from "./helpers";
+import { type RunningTasks, startCloudTasks, type TaskFunction } from "./tasks";
 
 const ACCOUNTS: SandboxAccount[] = [
   {
@@ -275,6 +279,7 @@ let firestore: TestFirestore;
 let db: Firestore;
 let restoreEnv: () => void = () => undefined;
 const instances: FunctionInstance[] = [];
+let tasks: RunningTasks;
 let users = 0;
 
 beforeAll(async () => {
@@ -294,15 +299,28 @@ beforeAll(async () => {
     ...stack.env,
   };
   const probe = coldStart();
-  const env = deployedEnv(probe.functions.processSyncJob.__endpoint, configured);
+  const triggerEnv = deployedEnv(probe.functions.processSyncJob.__endpoint, configured);
+  const env = deployedEnv(probe.functions.runSyncJobGoogle.__endpoint, configured);
   await probe.close();
-  // The trigger binds these two secrets only (triggers/jobs.ts): no other secret is in its env.
+  // The trigger only dispatches and binds no secret; the task functions bind these two only.
   const { secrets } = paramsAndSecrets(configured);
-  expect(
-    Object.keys(env)
+  const secretsIn = (values: Record<string, string>) =>
+    Object.keys(values)
       .filter((name) => name in secrets)
-      .sort(),
-  ).toEqual(["PROVIDER_SECRETS", "TOKEN_ENCRYPTION_KEYS"]);
+      .sort();
+  expect(secretsIn(triggerEnv)).toEqual([]);
+  expect(secretsIn(env)).toEqual(["PROVIDER_SECRETS", "TOKEN_ENCRYPTION_KEYS"]);
+  // One cold instance serves every platform's queue (its own module registry, as the trigger's).
+  const worker = startInstance();
+  tasks = await startCloudTasks(
+    firestore.projectId,
+    Object.fromEntries(
+      PROVIDER_IDS.map((id) => {
+        const name = TASK_QUEUES[id].functionName as keyof typeof worker.functions;
+        return [name, worker.functions[name] as unknown as TaskFunction];
+      }),
+    ),
+  );
   restoreEnv = setEnv({
     // Nothing of the test process's own configuration leaks in: exactly what the runtime sets.
     ...Object.fromEntries([...VARIABLE_NAMES, ...SECRET_NAMES].map((name) => [name, undefined])),
@@ -312,11 +330,13 @@ beforeAll(async () => {
     FUNCTION_TARGET: "processSyncJob",
     FUNCTION_SIGNATURE_TYPE: "cloudevent",
     K_SERVICE: "processsyncjob",
+    CLOUD_TASKS_EMULATOR_HOST: tasks.host,
   });
 });
 
 afterAll(async () => {
   restoreEnv();
+  await tasks?.close();
   await Promise.all(instances.map((instance) => instance.close()));
   await firestore?.close();
   await stack?.stop();
@@ -404,28 +424,43 @@ async function decodedByFirebaseFunctions(event: FirestoreCloudEvent) {
 const requestsTo = (providerId: ProviderId) =>
   stack.world.requestLog.filter((entry) => entry.provider === providerId).length;
 
+/** The job ran to its end (on the task function): its document is terminal. */
+const finished = (jobId: string) =>
+  waitFor(`job ${jobId} to finish`, async () => {
+    const status = (await db.collection(JOBS_COLLECTION).doc(jobId).get()).get("status") as unknown;
+    return status === "succeeded" || status === "failed" ? status : undefined;
+  });
+
+/** What the trigger's deliveries did with the job, over every instance, in order. */
+const dispatchOutcomes = (jobId: string) =>
+  instances.flatMap((instance) =>
+    instance.logs
+      .filter((line) => line.jobId === jobId && line.message === "job dispatched")
+      .map((line) => line.outcome),
+  );
+
 async function expectSyncedOnce(userId: string, jobId: string, deliveries: number) {
+  await finished(jobId);
   const { job, expected } = await expectJobSynced(db, stack.world, jobId);
   expect(job.attempts).toBe(1);
   expect(job.result?.rowsWritten).toBe(expected.rows);
   expect(await storedTotals(db, userId, job.providerId)).toEqual(expected);
   const metrics = await db.collection(`users/${userId}/metrics`).get();
   expect(new Set(metrics.docs.map((doc) => doc.get("jobId") as unknown))).toEqual(new Set([jobId]));
-  // One event per delivery: exactly one processed the job, the others found it taken.
-  const events = await triggerEventsFor(db, jobId);
-  expect(events).toHaveLength(deliveries);
-  const outcomes = events.map((event) => (event.details as { outcome?: unknown }).outcome);
-  expect(outcomes.filter((outcome) => outcome === "succeeded")).toHaveLength(1);
-  expect(outcomes.filter((outcome) => outcome === "not_claimed")).toHaveLength(deliveries - 1);
-  const processed = events.find(
-    (event) => (event.details as { outcome?: unknown }).outcome === "succeeded",
-  );
-  expect(processed).toMatchObject({
-    source: "trigger",
-    outcome: "completed",
-    counts: { processed: 1, succeeded: 1, failed: 0, retried: 0, skipped: 0 },
-    errors: [],
-  });
+  // One task per job: the first delivery enqueued it, the others found it there.
+  const outcomes = dispatchOutcomes(jobId);
+  expect(outcomes).toHaveLength(deliveries);
+  expect(outcomes.filter((outcome) => outcome === "enqueued")).toHaveLength(1);
+  expect(outcomes.filter((outcome) => outcome === "exists")).toHaveLength(deliveries - 1);
+  // …which Cloud Tasks dispatched once, to the platform's function, which answered 204.
+  expect(tasks.dispatches.filter((dispatch) => dispatch.jobId === jobId)).toEqual([
+    {
+      functionName: TASK_QUEUES[job.providerId].functionName,
+      jobId,
+      taskName: expect.any(String) as string,
+      status: 204,
+    },
+  ]);
 }
 
 it("builds events that firebase-functions decodes to the stored document, in both encodings", async () => {
@@ -470,10 +505,11 @@ it("processes a job delivered with the JSON encoding of DocumentEventData", asyn
 });
 
 it("processes a job once when the same event is delivered twice at once and again later", async () => {
-  // The platform calls one delivery makes, measured on a job of the same shape.
+  // The platform calls one job makes, measured on a job of the same shape.
   const reference = await enqueueSandboxJob("google");
   const before = requestsTo("google");
   await deliver(startInstance(), createdEvent(reference.document, "protobuf"));
+  await finished(reference.jobId);
   const perDelivery = requestsTo("google") - before;
   expect(perDelivery).toBeGreaterThan(0);
 
@@ -484,8 +520,9 @@ it("processes a job once when the same event is delivered twice at once and agai
   // them gets it again after both have finished.
   const first = startInstance();
   await Promise.all([deliver(first, event), deliver(startInstance(), event)]);
+  await finished(jobId);
   await deliver(first, event);
 
-  expect(requestsTo("google") - start).toBe(perDelivery);
   await expectSyncedOnce(userId, jobId, 3);
+  expect(requestsTo("google") - start).toBe(perDelivery);
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 
 import type * as AdminAppModule from "firebase-admin/app";
 import { type App, deleteApp, initializeApp } from "firebase-admin/app";
-import { type Firestore, getFirestore, type Timestamp } from "firebase-admin/firestore";
+import { type Firestore, getFirestore } from "firebase-admin/firestore";
 
 import type { SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import type * as FunctionsIndex from "../../src/index";
@@ -17,7 +17,6 @@ import type { Job } from "../../src/jobs/model";
 import { jobRef, parseJob } from "../../src/jobs/store";
 import { windowDays } from "../../src/jobs/window";
 import { splitConfiguration } from "../../src/params";
-import { EVENTS_COLLECTION } from "../../src/scheduler/events";
 import type { RawEnv } from "../../src/shared/config";
 import { expectedTotals } from "../harness/stack";
 
@@ -342,17 +341,21 @@ export async function expectJobSynced(
   return { job, expected };
 }
 
-/** The scheduler events the job trigger recorded for one job, oldest first. */
-export async function triggerEventsFor(db: Firestore, jobId: string) {
-  const events = await db.collection(EVENTS_COLLECTION).where("details.jobId", "==", jobId).get();
-  return events.docs
-    .map(
-      (doc) =>
-        doc.data() as { operation: string; source: string; createdAt: Timestamp } & Record<
-          string,
-          unknown
-        >,
-    )
-    .filter((event) => event.operation === "process_job")
-    .sort((a, b) => a.createdAt.toMillis() - b.createdAt.toMillis());
+/**
+ * The functions' structured log entries about one job, oldest first: the Functions emulator
+ * prints each entry a function logs as one `>  {json}` line (firebase-functions' logger), and a
+ * thrown error as `Unhandled error <name>: <message>`.
+ */
+export function jobLogs(output: string, jobId: string): Array<Record<string, unknown>> {
+  return output
+    .split("\n")
+    .filter((line) => line.includes(jobId))
+    .flatMap((line) => {
+      const json = line.slice(line.indexOf("{"));
+      try {
+        return [JSON.parse(json) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
 }

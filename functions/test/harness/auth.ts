@@ -21,6 +21,7 @@ import type { LogFields, Logger } from "../../src/shared/logger";
 import { DEFAULT_ENDPOINT_LIMITS } from "../../src/shared/rate-limit-config";
 import { type TestFirestore, testFirestore } from "./firestore";
 import { TEST_TOKEN_KEYS, TEST_TOKEN_KEYS_VALUE } from "./seed";
+import { type RecordingQueues, recordingQueues } from "./tasks";
 
 export const CRON_SECRET = "current-cron-secret-0123456789abcdef";
 export const PREVIOUS_CRON_SECRET = "previous-cron-secret-0123456789abcdef";
@@ -208,23 +209,28 @@ export function recordingLogger(entries: LogEntry[] = [], scope: LogFields = {})
 }
 
 /** One test row per requested account and day of the window's end: a stand-in platform. */
-export const twoRowFetcher: MetricsFetcher = (providerId, request) => {
+export const twoRowFetcher: MetricsFetcher = async (providerId, request) => {
   const range = requestedRange(request, "UTC");
-  return Promise.resolve({
-    rows: request.accountIds.map((accountId) => ({
-      provider: providerId,
-      accountId,
-      campaignId: "campaign-1",
-      campaignName: "Spring launch",
-      date: range.until,
-      timeZone: "UTC",
-      currency: "USD",
-      impressions: 1200,
-      clicks: 34,
-      spendMicros: 12_340_000n,
-      conversions: 2,
-      conversionValueMicros: 50_000_000n,
-    })),
+  for (const accountId of request.accountIds) {
+    const rows = [
+      {
+        provider: providerId,
+        accountId,
+        campaignId: "campaign-1",
+        campaignName: "Spring launch",
+        date: range.until,
+        timeZone: "UTC",
+        currency: "USD",
+        impressions: 1200,
+        clicks: 34,
+        spendMicros: 12_340_000n,
+        conversions: 2,
+        conversionValueMicros: 50_000_000n,
+      },
+    ];
+    await request.onAccount?.({ accountId, rows, range, timeZone: "UTC" });
+  }
+  return {
     accounts: request.accountIds.map((accountId) => ({
       accountId,
       status: "ok" as const,
@@ -232,7 +238,7 @@ export const twoRowFetcher: MetricsFetcher = (providerId, request) => {
       range,
       timeZone: "UTC",
     })),
-  });
+  };
 };
 
 export interface DepsOptions {
@@ -242,6 +248,8 @@ export interface DepsOptions {
   logger?: RecordingLogger;
   env?: RawEnv;
   fetchMetrics?: MetricsFetcher;
+  /** Where the stale reset dispatches requeued jobs; a fresh recorder when absent. */
+  queues?: RecordingQueues;
 }
 
 export const endpointDeps = (options: DepsOptions): EndpointDeps => ({
@@ -251,6 +259,7 @@ export const endpointDeps = (options: DepsOptions): EndpointDeps => ({
   logger: options.logger ?? recordingLogger(),
   env: options.env ?? TEST_ENV,
   process: { fetchMetrics: options.fetchMetrics ?? twoRowFetcher },
+  queues: (options.queues ?? recordingQueues()).queues,
 });
 
 export function request(

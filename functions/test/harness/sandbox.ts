@@ -76,14 +76,34 @@ export interface RunOptions {
   http?: AxiosInstance;
 }
 
+/** A fetch's result with every row its accounts handed over, in the order they came. */
+export type FetchedRows = FetchResult & { rows: MetricRow[] };
+
+/** `fetchMetrics` with an `onAccount` that keeps every account's rows, for tests to compare. */
+export async function fetchWithRows<P extends ProviderId>(
+  adapter: ProviderAdapter<P>,
+  deps: FetchDeps<P>,
+  request: FetchRequest,
+): Promise<FetchedRows> {
+  const rows: MetricRow[] = [];
+  const result = await fetchMetrics(adapter, deps, {
+    ...request,
+    onAccount: (account) => {
+      rows.push(...account.rows);
+      return Promise.resolve();
+    },
+  });
+  return { ...result, rows };
+}
+
 /** One fetch over real HTTP against the sandbox, as a job would run it. */
 export function runAdapter<P extends ProviderId>(
   adapter: ProviderAdapter<P>,
   sandbox: RunningSandbox,
   request: FetchRequest,
   { settings = {}, http }: RunOptions = {},
-): Promise<FetchResult> {
-  return fetchMetrics(adapter, sandboxDeps(adapter.id, sandbox, settings, http), request);
+): Promise<FetchedRows> {
+  return fetchWithRows(adapter, sandboxDeps(adapter.id, sandbox, settings, http), request);
 }
 
 /** How a platform reports an account's rows where it differs from the account itself. */

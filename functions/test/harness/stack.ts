@@ -30,8 +30,12 @@ export interface TestStack {
 /** Fast-failing settings for tests: short timeouts, no long inline waits. */
 const TEST_LIMITS = { timeoutMs: 2_000, maxInlineWaitMs: 1_500, requestsPerSecond: 50 };
 
-export async function startTestStack(accounts: SandboxAccount[]): Promise<TestStack> {
-  const world = new SandboxWorld(accounts);
+/** `now`: the sandbox's clock (which days exist), for a run on a manual clock. */
+export async function startTestStack(
+  accounts: SandboxAccount[],
+  now?: () => number,
+): Promise<TestStack> {
+  const world = new SandboxWorld(accounts, now);
   // LinkedIn version sunsets are judged at a fixed date, so the suite does not expire.
   const platforms = SANDBOX_PLATFORMS.map((platform) =>
     platform.provider === "linkedin"

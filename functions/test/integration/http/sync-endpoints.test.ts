@@ -277,7 +277,7 @@ describe("cron, automation, worker and process together", () => {
   });
 
   it("process runs one user's due jobs now", async () => {
-    const later = new Date(Date.UTC(2026, 10, 29, 2));
+    const later = new Date(Date.UTC(2026, 10, 29, 4));
     const { status, body } = await invoke(
       db,
       handleProcess,
@@ -296,7 +296,7 @@ describe("cron, automation, worker and process together", () => {
 
   it("reset_stale_jobs puts a job whose lease expired back in the queue", async () => {
     const [queued] = (await jobsOf(db, "on")).filter((job) => job.status === "queued");
-    const claimedAt = new Date(Date.UTC(2026, 10, 29, 3));
+    const claimedAt = new Date(Date.UTC(2026, 10, 29, 4));
     await claimJob({ db, clock: () => claimedAt }, queued!.id, "dead-worker", 60_000);
     const { body } = await cron(
       db,

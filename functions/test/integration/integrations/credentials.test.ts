@@ -101,7 +101,6 @@ function platform(refreshed?: Credentials) {
   const fetchMetrics: MetricsFetcher = (_providerId, request) => {
     received.push(request.credentials);
     return Promise.resolve({
-      rows: [],
       accounts: request.accountIds.map((accountId) => ({
         accountId,
         status: "ok" as const,

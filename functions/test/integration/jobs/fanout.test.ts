@@ -2,7 +2,7 @@
  * The fan-out and the batches against bad data, collisions and limits, on the official Firestore
  * emulator: a slot job that already exists, integration and job documents that fail validation,
  * fields written by newer code, and fan-outs and sweeps bounded by users or a deadline that
- * continue where they stopped.
+ * continue where they stopped. What a fan-out reads and commits: `fanout-due.test.ts`.
  */
 import { Timestamp } from "firebase-admin/firestore";
 
@@ -30,6 +30,7 @@ import { recordingLogger, twoRowFetcher } from "../../harness/auth";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 import { finishJob, manualClock, seedIntegration, TEST_TOKEN_KEYS } from "../../harness/seed";
 import { seededJob } from "../scheduler/seeded-jobs";
+import { metered } from "./metered";
 
 let firestore: TestFirestore;
 let time: ReturnType<typeof manualClock>;
@@ -83,11 +84,13 @@ describe("enqueueAllUsers against collisions and bad documents", () => {
     const others = users("u", 150);
     await seedAll(others);
 
-    const result = await enqueueAllUsers(deps, scheduled);
+    const result = await enqueueAllUsers(deps, { ...scheduled, pageSize: 100 });
     expect(result.outcomes.find((o) => o.userId === flip)).toMatchObject({
       status: "skipped",
       reason: "already_scheduled",
     });
+    // The first page's commit met the slot's job (its `create`) and fell back to one at a time.
+    expect(result.batchFallbacks).toEqual([expect.stringMatching(/already exists/i) as unknown]);
     expect(result.outcomes.filter((o) => o.status === "queued")).toHaveLength(150);
     expect(result.stoppedBy).toBe("end");
     const ids = await jobIdsOf();
@@ -146,10 +149,10 @@ describe("a fan-out over more users than one invocation takes", () => {
       [5, 5, "end"],
     ]);
     expect(runs[1]?.details.startCursor).toBe(runs[0]?.details.nextCursor);
-    expect((await firestore.db.doc(ENQUEUE_STATE_PATH).get()).get("cursor")).toBeNull();
-    // The next invocation starts over: in the same slot nothing is queued twice.
+    expect((await firestore.db.doc(ENQUEUE_STATE_PATH).get()).get("passes")).toEqual([]);
+    // The pass is finished: the next invocation in the same slot reads no integration at all.
     const again = await run();
-    expect(again.details).toMatchObject({ startCursor: null, users: 10 });
+    expect(again.details).toMatchObject({ startCursor: null, users: 0, pages: 0, passes: [] });
     expect(again.counts.queued).toBe(0);
     expect(await jobIdsOf()).toEqual(slotJobs(everyone));
   });
@@ -157,14 +160,14 @@ describe("a fan-out over more users than one invocation takes", () => {
   it("stops starting pages at the deadline and the next invocations finish the pass", async () => {
     const everyone = users("y", 250);
     await seedAll(everyone);
-    // Every read of the clock costs a second: a page of 100 enqueues takes about 100 s.
-    let now = time.clock().getTime();
-    const ticking: StoreDeps = { db: firestore.db, clock: () => new Date((now += 1_000)) };
+    // Every page read takes a minute: three pages of 50 fit in a budget of 150 s.
+    metered(firestore.db).hooks.afterQuery = () => time.advance(60_000);
     const stops: string[] = [];
     for (let invocation = 0; invocation < 5 && stops.at(-1) !== "end"; invocation += 1) {
-      const result = await enqueueAllUsers(ticking, {
+      const result = await enqueueAllUsers(deps, {
         ...scheduled,
-        deadline: new Date(now + 150_000),
+        pageSize: 50,
+        deadline: time.later(150_000),
       });
       stops.push(result.stoppedBy);
     }
@@ -237,6 +240,7 @@ describe("job documents in batches", () => {
       invalid: 1,
       errored: 0,
       stoppedBy: "done",
+      requeuedIds: [],
     });
     expect((await jobRef(firestore.db, "stale-broken").get()).data()).toMatchObject({
       status: "failed",

@@ -359,10 +359,16 @@ describe("resetStaleJobs", () => {
       time.advance(DEFAULT_LEASE_MS + 1);
       await claimJob(staleDeps, fresh, "live-worker", DEFAULT_LEASE_MS);
 
-      // Pages of two: one call goes on until no stale job is left.
-      expect(
-        await resetStaleJobs(staleDeps, { pageSize: 2, deadline: time.later(60_000) }),
-      ).toEqual({ requeued: 3, failed: 1, invalid: 0, errored: 0, stoppedBy: "done" });
+      // Pages of two: one call goes on until no stale job is left, and names the requeued.
+      const reset = await resetStaleJobs(staleDeps, { pageSize: 2, deadline: time.later(60_000) });
+      expect({ ...reset, requeuedIds: [...reset.requeuedIds].sort() }).toEqual({
+        requeued: 3,
+        failed: 1,
+        invalid: 0,
+        errored: 0,
+        stoppedBy: "done",
+        requeuedIds: [expired, ...others].sort(),
+      });
       const read = async (id: string) =>
         parseJob(id, (await db.db.collection(JOBS_COLLECTION).doc(id).get()).data()).job;
       expect((await read(fresh)).status).toBe("running");
@@ -403,6 +409,7 @@ describe("resetStaleJobs", () => {
         invalid: 0,
         errored: 0,
         stoppedBy: "deadline",
+        requeuedIds: [],
       });
       expect((await jobRef(db.db, id).get()).get("status")).toBe("running");
     } finally {

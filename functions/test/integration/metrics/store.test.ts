@@ -6,9 +6,10 @@
  */
 import { Firestore } from "@google-cloud/firestore";
 
-import { metricDocId, METRICS_COLLECTION, storeMetrics } from "../../../src/metrics/store";
+import { metricDocId, METRICS_COLLECTION } from "../../../src/metrics/store";
 import type { MetricRow } from "../../../src/providers/types";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { storer } from "./storing";
 
 let firestore: TestFirestore;
 /** The same project through a client that decodes int64 as bigint (`useBigInt`). */
@@ -53,19 +54,7 @@ const exactSpend = async (userId: string, r: MetricRow) =>
     "spendMicros",
   ) as unknown;
 
-const store = (
-  userId: string,
-  rows: MetricRow[],
-  accounts: Parameters<typeof storeMetrics>[3]["accounts"],
-  jobId = "job-1",
-) =>
-  storeMetrics(
-    firestore.db,
-    userId,
-    "google",
-    { rows, accounts },
-    { jobId, now: new Date("2026-11-28T03:00:00Z") },
-  );
+const store = storer(() => firestore.db);
 
 describe("storeMetrics", () => {
   it("writes new and changed rows, and nothing for unchanged ones", async () => {
@@ -171,12 +160,20 @@ describe("storeMetrics", () => {
     // Read exactly through a client that decodes int64 as bigint.
     expect(await exactSpend(userId, large)).toBe(9_007_199_254_750_123n);
     expect(await exactSpend(userId, small)).toBe(5_000_000n);
-    // The default client sees the large amount rounded, so it is never taken as unchanged.
+    // The default client reads the large amount back rounded, but the digest compares the exact
+    // amount: neither row is rewritten; a changed large amount is.
     expect(await store(userId, [large, small], [ok("1")])).toEqual({
+      written: 0,
+      unchanged: 2,
+      zeroed: 0,
+    });
+    const larger = { ...large, spendMicros: large.spendMicros + 1n };
+    expect(await store(userId, [larger, small], [ok("1")])).toEqual({
       written: 1,
       unchanged: 1,
       zeroed: 0,
     });
+    expect(await exactSpend(userId, large)).toBe(9_007_199_254_750_124n);
   });
 
   it("never writes a spend the platform did not send as 0, and marks the row", async () => {

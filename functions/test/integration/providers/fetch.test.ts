@@ -11,7 +11,7 @@ import { ProviderError } from "../../../src/providers/errors";
 import { fetchMetrics } from "../../../src/providers/fetch";
 import { RateLimiter, realClock } from "../../../src/providers/limiter";
 import { parseProviderSettings } from "../../../src/providers/settings";
-import type { FetchRequest, MetricRow } from "../../../src/providers/types";
+import type { FetchedAccount, FetchRequest, MetricRow } from "../../../src/providers/types";
 import { listenOnLoopback, type RunningServer } from "../../harness/http";
 
 let server: RunningServer;
@@ -117,10 +117,28 @@ const request = (overrides: Partial<FetchRequest> = {}): FetchRequest => ({
   ...overrides,
 });
 
+/** A request whose `onAccount` records what each account handed over, and when. */
+function recording(overrides: Partial<FetchRequest> = {}) {
+  const handed: Array<FetchedAccount & { requestsBefore: string[] }> = [];
+  return {
+    handed,
+    request: request({
+      ...overrides,
+      onAccount: (account) => {
+        handed.push({ ...account, requestsBefore: [...requests] });
+        return Promise.resolve();
+      },
+    }),
+  };
+}
+
 describe("fetchMetrics", () => {
   it("keeps the other accounts' rows when one account fails", async () => {
-    const result = await fetchMetrics(adapter, deps, request());
-    expect(result.rows.map((row) => [row.accountId, row.clicks])).toEqual([
+    const { handed, request: withSink } = recording();
+    const result = await fetchMetrics(adapter, deps, withSink);
+    expect(
+      handed.flatMap((account) => account.rows).map((row) => [row.accountId, row.clicks]),
+    ).toEqual([
       ["a", 1],
       ["ccc", 3],
     ]);
@@ -134,6 +152,46 @@ describe("fetchMetrics", () => {
       { accountId: "ccc", status: "ok", rows: 1, range: RANGE, timeZone: "UTC" },
     ]);
     expect(result.refreshedCredentials).toBeUndefined();
+  });
+
+  it("hands each account's rows over as soon as it is fetched, before the next one", async () => {
+    const { handed, request: withSink } = recording();
+    await fetchMetrics(adapter, deps, withSink);
+    expect(
+      handed.map(({ accountId, range, timeZone, requestsBefore }) => ({
+        accountId,
+        range,
+        timeZone,
+        requestsBefore,
+      })),
+    ).toEqual([
+      { accountId: "a", range: RANGE, timeZone: "UTC", requestsBefore: ["/accounts/a"] },
+      {
+        accountId: "ccc",
+        range: RANGE,
+        timeZone: "UTC",
+        requestsBefore: ["/accounts/a", "/accounts/broken", "/accounts/ccc"],
+      },
+    ]);
+  });
+
+  it("ends the fetch with the error of an onAccount that fails, fetching no further account", async () => {
+    const failing = request({
+      onAccount: () => Promise.reject(new Error("the store is unavailable")),
+    });
+    await expect(fetchMetrics(adapter, deps, failing)).rejects.toThrow("the store is unavailable");
+    expect(requests).toEqual(["/accounts/a"]);
+  });
+
+  it("hands a token refreshed mid-fetch over with the rows fetched with it", async () => {
+    validToken = "at-5";
+    const { handed, request: withSink } = recording({ accountIds: ["a", "ccc"] });
+    const result = await fetchMetrics(adapter, deps, withSink);
+    expect(handed.map((account) => account.refreshedCredentials?.accessToken)).toEqual([
+      "at-6",
+      "at-6",
+    ]);
+    expect(result.refreshedCredentials?.accessToken).toBe("at-6");
   });
 
   it("refreshes an expiring token before use and hands the new one back", async () => {

@@ -1,7 +1,9 @@
 /**
  * Scheduler alerts end to end: real operations against the official Firestore emulator, messages to
- * the local webhook receiver over real HTTP, a clock the tests move. Each test has its own
- * project, so alert state never leaks between tests.
+ * the local webhook receiver over real HTTP, a clock the tests move. Jobs run as the platform
+ * queues run them (their tasks recorded by the Cloud Tasks stand-in, each run by
+ * `runDispatchedJob`), and the scheduled sweep judges the window they finished in. Each test has
+ * its own project, so alert state never leaks between tests.
  */
 import { randomUUID } from "node:crypto";
 
@@ -9,8 +11,9 @@ import { initializeApp } from "firebase-admin/app";
 import { getFirestore, Timestamp } from "firebase-admin/firestore";
 
 import { type RunningWebhookReceiver, startWebhookReceiver } from "../../../dev/webhook-receiver";
+import { type DispatchDeps, dispatchJobs, runDispatchedJob } from "../../../src/jobs/dispatch";
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
-import type { MetricsFetcher, ProcessDeps } from "../../../src/jobs/process";
+import type { MetricsFetcher, ProcessDeps, RunOutcome } from "../../../src/jobs/process";
 import { claimJob, enqueueJobs } from "../../../src/jobs/store";
 import { ProviderError } from "../../../src/providers/errors";
 import type { ProviderId } from "../../../src/providers/types";
@@ -22,8 +25,8 @@ import {
 } from "../../../src/scheduler/alerts";
 import { EVENTS_COLLECTION } from "../../../src/scheduler/events";
 import {
+  dispatchSweepOperation,
   type OperationDeps,
-  processCreatedJobOperation,
   resetStaleOperation,
   sweepOperation,
 } from "../../../src/scheduler/operations";
@@ -32,11 +35,15 @@ import { type LogEntry, recordingLogger, twoRowFetcher } from "../../harness/aut
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 import { listenOnLoopback } from "../../harness/http";
 import { manualClock, seedIntegration, TEST_TOKEN_KEYS } from "../../harness/seed";
+import { type RecordingQueues, recordingQueues } from "../../harness/tasks";
 
 let receiver: RunningWebhookReceiver;
 let firestore: TestFirestore;
 let time: ReturnType<typeof manualClock>;
 let logs: LogEntry[];
+let cloudTasks: RecordingQueues;
+/** The recorded tasks already run. */
+let tasksRun: number;
 /** Platforms whose reports fail (permanently: the job fails at once, the next run re-enqueues). */
 const failing = new Set<ProviderId>();
 
@@ -56,15 +63,18 @@ beforeEach(() => {
   firestore = testFirestore("alerts");
   time = manualClock();
   logs = [];
+  cloudTasks = recordingQueues();
+  tasksRun = 0;
   failing.clear();
   receiver.messages.length = 0;
   Object.assign(receiver.answer, { status: 200, delayMs: 0 });
 });
 afterEach(() => firestore.close());
 
-const deps = (env: RawEnv = {}): ProcessDeps & OperationDeps => ({
+const deps = (env: RawEnv = {}): ProcessDeps & OperationDeps & DispatchDeps => ({
   db: firestore.db,
   clock: time.clock,
+  queues: cloudTasks.queues,
   logger: recordingLogger(logs),
   fetchMetrics: fetcher,
   owner: `test-${randomUUID()}`,
@@ -95,35 +105,73 @@ async function enqueue(providerId: ProviderId, users: readonly string[]): Promis
   return outcomes.flatMap((outcome) => (outcome.status === "queued" ? [outcome.jobId] : []));
 }
 
+/** The worker endpoint: due jobs run inline, and its batch's failures are judged. */
 const sweep = (env: RawEnv = {}) =>
   sweepOperation(deps(env), "test-sweep", { maxJobs: 50, maxUsers: 50 });
+
+/** The scheduled sweep: due jobs dispatched, and the jobs of the last 5 minutes judged. */
+const SWEEP_WINDOW_MS = 5 * 60_000;
+const dispatchSweep = (env: RawEnv = {}) =>
+  dispatchSweepOperation(deps(env), "cloud-scheduler", {
+    maxJobs: 50,
+    windowMs: SWEEP_WINDOW_MS,
+  });
+
+/** What alerting needs, on `db`: another instance's client in the two-instance tests. */
+const alertDeps = (db = firestore.db) => ({
+  db,
+  clock: time.clock,
+  logger: recordingLogger(logs),
+  env: { SCHEDULER_ALERT_WEBHOOK_URL: receiver.url },
+});
 
 const texts = () => receiver.messages.map((message) => message.text);
 const opened = () => texts().filter((text) => text.startsWith("[Cohorts sync] ALERT:"));
 const resolved = () => texts().filter((text) => text.startsWith("[Cohorts sync] RESOLVED:"));
+const alertDocuments = async () =>
+  (await firestore.db.collection(ALERTS_COLLECTION).get()).docs.map((doc) => doc.id);
+
+/** Each job gets its task, as the job trigger dispatches a created job. */
+async function dispatch(jobIds: readonly string[]): Promise<void> {
+  const counts = await dispatchJobs(deps(), jobIds);
+  expect(counts.enqueued).toBe(jobIds.length);
+}
+
+/** Runs the recorded tasks not run yet, all at once, as the platform queues deliver them. */
+function runTasks(): Promise<RunOutcome[]> {
+  const pending = cloudTasks.tasks.slice(tasksRun);
+  tasksRun = cloudTasks.tasks.length;
+  return Promise.all(pending.map(({ task }) => runDispatchedJob(deps(), task)));
+}
 
 /**
- * One trigger run (`process_job`, one job) per entry, 30 s apart, for one Meta user: each fails
- * when its entry is true.
+ * One sweep window of `providerId`'s users: their jobs dispatched and run as tasks, failing when
+ * `fails`, and a minute later the scheduled sweep that judges them. Windows are 5 minutes
+ * apart, so each sweep reads only its own window's jobs.
  */
-async function triggerRuns(outcomes: readonly boolean[], env: RawEnv = {}): Promise<void> {
-  const users = await seedUsers("meta", 1);
-  for (const fails of outcomes) {
-    time.advance(30_000);
-    if (fails) {
-      failing.add("meta");
-    } else {
-      failing.delete("meta");
-    }
-    const [jobId] = await enqueue("meta", users);
-    await processCreatedJobOperation(deps(env), jobId!, "meta");
+async function sweepWindow(
+  providerId: ProviderId,
+  users: readonly string[],
+  fails: boolean,
+  env: RawEnv = {},
+) {
+  time.advance(SWEEP_WINDOW_MS - 60_000);
+  if (fails) {
+    failing.add(providerId);
+  } else {
+    failing.delete(providerId);
   }
+  await dispatch(await enqueue(providerId, users));
+  await runTasks();
+  time.advance(60_000);
+  return dispatchSweep(env);
 }
 
 async function storedEvent(eventId: string) {
   return (await firestore.db.collection(EVENTS_COLLECTION).doc(eventId).get()).data() as {
     alerts?: AlertsReport;
     queue?: Record<string, unknown>;
+    details?: Record<string, unknown>;
   };
 }
 
@@ -172,44 +220,6 @@ describe("failure alerts", () => {
     expect(texts()[0]).toContain("ALERT: Meta Ads sync failures. 2 failures");
   });
 
-  it("opens on a platform's consecutive failed trigger runs, and K clean runs resolve", async () => {
-    const users = await seedUsers("meta", 3);
-    failing.add("meta");
-    const jobIds = await enqueue("meta", users);
-    for (const jobId of jobIds) {
-      time.advance(60_000);
-      await processCreatedJobOperation(deps(), jobId, "meta");
-    }
-    expect(texts()).toHaveLength(1);
-    expect(texts()[0]).toMatch(
-      /^\[Cohorts sync\] ALERT: Meta Ads sync failures\. 3 of the last 3 process_job run\(s\) failed, 3 in a row \(opens at 3 in a row, or 3 at 50 % of the runs\); the last: permanent ×1\. Event admin\/scheduler\/events\/\w+\.$/,
-    );
-
-    failing.delete("meta");
-    time.advance(10 * 60_000);
-    await triggerRuns([false, false, false]);
-    expect(texts()).toHaveLength(2);
-    expect(texts()[1]).toBe(
-      "[Cohorts sync] RESOLVED: Meta Ads sync failures. 3 runs in a row reached Meta Ads without a failure, the last a process_job run (firing since 2026-11-28T03:03:00.000Z, 11 min).",
-    );
-  });
-
-  it("alerts on the first failed trigger run with the event-type override process_job: 1", async () => {
-    failing.add("google");
-    const [jobId] = await enqueue("google", await seedUsers("google", 1));
-    const result = await processCreatedJobOperation(
-      deps({ SCHEDULER_ALERT_THRESHOLDS: '{"operations":{"process_job":1}}' }),
-      jobId!,
-      "google",
-    );
-    expect(result.alerts).toEqual({
-      deliveries: [{ key: "failures.google", action: "alert", delivered: true }],
-    });
-    expect(texts()[0]).toContain(
-      "Google Ads sync failures. 1 of the last 1 process_job run(s) failed, 1 in a row",
-    );
-  });
-
   it("suppresses repeats within the cooldown, reminds after it, and recovers once after K clean runs", async () => {
     const users = await seedUsers("meta", 1);
     const env = { SCHEDULER_ALERT_THRESHOLDS: '{"providers":{"meta":1}}' };
@@ -249,12 +259,6 @@ describe("failure alerts", () => {
       errors: [{ provider: "meta", code: "transient", count: 3 }],
       reached: ["meta" as const],
     };
-    const alertDeps = (db: typeof firestore.db) => ({
-      db,
-      clock: time.clock,
-      logger: recordingLogger(logs),
-      env: { SCHEDULER_ALERT_WEBHOOK_URL: receiver.url },
-    });
     const reports = await Promise.all([
       evaluateRunAlerts(alertDeps(firestore.db), run),
       evaluateRunAlerts(alertDeps(getFirestore(other)), run),
@@ -264,148 +268,165 @@ describe("failure alerts", () => {
   });
 });
 
-describe("trigger runs: a failure rate over the window, K clean runs, a cooldown across incidents", () => {
-  const alternating = Array.from({ length: 20 }, (_, i) => i % 2 === 0);
-  const twoInThree = Array.from({ length: 12 }, (_, i) => i % 3 !== 2);
-  const alertOnFirstFailure = { SCHEDULER_ALERT_THRESHOLDS: '{"operations":{"process_job":1}}' };
+describe("job runs on the platform queues, judged by the sweep's window", () => {
+  it("write no alert state while they run; the sweep then opens one alert with the window's failures", async () => {
+    failing.add("meta");
+    await dispatch(await enqueue("meta", await seedUsers("meta", 8)));
+    expect(cloudTasks.tasks.map((task) => task.providerId)).toEqual(Array(8).fill("meta"));
 
-  it("an alternating fail/success pattern over 10 minutes sends one opening message and never flaps", async () => {
-    await triggerRuns(alternating, alertOnFirstFailure);
-    expect(opened()).toHaveLength(1);
-    expect(resolved()).toEqual([]);
-    expect(texts()).toHaveLength(1);
-    const state = await firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`).get();
-    expect(state.get("status")).toBe("firing");
-  });
+    const outcomes = await runTasks();
 
-  it("a 67 % failure rate (fail, fail, success, repeated) opens an incident at threshold 3", async () => {
-    await triggerRuns(twoInThree);
-    expect(opened()).toHaveLength(1);
-    expect(opened()[0]).toContain("3 of the last 4 process_job run(s) failed, 1 in a row");
-    expect(texts()).toHaveLength(1);
-  });
+    expect(outcomes.map((run) => run.outcome)).toEqual(Array(8).fill("failed"));
+    expect(await alertDocuments()).toEqual([]);
+    expect((await firestore.db.collection(EVENTS_COLLECTION).get()).size).toBe(0);
+    expect(texts()).toEqual([]);
 
-  it("takes SCHEDULER_ALERT_RESOLVE_RUNS clean runs in a row to resolve, with one message", async () => {
-    await triggerRuns([true, true, true, false, false]);
-    expect(texts()).toHaveLength(1);
-    // A failure before the third clean run starts the count again.
-    await triggerRuns([true, false, false]);
-    expect(resolved()).toEqual([]);
-    await triggerRuns([false]);
-    expect(resolved()).toEqual([
-      "[Cohorts sync] RESOLVED: Meta Ads sync failures. 3 runs in a row reached Meta Ads without a failure, the last a process_job run (firing since 2026-11-28T03:01:30.000Z, 3 min).",
+    time.advance(60_000);
+    const result = await dispatchSweep();
+
+    expect(result.counts.failed).toBe(8);
+    expect(result.errors).toEqual([{ provider: "meta", code: "permanent", count: 8 }]);
+    expect(texts()).toEqual([
+      `[Cohorts sync] ALERT: Meta Ads sync failures. 8 failures in one process_queued_jobs run from cloud-scheduler (threshold 3): permanent ×8. Event ${EVENTS_COLLECTION}/${result.eventId}.`,
     ]);
-    await triggerRuns([false, false, false]);
-    expect(texts()).toHaveLength(2);
+    expect(await alertDocuments()).toEqual(["failures.meta"]);
+  });
 
-    await triggerRuns([true, false], { SCHEDULER_ALERT_RESOLVE_RUNS: "1" });
+  it("records the window's failures in the sweep's event; K clean sweeps of a platform that succeeded resolve it", async () => {
+    const meta = await seedUsers("meta", 3);
+    const google = await seedUsers("google", 1);
+    failing.add("meta");
+    await dispatch(await enqueue("meta", meta));
+    await dispatch(await enqueue("google", google));
+    await runTasks();
+    time.advance(60_000);
+
+    const first = await dispatchSweep();
+
+    const since = new Date(time.clock().getTime() - SWEEP_WINDOW_MS).toISOString();
+    const finished = { since, failed: 3, capped: false };
+    expect(first.details).toMatchObject({ finished });
+    expect((await storedEvent(first.eventId)).details).toMatchObject({ finished });
+    expect(first.errors).toEqual([{ provider: "meta", code: "permanent", count: 3 }]);
+    // Google succeeded in the window, with no incident to count towards: no state at all.
+    expect(await alertDocuments()).toEqual(["failures.meta"]);
+    expect(opened()).toHaveLength(1);
+
+    await sweepWindow("meta", meta, false);
+    // A window without a Meta job neither resolves nor restarts the count.
+    time.advance(SWEEP_WINDOW_MS);
+    const idle = await dispatchSweep();
+    expect(idle.details).toMatchObject({ finished: { failed: 0 } });
+    await sweepWindow("meta", meta, false);
+    const state = firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`);
+    expect((await state.get()).data()).toMatchObject({ status: "firing", cleanRuns: 2 });
+    expect(resolved()).toEqual([]);
+
+    await sweepWindow("meta", meta, false);
+    expect(resolved()).toEqual([
+      "[Cohorts sync] RESOLVED: Meta Ads sync failures. 3 runs in a row reached Meta Ads without a failure, the last a process_queued_jobs run (firing since 2026-11-28T03:01:00.000Z, 20 min).",
+    ]);
+    expect(texts()).toHaveLength(2);
+  });
+
+  it("a failed window before the K-th clean one starts the count again", async () => {
+    const users = await seedUsers("meta", 3);
+    for (const fails of [true, false, false, true, false, false]) {
+      await sweepWindow("meta", users, fails);
+    }
+    expect(opened()).toHaveLength(1);
+    expect(resolved()).toEqual([]);
+    await sweepWindow("meta", users, false);
+    expect(resolved()).toHaveLength(1);
     expect(texts()).toHaveLength(2);
   });
 
   it("an incident that re-opens within the cooldown sends no new opening message; after it, one", async () => {
-    await triggerRuns([true, false, false, false], alertOnFirstFailure);
+    const users = await seedUsers("meta", 1);
+    const env = {
+      SCHEDULER_ALERT_THRESHOLDS: '{"operations":{"process_queued_jobs":1}}',
+      SCHEDULER_ALERT_RESOLVE_RUNS: "1",
+    };
+    await sweepWindow("meta", users, true, env);
+    await sweepWindow("meta", users, false, env);
     expect(texts().map((text) => text.split(":")[0])).toEqual([
       "[Cohorts sync] ALERT",
       "[Cohorts sync] RESOLVED",
     ]);
-    time.advance(10 * 60_000);
-    await triggerRuns([true, true], alertOnFirstFailure);
+    expect(texts()[0]).toContain(
+      "Meta Ads sync failures. 1 failures in one process_queued_jobs run",
+    );
+
+    await sweepWindow("meta", users, true, env);
+    await sweepWindow("meta", users, true, env);
     expect(texts()).toHaveLength(2);
     const state = firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`);
     expect((await state.get()).data()).toMatchObject({ status: "firing", announced: false });
 
     // Still failing once the cooldown since the first alert has passed: it opens in the channel.
-    time.advance(50 * 60_000);
-    await triggerRuns([true], alertOnFirstFailure);
+    time.advance(45 * 60_000);
+    await sweepWindow("meta", users, true, env);
     expect(opened()).toHaveLength(2);
     expect(texts()).toHaveLength(3);
   });
 
-  describe("two instances at once", () => {
-    const outline = (fails: boolean) => ({
-      operation: "process_job" as const,
-      source: "trigger",
+  it("sends one recovery when two instances see the clean run that resolves the incident", async () => {
+    const outline = (failures: number) => ({
+      operation: "process_queued_jobs" as const,
+      source: "cloud-scheduler",
       eventId: randomUUID(),
-      errors: fails ? [{ provider: "meta", code: "permanent", count: 1 }] : [],
-      reached: ["meta" as const],
+      errors: failures > 0 ? [{ provider: "meta", code: "permanent", count: failures }] : [],
+      reached: failures > 0 ? [] : ["meta" as const],
     });
-    const alertDeps = (db: typeof firestore.db) => ({
-      db,
-      clock: time.clock,
-      logger: recordingLogger(logs),
-      env: { SCHEDULER_ALERT_WEBHOOK_URL: receiver.url },
-    });
-    const one = () => alertDeps(firestore.db);
-    const both = (fails: boolean) => {
-      const other = initializeApp(
-        { projectId: firestore.projectId },
-        `${firestore.projectId}-${randomUUID()}`,
-      );
-      return Promise.all([
-        evaluateRunAlerts(one(), outline(fails)),
-        evaluateRunAlerts(alertDeps(getFirestore(other)), outline(fails)),
-      ]);
-    };
-    const state = async () =>
-      (await firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`).get()).data();
-
-    it("both count their run in the window", async () => {
-      await evaluateRunAlerts(one(), outline(true));
-      time.advance(1_000);
-      await both(false);
-      expect((await state())?.runs).toHaveLength(3);
-      expect(texts()).toEqual([]);
-    });
-
-    it("send one opening message when both see the failure that opens the incident", async () => {
-      for (const fails of [true, true, false]) {
-        time.advance(1_000);
-        await evaluateRunAlerts(one(), outline(fails));
-      }
-      time.advance(1_000);
-      const reports = await both(true);
-      expect(opened()).toHaveLength(1);
-      expect(texts()).toHaveLength(1);
-      expect(reports.filter((report) => report !== undefined)).toHaveLength(1);
-    });
-
-    it("send one recovery when both see the clean run that resolves it", async () => {
-      for (const fails of [true, true, true, false, false]) {
-        time.advance(1_000);
-        await evaluateRunAlerts(one(), outline(fails));
-      }
-      expect(texts()).toHaveLength(1);
-      time.advance(1_000);
-      await both(false);
-      expect(resolved()).toHaveLength(1);
-      expect(texts()).toHaveLength(2);
-    });
+    for (const failures of [3, 0, 0]) {
+      time.advance(SWEEP_WINDOW_MS);
+      await evaluateRunAlerts(alertDeps(firestore.db), outline(failures));
+    }
+    expect(texts()).toHaveLength(1);
+    time.advance(SWEEP_WINDOW_MS);
+    const other = initializeApp({ projectId: firestore.projectId }, `${firestore.projectId}-2`);
+    await Promise.all([
+      evaluateRunAlerts(alertDeps(firestore.db), outline(0)),
+      evaluateRunAlerts(alertDeps(getFirestore(other)), outline(0)),
+    ]);
+    expect(resolved()).toHaveLength(1);
+    expect(texts()).toHaveLength(2);
   });
 
-  it("reads state documents written by the earlier code and carries them on", async () => {
+  it("reads state documents written by earlier code and carries their incident on", async () => {
+    const users = await seedUsers("meta", 3);
+    const ref = firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`);
+    const now = Timestamp.fromDate(time.clock());
     const written = {
       title: "Meta Ads sync failures",
-      lastBreachAt: Timestamp.fromDate(time.clock()),
-      lastDetail: "3 failed process_job run(s) in a row",
-      updatedAt: Timestamp.fromDate(time.clock()),
+      lastBreachAt: now,
+      lastDetail: "3 of the last 3 process_job run(s) failed, 3 in a row",
+      updatedAt: now,
     };
-    const ref = firestore.db.doc(`${ALERTS_COLLECTION}/failures.meta`);
+    // The run-window code: a firing incident with the trigger runs of its window.
     await ref.set({
       ...written,
       status: "firing",
-      streak: 3,
-      since: written.updatedAt,
-      lastNotifiedAt: written.updatedAt,
+      since: now,
+      lastNotifiedAt: now,
+      announced: true,
+      cleanRuns: 1,
+      runs: [true, true, true].map((failed) => ({ at: now, failed })),
     });
-    await triggerRuns([false, false]);
+    await sweepWindow("meta", users, false);
     expect(texts()).toEqual([]);
-    await triggerRuns([false]);
+    const carried = (await ref.get()).data();
+    expect(carried).toMatchObject({ status: "firing", cleanRuns: 2 });
+    expect(carried).not.toHaveProperty("runs");
+    await sweepWindow("meta", users, false);
     expect(resolved()).toHaveLength(1);
 
+    // Older still: a streak of trigger runs and no `announced`: read as a quiet condition.
     await ref.set({ ...written, status: "ok", streak: 2, since: null, lastNotifiedAt: null });
-    await triggerRuns([true]);
+    await sweepWindow("meta", users.slice(0, 1), true);
+    expect(opened()).toEqual([]);
+    await sweepWindow("meta", users, true);
     expect(opened()).toHaveLength(1);
-    expect(opened()[0]).toContain("3 of the last 3 process_job run(s) failed, 3 in a row");
   });
 });
 
@@ -518,12 +539,6 @@ describe("queue alerts", () => {
 });
 
 describe("failed-authentication spikes", () => {
-  const alertDeps = () => ({
-    db: firestore.db,
-    clock: time.clock,
-    logger: recordingLogger(logs),
-    env: { SCHEDULER_ALERT_WEBHOOK_URL: receiver.url },
-  });
   const spike = (source: string) => ({
     source,
     endpoint: "cron",
@@ -545,11 +560,11 @@ describe("failed-authentication spikes", () => {
     time.advance(5 * 60_000);
     expect(await reportAuthFailureSpike(alertDeps(), spike("198.51.100.7"))).toBeUndefined();
     time.advance(30 * 60_000);
-    await sweep();
+    await dispatchSweep();
     expect(texts()).toHaveLength(1);
 
     time.advance(31 * 60_000);
-    await sweep();
+    await dispatchSweep();
     expect(texts()[1]).toBe(
       "[Cohorts sync] RESOLVED: Failed authentication spike. No new spike for 60 min (firing since 2026-11-28T03:00:00.000Z, 66 min).",
     );

@@ -1,11 +1,13 @@
 /**
  * Every scheduler operation records one event with the figures operators read: operation and
  * source, counts, duration, errors grouped by platform and class, details, and the TTL expiry.
+ * A job run on a platform queue records none: the scheduled sweep's event aggregates them.
  */
 import { randomUUID } from "node:crypto";
 
 import { Timestamp } from "firebase-admin/firestore";
 
+import { type DispatchDeps, dispatchJobs, runDispatchedJob } from "../../../src/jobs/dispatch";
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../../../src/jobs/process";
 import { jobRef, RETENTION_MS } from "../../../src/jobs/store";
@@ -13,11 +15,11 @@ import { ProviderError } from "../../../src/providers/errors";
 import { EVENTS_COLLECTION } from "../../../src/scheduler/events";
 import {
   cleanupOperation,
+  dispatchSweepOperation,
   enqueueAllOperation,
   enqueueOperation,
   type OperationDeps,
   type OperationResult,
-  processCreatedJobOperation,
   processUserOperation,
   resetStaleOperation,
   sweepOperation,
@@ -25,9 +27,11 @@ import {
 import { recordingLogger, twoRowFetcher } from "../../harness/auth";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 import { manualClock, seedIntegration, TEST_TOKEN_KEYS } from "../../harness/seed";
+import { type RecordingQueues, recordingQueues } from "../../harness/tasks";
 import { seededJob } from "./seeded-jobs";
 
 let firestore: TestFirestore;
+let cloudTasks: RecordingQueues;
 const time = manualClock();
 
 /** Meta fails (rate limited, retried later); every other platform answers. */
@@ -36,9 +40,10 @@ const fetcher: MetricsFetcher = (providerId, request) =>
     ? Promise.reject(new ProviderError("meta", "rate_limited", "meta_code_17", "slow down", 60_000))
     : twoRowFetcher(providerId, request);
 
-const deps = (): ProcessDeps & OperationDeps => ({
+const deps = (): ProcessDeps & OperationDeps & DispatchDeps => ({
   db: firestore.db,
   clock: time.clock,
+  queues: cloudTasks.queues,
   logger: recordingLogger(),
   fetchMetrics: fetcher,
   owner: `test-${randomUUID()}`,
@@ -49,6 +54,7 @@ const deps = (): ProcessDeps & OperationDeps => ({
 
 beforeEach(() => {
   firestore = testFirestore("events");
+  cloudTasks = recordingQueues();
 });
 afterEach(() => firestore.close());
 
@@ -56,6 +62,8 @@ async function eventOf(result: OperationResult) {
   const snapshot = await firestore.db.collection(EVENTS_COLLECTION).doc(result.eventId).get();
   return snapshot.data() ?? {};
 }
+
+const SWEEP = { maxJobs: 50, windowMs: 5 * 60_000 };
 
 const manual = (userId: string, providerId: "google" | "meta") => ({
   userId,
@@ -72,10 +80,13 @@ describe("scheduler events", () => {
     await seedIntegration(firestore.db, { userId: "bob", providerId: "google" });
 
     const scheduled = await enqueueOperation(deps(), "admin", [manual("alice", "google")]);
-    const [jobId] = scheduled.jobIds;
+    // Its task, as the job trigger dispatches it, run as the platform queue runs it: no event.
+    await dispatchJobs(deps(), scheduled.jobIds);
+    const [task] = cloudTasks.tasks;
+    expect(await runDispatchedJob(deps(), task!.task)).toEqual({ outcome: "succeeded" });
+    expect((await firestore.db.collection(EVENTS_COLLECTION).get()).size).toBe(1);
     const results = [
       scheduled,
-      await processCreatedJobOperation(deps(), jobId!, "google"),
       await enqueueAllOperation(deps(), "cloud-scheduler", {
         jobType: "manual-sync",
         timeframeDays: 1,
@@ -83,6 +94,7 @@ describe("scheduler events", () => {
       }),
       await processUserOperation(deps(), "process-endpoint", "bob", 5),
       await sweepOperation(deps(), "worker-endpoint", { maxJobs: 5, maxUsers: 10 }),
+      await dispatchSweepOperation(deps(), "cloud-scheduler", SWEEP),
       await resetStaleOperation(deps(), "cron-endpoint"),
       await cleanupOperation(deps(), "cloud-scheduler"),
     ];
@@ -90,10 +102,10 @@ describe("scheduler events", () => {
     const events = await Promise.all(results.map(eventOf));
     expect(events.map((event) => [event.operation as string, event.source as string])).toEqual([
       ["schedule", "admin"],
-      ["process_job", "trigger"],
       ["process_all_users", "cloud-scheduler"],
       ["process_user_jobs", "process-endpoint"],
       ["process_queued_jobs", "worker-endpoint"],
+      ["process_queued_jobs", "cloud-scheduler"],
       ["reset_stale_jobs", "cron-endpoint"],
       ["cleanup_old_jobs", "cloud-scheduler"],
     ]);
@@ -114,12 +126,46 @@ describe("scheduler events", () => {
 
     // The enqueue for all users queued three jobs; bob's ran through the process endpoint, the
     // sweep ran alice's two, and meta's rate limit put its job back in the queue.
-    expect(results[2]!.counts.queued).toBe(3);
-    expect(results[3]!.counts).toMatchObject({ processed: 1, succeeded: 1 });
-    const sweep = results[4]!;
+    expect(results[1]!.counts.queued).toBe(3);
+    expect(results[2]!.counts).toMatchObject({ processed: 1, succeeded: 1 });
+    const sweep = results[3]!;
     expect(sweep.counts).toMatchObject({ processed: 2, succeeded: 1, retried: 1 });
     expect(sweep.errors).toEqual([{ provider: "meta", code: "rate_limited", count: 1 }]);
-    expect(events[4]?.queue).toMatchObject({ queued: 1, running: 0, stale: 0 });
+    expect(events[3]?.queue).toMatchObject({ queued: 1, running: 0, stale: 0 });
+    // The scheduled sweep: meta's job is not due yet, and a retry is no terminal failure.
+    const scheduledSweep = results[4]!;
+    expect(scheduledSweep.counts).toMatchObject({ queued: 0, skipped: 0, failed: 0 });
+    expect(scheduledSweep.details).toEqual({
+      dispatched: { enqueued: 0, exists: 0, notQueued: 0, invalid: 0, errored: 0 },
+      finished: { since: "2026-11-28T02:55:00.000Z", failed: 0, capped: false },
+    });
+    expect(events[4]?.details).toEqual(scheduledSweep.details);
+  });
+
+  it("of the scheduled sweep: a due job whose task was lost is dispatched, one whose task exists is counted", async () => {
+    await seedIntegration(firestore.db, { userId: "dora", providerId: "google" });
+    await seedIntegration(firestore.db, { userId: "emil", providerId: "google" });
+    const [kept, lost] = (
+      await enqueueOperation(deps(), "admin", [manual("dora", "google"), manual("emil", "google")])
+    ).jobIds;
+    // The trigger dispatched the first job; the second's enqueue failed (Cloud Tasks unavailable).
+    expect((await dispatchJobs(deps(), [kept!])).enqueued).toBe(1);
+    cloudTasks.failNext(1);
+    expect((await dispatchJobs(deps(), [lost!])).errored).toHaveLength(1);
+    expect(cloudTasks.tasks.map(({ task }) => task.jobId)).toEqual([kept]);
+
+    const sweep = await dispatchSweepOperation(deps(), "cloud-scheduler", SWEEP);
+
+    expect(sweep.counts).toMatchObject({ queued: 1, skipped: 1 });
+    expect(sweep.details).toMatchObject({
+      dispatched: { enqueued: 1, exists: 1, notQueued: 0, invalid: 0, errored: 0 },
+    });
+    expect((await eventOf(sweep)).details).toEqual(sweep.details);
+    expect(cloudTasks.tasks.map(({ task }) => task.jobId)).toEqual([kept, lost]);
+    // The recovered task runs the job.
+    expect(await runDispatchedJob(deps(), cloudTasks.tasks[1]!.task)).toEqual({
+      outcome: "succeeded",
+    });
   });
 
   it("are recorded for a run that throws, which still throws", async () => {

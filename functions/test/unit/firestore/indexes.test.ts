@@ -12,8 +12,9 @@ import { Firestore, type Query } from "firebase-admin/firestore";
 import { z } from "zod";
 
 import { allCredentialsQuery } from "../../../src/integrations/credentials";
-import { activeIntegrationsQuery } from "../../../src/jobs/schedule";
+import { activeIntegrationsQuery, dueIntegrationsQuery } from "../../../src/jobs/schedule";
 import { jobQueries } from "../../../src/jobs/store";
+import { digestIdsQuery } from "../../../src/metrics/digest";
 import { metricsInWindowQuery } from "../../../src/metrics/store";
 import { eventsCreatedBefore } from "../../../src/scheduler/events";
 
@@ -135,8 +136,10 @@ const queries: Record<string, Query> = {
   "jobs.finishedBefore": jobQueries.finishedBefore(db, now, 10),
   "jobs.recentForUser": jobQueries.recentForUser(db, "u", 10),
   "jobs.withStatus": jobQueries.withStatus(db, "queued", 10),
-  "jobs.failedSince": jobQueries.failedSince(db, now, 10),
+  "jobs.failedSince": jobQueries.finishedSince(db, "failed", now, 10),
+  "jobs.succeededSince": jobQueries.finishedSince(db, "succeeded", now, 1, "meta"),
   "integrations.active": activeIntegrationsQuery(db, 10),
+  "integrations.due": dueIntegrationsQuery(db, [1, 2], 10),
   "events.createdBefore": eventsCreatedBefore(db, now, 10),
   "credentials.all": allCredentialsQuery(db, 10),
   "metrics.inWindow": metricsInWindowQuery(
@@ -146,6 +149,7 @@ const queries: Record<string, Query> = {
     { since: "2026-11-01", until: "2026-11-28" },
     10,
   ),
+  "metrics.digestIds": digestIdsQuery(db, "u", "google", { first: "2026-09", last: "2026-11" }),
 };
 
 describe("firestore.indexes.json", () => {

@@ -32,6 +32,20 @@ describe("RateLimiter", () => {
     expect(clock.starts).toHaveLength(10);
   });
 
+  it("starting full, waits a window before its first request as well", async () => {
+    const clock = virtualClock();
+    const spaced = new RateLimiter({ requestsPerSecond: 0.5, concurrency: 1 }, clock, {
+      startFull: true,
+    });
+    await spaced.run(clock.record);
+    const windowed = new RateLimiter({ requestsPerSecond: 3, concurrency: 3 }, clock, {
+      startFull: true,
+    });
+    const before = clock.now();
+    await Promise.all([1, 2, 3].map(() => windowed.run(clock.record)));
+    expect(clock.starts).toEqual([2000, before + 1000, before + 1000, before + 1000]);
+  });
+
   it("spaces requests when the rate is below one per second", async () => {
     const clock = virtualClock();
     const limiter = new RateLimiter({ requestsPerSecond: 0.5, concurrency: 1 }, clock);

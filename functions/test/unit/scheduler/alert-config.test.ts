@@ -26,7 +26,6 @@ describe("requireAlertConfig", () => {
     expect(config.cooldownMs).toBe(ALERT_DEFAULTS.SCHEDULER_ALERT_COOLDOWN_MINUTES * 60_000);
     expect(config.timeoutMs).toBe(2_000);
     expect(config.queue).toEqual({ stuckMinutes: 30, unhealthyMinutes: 120, failedWarning: 25 });
-    expect(config.runWindow).toEqual({ runs: 20, maxAgeMs: 60 * 60_000, failurePercent: 50 });
     expect(config.resolveRuns).toBe(3);
   });
 
@@ -34,28 +33,39 @@ describe("requireAlertConfig", () => {
     const config = requireAlertConfig({
       SCHEDULER_ALERT_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/x",
       SCHEDULER_ALERT_FAILURE_THRESHOLD: "4",
-      SCHEDULER_ALERT_THRESHOLDS: '{"providers":{"meta":5},"operations":{"process_job":1}}',
+      SCHEDULER_ALERT_THRESHOLDS: '{"providers":{"meta":5},"operations":{"process_queued_jobs":1}}',
       SCHEDULER_ALERT_COOLDOWN_MINUTES: "15",
       SCHEDULER_ALERT_TIMEOUT_MS: "500",
       SCHEDULER_QUEUE_STUCK_MINUTES: "10",
       SCHEDULER_QUEUE_UNHEALTHY_MINUTES: "60",
       SCHEDULER_QUEUE_FAILED_WARNING: "7",
-      SCHEDULER_ALERT_FAILURE_RATE: "75",
-      SCHEDULER_ALERT_RUN_WINDOW: "8",
-      SCHEDULER_ALERT_RUN_WINDOW_MINUTES: "30",
       SCHEDULER_ALERT_RESOLVE_RUNS: "5",
     });
     expect(config.webhookUrl).toBe("https://hooks.slack.com/services/T0/B0/x");
     expect(config.thresholds).toEqual({
       default: 4,
       providers: { meta: 5 },
-      operations: { process_job: 1 },
+      operations: { process_queued_jobs: 1 },
     });
     expect(config.cooldownMs).toBe(15 * 60_000);
     expect(config.timeoutMs).toBe(500);
     expect(config.queue).toEqual({ stuckMinutes: 10, unhealthyMinutes: 60, failedWarning: 7 });
-    expect(config.runWindow).toEqual({ runs: 8, maxAgeMs: 30 * 60_000, failurePercent: 75 });
     expect(config.resolveRuns).toBe(5);
+  });
+
+  it("still accepts what earlier configurations set for the one-job trigger runs", () => {
+    // The run window is gone (job outcomes reach the alerts through the sweep): its variables
+    // are not read, whatever they hold, and a `process_job` override still parses (unused).
+    const config = requireAlertConfig({
+      SCHEDULER_ALERT_THRESHOLDS: '{"operations":{"process_job":1}}',
+      SCHEDULER_ALERT_FAILURE_RATE: "101",
+      SCHEDULER_ALERT_RUN_WINDOW: "0",
+      SCHEDULER_ALERT_RUN_WINDOW_MINUTES: "soon",
+    });
+    expect(config.thresholds.operations).toEqual({ process_job: 1 });
+    expect(Object.keys(config).sort()).toEqual(
+      ["cooldownMs", "queue", "resolveRuns", "thresholds", "timeoutMs", "webhookUrl"].sort(),
+    );
   });
 
   it.each([
@@ -82,17 +92,14 @@ describe("requireAlertConfig", () => {
     ],
     [
       "SCHEDULER_ALERT_THRESHOLDS",
-      '{"operations":{"process_job":"2"}}',
-      "operations.process_job (must be a number)",
+      '{"operations":{"process_queued_jobs":"2"}}',
+      "operations.process_queued_jobs (must be a number)",
     ],
     ["SCHEDULER_ALERT_COOLDOWN_MINUTES", "soon", "whole number"],
     ["SCHEDULER_ALERT_TIMEOUT_MS", "0", "at least 1"],
     ["SCHEDULER_QUEUE_STUCK_MINUTES", "-5", "whole number"],
-    ["SCHEDULER_ALERT_FAILURE_RATE", "101", "at most 100"],
-    ["SCHEDULER_ALERT_FAILURE_RATE", "50%", "whole number"],
-    ["SCHEDULER_ALERT_RUN_WINDOW", "101", "at most 100"],
-    ["SCHEDULER_ALERT_RUN_WINDOW_MINUTES", "0", "at least 1"],
     ["SCHEDULER_ALERT_RESOLVE_RUNS", "0", "at least 1"],
+    ["SCHEDULER_ALERT_RESOLVE_RUNS", "101", "at most 100"],
     ["SCHEDULER_ALERT_WEBHOOK_URL", "http://hooks.example.com/services/secret-path", "https"],
   ])("rejects %s=%s naming the variable", (variable, value, expected) => {
     const issues = issuesOf({ [variable]: value });
@@ -119,13 +126,13 @@ describe("failureThreshold", () => {
   const thresholds = {
     default: 3,
     providers: { meta: 5 },
-    operations: { process_job: 1, process_queued_jobs: 4 },
+    operations: { process_user_jobs: 1, process_queued_jobs: 4 },
   };
 
   it("takes the platform override first, then the event type's, then the default", () => {
-    expect(failureThreshold(thresholds, "process_job", "meta")).toBe(5);
-    expect(failureThreshold(thresholds, "process_job", "google")).toBe(1);
+    expect(failureThreshold(thresholds, "process_queued_jobs", "meta")).toBe(5);
+    expect(failureThreshold(thresholds, "process_user_jobs", "google")).toBe(1);
     expect(failureThreshold(thresholds, "process_queued_jobs", "tiktok")).toBe(4);
-    expect(failureThreshold(thresholds, "process_user_jobs", "linkedin")).toBe(3);
+    expect(failureThreshold(thresholds, "schedule", "linkedin")).toBe(3);
   });
 });

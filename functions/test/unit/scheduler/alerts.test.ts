@@ -12,7 +12,7 @@ const COOLDOWN = 60 * 60_000;
 const T0 = new Date("2026-11-28T03:00:00Z");
 const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
 
-/** A run of many jobs (the sweep): its own failures count. */
+/** A run's failures of one platform (the sweep's window, or a batch's own). */
 const failures = (
   count: number,
   options: { threshold?: number; resolveRuns?: number } = {},
@@ -27,25 +27,6 @@ const failures = (
   detail: (n) => `${n} failures`,
   resolution: "A run reached Meta Ads without a failure",
 });
-
-/** A trigger run (one job), judged over the window: 20 runs, 60 min, 50 %. */
-const run = (
-  failed: boolean,
-  options: { threshold?: number; resolveRuns?: number; runs?: number } = {},
-): Observation => ({
-  kind: "runs",
-  key: "failures.meta",
-  title: "Meta Ads sync failures",
-  failed,
-  threshold: options.threshold ?? 3,
-  window: { runs: options.runs ?? 20, maxAgeMs: 60 * 60_000, failurePercent: 50 },
-  resolveRuns: options.resolveRuns ?? 3,
-  detail: (tally) =>
-    tally ? `${tally.failed}/${tally.runs}, ${tally.inARow} in a row` : "still failing",
-  resolution: "3 runs in a row reached Meta Ads without a failure",
-});
-const F = (options?: Parameters<typeof run>[1]) => run(true, options);
-const S = (options?: Parameters<typeof run>[1]) => run(false, options);
 
 const level = (value: number): Observation => ({
   kind: "level",
@@ -83,14 +64,6 @@ function play(steps: Array<[number, Observation]>, start?: AlertState) {
   });
   return { decisions, actions: decisions.map((d) => d.action), state };
 }
-
-/** `count` runs, 30 s apart from `from` minutes, whose outcome `pattern(i)` gives. */
-const series = (
-  count: number,
-  pattern: (i: number) => Observation,
-  from = 0,
-): Array<[number, Observation]> =>
-  Array.from({ length: count }, (_, i) => [from + i / 2, pattern(i)]);
 
 const messages = (actions: readonly string[]) =>
   actions.filter((action) => action === "alert" || action === "reminder" || action === "recovery");
@@ -202,107 +175,41 @@ describe("decide", () => {
   it("does nothing for a quiet check without an incident", () => {
     expect(play([[0, quiet]]).actions).toEqual(["none"]);
   });
-});
 
-describe("decide, trigger runs over the run window", () => {
-  it("alternating fail/success for 10 minutes opens once and never flaps, even at threshold 1", () => {
-    for (const threshold of [1, 3]) {
-      const { actions, state } = play(series(20, (i) => run(i % 2 === 0, { threshold })));
-      expect(messages(actions)).toEqual(["alert"]);
-      expect(state?.status).toBe("firing");
-    }
-  });
-
-  it("opens at a 67 % failure rate (fail, fail, success, repeated) with threshold 3", () => {
-    const { actions, decisions } = play(series(12, (i) => run(i % 3 !== 2)));
-    // F F S F: 3 failed of 4, at 75 % ≥ 50 %.
-    expect(actions.slice(0, 4)).toEqual(["record", "record", "record", "alert"]);
-    expect(messages(actions)).toEqual(["alert"]);
-    expect(decisions[3]?.action === "alert" && decisions[3].text).toBe(
-      "[Cohorts sync] ALERT: Meta Ads sync failures. 3/4, 1 in a row",
-    );
-  });
-
-  it("opens on `threshold` failures in a row although the window's rate is low", () => {
-    const steps = series(13, (i) => run(i === 0 || i >= 10));
-    // F, 9 × S, F F F: 4 of 13 (31 %), the last 3 in a row.
-    const { actions } = play(steps);
-    expect(actions.at(-1)).toBe("alert");
-    expect(messages(actions)).toEqual(["alert"]);
-  });
-
-  it("stays quiet below the rate, and costs no write while the platform is healthy", () => {
-    expect(play(series(10, () => S())).actions).toEqual(Array(10).fill("none"));
-    // F S S S F S S S F: 3 failed of 9 (33 %), never 3 in a row.
-    const { actions, state } = play(series(9, (i) => run(i % 4 === 0)));
-    expect(messages(actions)).toEqual([]);
-    expect(state?.runs).toHaveLength(9);
-  });
-
-  it("keeps at most the window's runs, none older than its age, from the oldest failure on", () => {
-    const { state } = play(series(30, (i) => run(i % 5 === 0, { runs: 10 })));
-    expect(state?.runs).toHaveLength(10);
-    // Two failures over an hour ago do not add up with one now.
-    const { actions, state: later } = play([
-      [0, F()],
-      [1, F()],
-      [62, F()],
+  it("keeps a platform that fails every other sweep one open incident: no flapping", () => {
+    const sweep = (count: number) => failures(count, { threshold: 1, resolveRuns: 3 });
+    const steps = Array.from({ length: 24 }, (_, i): [number, Observation] => [
+      i * 5,
+      sweep(i % 2 === 0 ? 2 : 0),
     ]);
-    expect(actions).toEqual(["record", "record", "record"]);
-    expect(later?.runs.map((entry) => entry.at)).toEqual([at(62)]);
-  });
-
-  it("takes K clean runs in a row to resolve, with one message", () => {
-    const { actions, decisions, state } = play([
-      [0, F()],
-      [1, F()],
-      [2, F()],
-      [3, S()],
-      [4, S()],
-      [5, F()],
-      [6, S()],
-      [7, S()],
-      [8, S()],
-      [9, S()],
-    ]);
-    expect(actions).toEqual([
-      "record",
-      "record",
-      "alert",
-      "record",
-      "record",
-      "record",
-      "record",
-      "record",
-      "recovery",
-      "none",
-    ]);
-    expect(decisions[8]?.action === "recovery" && decisions[8].text).toBe(
-      "[Cohorts sync] RESOLVED: Meta Ads sync failures. 3 runs in a row reached Meta Ads without a failure (firing since 2026-11-28T03:02:00.000Z, 6 min).",
-    );
-    expect(state).toMatchObject({ status: "ok", cleanRuns: 0, runs: [] });
+    const { actions, state } = play(steps);
+    // One opening, then a reminder after each hour of cooldown; never a recovery.
+    expect(messages(actions)).toEqual(["alert", "reminder"]);
+    expect(state?.status).toBe("firing");
   });
 
   it("writes nothing for repeated failures while open: an outage does not contend on the state", () => {
-    const { actions } = play([
-      [0, F({ threshold: 1 })],
-      [1, F({ threshold: 1 })],
-      [2, F({ threshold: 1 })],
-    ]);
-    expect(actions).toEqual(["alert", "none", "none"]);
+    const failing = failures(1, { threshold: 1 });
+    expect(
+      play([
+        [0, failing],
+        [5, failing],
+        [10, failing],
+      ]).actions,
+    ).toEqual(["alert", "none", "none"]);
   });
 
   it("re-opens silently within the cooldown, alerts once after it, and resolves such an incident silently", () => {
     const one = { threshold: 1, resolveRuns: 1 };
     const { actions } = play([
-      [0, F(one)],
-      [5, S(one)],
-      [10, F(one)],
-      [20, F(one)],
-      [61, F(one)],
-      [70, S(one)],
-      [80, F(one)],
-      [85, S(one)],
+      [0, failures(1, one)],
+      [5, failures(0, one)],
+      [10, failures(1, one)],
+      [20, failures(1, one)],
+      [61, failures(1, one)],
+      [70, failures(0, one)],
+      [80, failures(1, one)],
+      [85, failures(0, one)],
     ]);
     expect(actions).toEqual([
       "alert",
@@ -329,7 +236,43 @@ describe("parseAlertState", () => {
     updatedAt: stamp(5),
   };
 
-  it("migrates an earlier document: its streak becomes failed runs", () => {
+  it("reads a document of the run-window code: the trigger runs it kept are dropped", () => {
+    const state = parseAlertState({
+      ...written,
+      status: "firing",
+      since: stamp(0),
+      lastNotifiedAt: stamp(0),
+      announced: true,
+      cleanRuns: 1,
+      runs: [
+        { at: stamp(0), failed: true },
+        { at: stamp(1), failed: true },
+        { at: stamp(2), failed: false },
+      ],
+    });
+    expect(state).toEqual({
+      ...written,
+      updatedAt: at(5),
+      status: "firing",
+      since: at(0),
+      lastNotifiedAt: at(0),
+      announced: true,
+      cleanRuns: 1,
+    });
+    // Its incident carries on: two more clean sweeps reach the resolve count of 3.
+    const clean = failures(0, { resolveRuns: 3 });
+    expect(
+      play(
+        [
+          [10, clean],
+          [15, clean],
+        ],
+        state,
+      ).actions,
+    ).toEqual(["record", "recovery"]);
+  });
+
+  it("reads the oldest documents (a streak, no announced): the streak is dropped", () => {
     const state = parseAlertState({
       ...written,
       status: "ok",
@@ -338,11 +281,9 @@ describe("parseAlertState", () => {
       lastNotifiedAt: null,
     });
     expect(state).toMatchObject({ status: "ok", announced: false, cleanRuns: 0 });
-    expect(state?.runs).toEqual([
-      { at: at(5), failed: true },
-      { at: at(5), failed: true },
-    ]);
-    expect(play([[6, F()]], state).actions).toEqual(["alert"]);
+    expect(state).not.toHaveProperty("streak");
+    expect(play([[6, failures(2)]], state).actions).toEqual(["none"]);
+    expect(play([[6, failures(3)]], state).actions).toEqual(["alert"]);
   });
 
   it("migrates an earlier firing document as announced when its alert was claimed", () => {
@@ -359,7 +300,6 @@ describe("parseAlertState", () => {
       lastNotifiedAt: null,
       announced: false,
       cleanRuns: 0,
-      runs: [],
       addedLater: 1,
     });
     expect(state).not.toHaveProperty("addedLater");

@@ -26,9 +26,11 @@ it("loads the trigger declarations", () => {
   expect(loadedFrom("/src/triggers/")).not.toHaveLength(0);
 });
 
-it("loads no provider adapter or HTTP machinery, only the settings schema config validates", () => {
+it("loads no provider adapter or HTTP machinery: only the settings schema config validates and the queues' budget", () => {
   const providers = loadedFrom("/src/providers/").map((path) => path.split("/src/providers/")[1]);
-  expect(providers.filter((name) => !["settings.ts", "types.ts"].includes(name ?? ""))).toEqual([]);
+  expect(
+    providers.filter((name) => !["settings.ts", "types.ts", "budget.ts"].includes(name ?? "")),
+  ).toEqual([]);
 });
 
 it.each([

@@ -1,0 +1,58 @@
+/**
+ * The platform queues: one Cloud Tasks task-queue function per ad platform runs the jobs
+ * dispatched to it (`jobs/dispatch.ts`). The queue's `maxConcurrentDispatches` is the number of
+ * shares of the platform's fleet-wide budget (`providers/budget.ts`): Cloud Tasks never runs more
+ * of them at once, however many instances serve the queue, and each run's limiter keeps to its
+ * share.
+ *
+ * Retries of the job live in the job document and come back as new tasks; the queue's own
+ * retries only redeliver a task whose run threw (a store error, an enqueue that failed, a job
+ * not yet due by this instance's clock), and the sweep dispatches what is left after them.
+ */
+import { onTaskDispatched } from "firebase-functions/tasks";
+
+import { JOB_TIMEOUT_SECONDS } from "../jobs/lease";
+import { providerSecrets, tokenEncryptionKeys } from "../params";
+import { TASK_QUEUES } from "../providers/budget";
+import type { ProviderId } from "../providers/types";
+import { dispatchDeps, processDeps } from "./deps";
+
+const taskFunction = (providerId: ProviderId) => {
+  const { functionName, maxConcurrentDispatches, maxDispatchesPerSecond } = TASK_QUEUES[providerId];
+  return onTaskDispatched(
+    {
+      // Redeliveries every 10 s doubling to 5 min, for about four hours: a store outage
+      // outlasted, and the Cloud Tasks emulator (which ignores schedule times, so runs a
+      // deferred job's task at once) polls a deferred job until it is due.
+      retryConfig: {
+        maxAttempts: 50,
+        minBackoffSeconds: 10,
+        maxBackoffSeconds: 300,
+        maxDoublings: 5,
+      },
+      rateLimits: { maxConcurrentDispatches, maxDispatchesPerSecond },
+      timeoutSeconds: JOB_TIMEOUT_SECONDS,
+      secrets: [providerSecrets, tokenEncryptionKeys],
+    },
+    async (request) => {
+      const { jobTaskSchema, runDispatchedJob } = await import("../jobs/dispatch");
+      const scope = { trigger: functionName };
+      const task = jobTaskSchema.safeParse(request.data);
+      if (!task.success) {
+        // Redelivering cannot fix a payload: say so and let the task go.
+        dispatchDeps(scope).logger.error("task payload is not a job task", {
+          issues: task.error.issues.map((issue) => issue.path.join(".")).join(", "),
+        });
+        return;
+      }
+      const run = { operation: "process_job", source: "cloud-tasks" } as const;
+      const deps = await processDeps({ ...scope, jobId: task.data.jobId }, run);
+      await runDispatchedJob(deps, task.data);
+    },
+  );
+};
+
+export const runSyncJobGoogle = taskFunction("google");
+export const runSyncJobMeta = taskFunction("meta");
+export const runSyncJobLinkedin = taskFunction("linkedin");
+export const runSyncJobTiktok = taskFunction("tiktok");

@@ -83,6 +83,8 @@ export const jobSchema = z.object({
   source: z.string(),
   result: jobResultSchema.nullable(),
   lastError: jobErrorSchema.nullable(),
+  /** When an attempt last failed (retried, deferred or for good): the sweep's alerts read it. */
+  lastFailedAt: timestamp.nullable().default(null),
   /** Set on terminal jobs: Firestore's TTL policy deletes the document after it. */
   expireAt: timestamp.nullable(),
 });

@@ -40,10 +40,10 @@
  * pass cut by its slot's end (only a pass that outlasts its slot: an hourly pass of more than an
  * hour) leaves the rest to the next slot's pass and says so (`overrun`).
  *
- * Each pass is read with one streamed query (`runScan` says why), cut into pages of up to 250
- * integrations, each enqueued in one commit (`enqueueBatch`, falling back to one job at a time
- * for a page whose commit fails), `COMMITS_IN_FLIGHT` pages at once; each slot's jobs are
- * spread over a window after its start (`slotRunAfter`).
+ * Each pass is read in streamed queries of up to `STREAM_LIMIT` integrations (`runScan` says
+ * why), cut into pages of up to 250, each enqueued in one commit (`enqueueBatch`, falling back
+ * to one job at a time for a page whose commit fails), `COMMITS_IN_FLIGHT` pages at once; each
+ * slot's jobs are spread over a window after its start (`slotRunAfter`).
  */
 import { createHash } from "node:crypto";
 
@@ -63,6 +63,7 @@ import {
   integrationSchema,
   isProviderId,
 } from "../integrations/model";
+import { PROVIDER_IDS } from "../providers/types";
 import type { JobType } from "./model";
 import {
   describeIssues,
@@ -130,8 +131,8 @@ const range = (db: Firestore, query: Query, limit?: number, after?: string): Que
 };
 
 /**
- * Active integrations across all users in document-path order (users grouped together); no
- * `limit`: all of them (the fan-out streams it).
+ * Active integrations across all users in document-path order (users grouped together), the
+ * first `limit` (absent: all) after the path `after`.
  * Index: collection-group single-field index on `status` (declared in firestore.indexes.json).
  */
 export const activeIntegrationsQuery = (db: Firestore, limit?: number, after?: string): Query =>
@@ -270,6 +271,8 @@ export interface EnqueueAllOptions {
    * at most 250 (`ENQUEUE_BATCH_MAX`: two writes each, 500 a commit).
    */
   pageSize?: number;
+  /** Integrations one streamed query reads at most; default (and at most) `STREAM_LIMIT`. */
+  streamLimit?: number;
 }
 
 export type EnqueueStop = "end" | "max_users" | "deadline";
@@ -309,7 +312,7 @@ export interface EnqueueAllResult {
   /**
    * Pages of up to `pageSize` integrations read from the scans' streams, each enqueued in (at
    * most) one commit; a scan that finds no integration counts one, empty. Not query round
-   * trips: each scan is one streamed query.
+   * trips: a scan streams up to `STREAM_LIMIT` integrations per query.
    */
   pages: number;
   /** Shared runs: the passes worked on or left, the most urgent first (none: all done). */
@@ -324,8 +327,8 @@ export interface EnqueueAllResult {
 
 /** Which integrations a scan enqueues, and for which slot. */
 interface Scan {
-  /** Every integration the scan reads after the path `after` (absent: from the start). */
-  query: (after: string | undefined) => Query;
+  /** The first `limit` integrations the scan reads after the path `after` (absent: the start). */
+  query: (after: string | undefined, limit: number) => Query;
   /**
    * Scheduled syncs: the slot to enqueue an integration of this cadence for at `at`, or
    * undefined when it is not this scan's (another pass holds the cadence, or its slot ended).
@@ -339,6 +342,7 @@ interface ScanContext {
   deps: StoreDeps;
   options: EnqueueAllOptions;
   pageSize: number;
+  streamLimit: number;
   result: EnqueueAllResult;
 }
 
@@ -390,11 +394,115 @@ function candidateOf(
 }
 
 /**
- * Pages through `scan` from `from` until its end, `maxUsers`, the deadline or (a pass) the end
- * of its slots, enqueueing each page's candidates in one batch. Says why it stopped and where
- * it continues. The next page is read while this one commits (a read's latency hidden behind a
- * commit's): everything that stops a scan is known from the page itself or the clock before
- * the commit, so that read is never wasted, and no page is started once the deadline passed.
+ * Page commits a scan keeps in flight at once (each at most `ENQUEUE_BATCH_MAX` integrations,
+ * 500 writes). Four, because:
+ *
+ * - a commit is mostly waiting (the round trip, the server applying 500 writes), while the
+ *   client's own work per page — reading, deciding, building and serializing 250 enqueues — is
+ *   about 30 ms of CPU (the bench: 5 s for 160 pages): a few in flight hide the wait, more only
+ *   queue up. On the emulator, which saturates the bench machine's two cores by itself, 2, 4
+ *   and 8 took the same 9–10 s;
+ * - it bounds the load instead of the rate: at most 2,000 writes outstanding, so the fan-out
+ *   is closed-loop — when Firestore slows under the burst, so does the fan-out, where a fixed
+ *   rate would keep pushing. A commit answered RESOURCE_EXHAUSTED or UNAVAILABLE is retried by
+ *   the SDK with backoff before its page falls back, and at most four pages fall back at once
+ *   (four times `ENQUEUE_CHUNK` single enqueues in flight).
+ *
+ * No write-rate cap ("500/50/5" ramp-up) is needed for the slot's jobs: their ids are scattered
+ * over the collection (`slotJobId`), so a slot opens no new key range. The integrations a page
+ * locks are existing documents.
+ */
+export const COMMITS_IN_FLIGHT = 4;
+
+/** The pages a scan has sent to commit, and what they came back with, in read order. */
+class PagePipeline {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly done: Array<{ outcomes: EnqueueOutcome[]; fallbacks: string[] }> = [];
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly deps: StoreDeps) {}
+
+  /** Sends a page to commit; resolves once fewer than `COMMITS_IN_FLIGHT` are in flight. */
+  async send(candidates: readonly EnqueueCandidate[]): Promise<void> {
+    const index = this.done.length;
+    this.done.push({ outcomes: [], fallbacks: [] });
+    const commit: Promise<void> = enqueueBatch(this.deps, candidates)
+      .then(
+        (batch) => {
+          this.done[index] = batch;
+        },
+        (error: unknown) => {
+          this.failure ??= { error };
+        },
+      )
+      .finally(() => this.inFlight.delete(commit));
+    this.inFlight.add(commit);
+    while (this.inFlight.size >= COMMITS_IN_FLIGHT) {
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  /** Whether a page failed (`report` throws its error): no more should be sent. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Waits for every page sent to settle (never rejects: failures are kept for `report`). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) {
+      await Promise.all(this.inFlight);
+    }
+  }
+
+  /** After `drain`: the pages' outcomes into `result`, in read order, or the first failure. */
+  report(result: EnqueueAllResult): void {
+    if (this.failure) {
+      throw this.failure.error;
+    }
+    for (const page of this.done) {
+      result.outcomes.push(...page.outcomes);
+      result.batchFallbacks.push(...page.fallbacks);
+    }
+  }
+}
+
+/**
+ * Integrations one streamed query reads at most: the daily pass of 10,000 users (40,000
+ * integrations) is one query, and a cut (below) reads at most this many documents it does not
+ * use. Far above a page: the emulator, which has no indexes, scans the whole collection group
+ * for every query, so paging 40,000 integrations by 250 was 161 scans (148 s of the bench's
+ * 149 s); production reads an indexed range either way, each document costing one read.
+ */
+export const STREAM_LIMIT = 50_000;
+
+/**
+ * Reads `scan` from just after `from` until its end, `maxUsers`, the deadline or (a pass) the end
+ * of its slots, cutting it into pages of `pageSize` integrations, each enqueued in one batch,
+ * `COMMITS_IN_FLIGHT` at once. Says why it stopped and where it continues.
+ *
+ * Reading: streamed queries (`Query.stream`) of up to `STREAM_LIMIT` integrations each, read
+ * while the pages commit, rather than pages of 250 read one query at a time (the emulator's
+ * full scan per query; a round trip per page in production). @google-cloud/firestore restarts
+ * a stream that fails with a retryable error from the last document it delivered (`startAfter`,
+ * at the same read time), so a stream survives what a page read would have retried. A stream
+ * is never left unread: the SDK cannot cancel a query — destroying its stream leaves the RPC
+ * open, paused, until its deadline (300 s) and then retries it (observed on the emulator:
+ * a test run kept alive five minutes). So a cut — the deadline, `maxUsers`, the end of the
+ * pass's slots, a failed page — reads the rest of its stream without using it: at most
+ * `STREAM_LIMIT` reads, once per invocation (most invocations finish their passes). One read
+ * time per stream: an integration that changes while it streams (a job of another slot
+ * finishing) fails its page's precondition and the page falls back (`enqueueBatch`), never
+ * overwritten.
+ *
+ * The cursor returned is the last document of the last page sent, and the scan returns only
+ * once every page sent has committed (or fallen back): no cursor passes an integration whose
+ * enqueue has not committed, and the next invocation streams from just after it — documents
+ * read past the cut are read again, none is skipped, none enqueued twice. An integration is in
+ * one page of one scan, so pages in flight together never hold the same one. A page that
+ * throws (a store error its fallback does not absorb) stops the scan: it throws once the
+ * others settle, the shared state is not written, and the next invocation continues from the
+ * stored cursor, the pages committed meanwhile settled by their read alone
+ * (`lastScheduledSlot`).
  */
 async function runScan(
   ctx: ScanContext,
@@ -402,80 +510,98 @@ async function runScan(
   from: string | undefined,
 ): Promise<{ stop: ScanStop; cursor: string | null }> {
   const { deps, options, pageSize, result } = ctx;
-  const read = (after: string | undefined): Promise<QuerySnapshot> | "deadline" | "slot_ended" => {
+  // Checked before each stream is opened and before each page: no page starts after either.
+  const stopNow = (): "deadline" | "slot_ended" | undefined => {
     const at = deps.clock();
     if (at.getTime() >= options.deadline.getTime()) {
       return "deadline";
     }
-    if (!scan.live(at)) {
-      return "slot_ended";
-    }
-    const page = scan.query(after).get();
-    // Awaited below, after the commit in flight: a failure meanwhile is not unhandled.
-    page.catch(() => undefined);
-    return page;
+    return scan.live(at) ? undefined : "slot_ended";
   };
-  let cursor = from;
+  // With `maxUsers`, no more than its users can have (and one more, to see the next begin).
+  const limitNow = (): number =>
+    options.maxUsers === undefined
+      ? ctx.streamLimit
+      : Math.min(ctx.streamLimit, (options.maxUsers - result.users + 1) * PROVIDER_IDS.length + 1);
+  const pipeline = new PagePipeline(deps);
+  let cut: ScanStop | "failed" | undefined = stopNow();
+  let lastPath = from;
   let lastUser: string | undefined;
-  let next = read(cursor);
-  for (;;) {
-    if (next === "deadline") {
-      return { stop: "deadline", cursor: cursor ?? null };
-    }
-    if (next === "slot_ended") {
-      return { stop: "slot_ended", cursor: null };
-    }
-    const page = await next;
+  let page: EnqueueCandidate[] = [];
+  let read = 0;
+  const send = async () => {
     result.pages += 1;
-    const at = deps.clock();
-    const candidates: EnqueueCandidate[] = [];
-    let reachedMaxUsers = false;
-    let lastPathOfCompleteUser: string | undefined;
-    for (const doc of page.docs) {
-      const userId = doc.ref.parent.parent?.id;
-      if (!userId || !isProviderId(doc.id)) {
-        continue;
-      }
-      if (userId !== lastUser) {
-        if (result.users === options.maxUsers) {
-          reachedMaxUsers = true;
-          break;
+    const candidates = page;
+    page = [];
+    await pipeline.send(candidates);
+  };
+  let pageDocs = 0;
+  try {
+    while (cut === undefined) {
+      const limit = limitNow();
+      let streamed = 0;
+      // The SDK types `stream()` as a byte stream; in object mode it yields document snapshots.
+      const docs = scan
+        .query(lastPath, limit)
+        .stream() as unknown as AsyncIterable<QueryDocumentSnapshot>;
+      // No `break` (nor a throw) in this loop: that would destroy the stream (see above).
+      for await (const doc of docs) {
+        streamed += 1;
+        if (cut !== undefined) {
+          continue;
         }
-        result.users += 1;
-        lastUser = userId;
+        const userId = doc.ref.parent.parent?.id;
+        if (userId && isProviderId(doc.id)) {
+          if (userId !== lastUser && result.users === options.maxUsers) {
+            cut = "max_users";
+            continue;
+          }
+          if (userId !== lastUser) {
+            result.users += 1;
+            lastUser = userId;
+          }
+          const candidate = candidateOf(ctx, scan, doc, userId, deps.clock());
+          if (candidate) {
+            page.push(candidate);
+          }
+        }
+        read += 1;
+        pageDocs += 1;
+        lastPath = doc.ref.path;
+        if (pageDocs === pageSize) {
+          pageDocs = 0;
+          await send();
+          cut = pipeline.failed ? "failed" : stopNow();
+        }
       }
-      lastPathOfCompleteUser = doc.ref.path;
-      const candidate = candidateOf(ctx, scan, doc, userId, at);
-      if (candidate) {
-        candidates.push(candidate);
+      if (cut === undefined) {
+        cut = streamed < limit ? "end" : stopNow();
       }
     }
-    const last = reachedMaxUsers || page.size < pageSize;
-    const pageEnd = page.docs[page.docs.length - 1]?.ref.path;
-    if (!last) {
-      next = read(pageEnd);
+    // The last page, partly filled, read before the cut: it is sent (a scan that read nothing
+    // counts one empty page).
+    if (cut !== "failed" && (pageDocs > 0 || (read === 0 && cut === "end"))) {
+      await send();
     }
-    const batch = await enqueueBatch(deps, candidates);
-    result.outcomes.push(...batch.outcomes);
-    result.batchFallbacks.push(...batch.fallbacks);
-    if (reachedMaxUsers) {
-      return { stop: "max_users", cursor: lastPathOfCompleteUser ?? cursor ?? null };
-    }
-    if (last) {
-      return { stop: "end", cursor: null };
-    }
-    cursor = pageEnd;
+  } finally {
+    // Every page sent settles before the scan returns or throws: none is left in flight.
+    await pipeline.drain();
   }
+  pipeline.report(result);
+  if (cut === "deadline" || cut === "max_users") {
+    return { stop: cut, cursor: lastPath ?? null };
+  }
+  return { stop: cut === "slot_ended" ? "slot_ended" : "end", cursor: null };
 }
 
 /** A pass as a scan: its query, and its slots while they are current. */
-function passScan(db: Firestore, pass: Pass, pageSize: number): Scan {
+function passScan(db: Firestore, pass: Pass): Scan {
   const cadences = Object.keys(pass.slots).map(Number);
   return {
-    query: (after) =>
+    query: (after, limit) =>
       pass.full
-        ? activeIntegrationsQuery(db, pageSize, after)
-        : dueIntegrationsQuery(db, cadences, pageSize, after),
+        ? activeIntegrationsQuery(db, limit, after)
+        : dueIntegrationsQuery(db, cadences, limit, after),
     slotOf: (cadenceHours, at) => {
       const slot = pass.slots[String(cadenceHours)];
       return slot !== undefined && cadenceSlot(at, cadenceHours) === slot ? slot : undefined;
@@ -507,7 +633,7 @@ async function runPasses(ctx: ScanContext): Promise<void> {
       left.push(pass);
       continue;
     }
-    const scan = passScan(deps.db, pass, ctx.pageSize);
+    const scan = passScan(deps.db, pass);
     const { stop, cursor } = await runScan(ctx, scan, pass.cursor ?? undefined);
     report.nextCursor = cursor;
     if (stop === "deadline" || stop === "max_users") {
@@ -566,13 +692,17 @@ export async function enqueueAllUsers(
     otherCadence: 0,
     batchFallbacks: [],
   };
-  const ctx: ScanContext = { deps, options, pageSize, result };
+  const streamLimit = Math.max(
+    pageSize,
+    Math.min(STREAM_LIMIT, options.streamLimit ?? STREAM_LIMIT),
+  );
+  const ctx: ScanContext = { deps, options, pageSize, streamLimit, result };
   if (sharedCursor) {
     await runPasses(ctx);
     return result;
   }
   const scan: Scan = {
-    query: (after) => activeIntegrationsQuery(deps.db, pageSize, after),
+    query: (after, limit) => activeIntegrationsQuery(deps.db, limit, after),
     // Each scheduled sync for its cadence's current slot, whatever the passes say.
     ...(scheduled ? { slotOf: (hours: number, at: Date) => cadenceSlot(at, hours) } : {}),
     live: () => true,

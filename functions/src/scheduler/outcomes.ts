@@ -1,9 +1,12 @@
 /**
- * What the jobs that finished in a window say, for the alerts: read by the sweep every five
- * minutes instead of each job run writing the shared alert state (at fifty concurrent runs that
- * document's transactions piled up and the runs slowed a hundredfold). Failures are read, at
- * most `FAILED_READ_CAP` of them (more than any threshold needs: the count then says "at
- * least"); a platform's successes only need to exist, so each costs one read.
+ * What the job runs of a window say, for the alerts: read by the sweep every five minutes
+ * instead of each job run writing the shared alert state (at fifty concurrent runs that
+ * document's transactions piled up and the runs slowed a hundredfold). Failed attempts — retried,
+ * deferred or final, as a run's own errors were counted — are read by `lastFailedAt`, at most
+ * `FAILED_READ_CAP` of them (more than any threshold needs: the count then says "at least"), so
+ * an outage alerts within minutes, not once the jobs' retries run out hours later; a platform's
+ * successes only need to exist, so each costs one read. A job that failed twice in the window
+ * counts once (its last attempt).
  */
 import type { Firestore } from "firebase-admin/firestore";
 
@@ -14,7 +17,7 @@ import { type ErrorGroup, groupErrors } from "./events";
 export const FAILED_READ_CAP = 1_000;
 
 export interface JobOutcomes {
-  /** Terminal failures by platform and error code. */
+  /** Failed attempts by platform and error code (each job's last). */
   errors: ErrorGroup[];
   failed: number;
   /** Whether more failures than `FAILED_READ_CAP` may have happened. */
@@ -26,7 +29,7 @@ export interface JobOutcomes {
 export async function jobOutcomesSince(db: Firestore, since: Date): Promise<JobOutcomes> {
   const [failed, ...succeeded] = await Promise.all([
     jobQueries
-      .finishedSince(db, "failed", since, FAILED_READ_CAP)
+      .failedAttemptsSince(db, since, FAILED_READ_CAP)
       .select("providerId", "lastError")
       .get(),
     ...PROVIDER_IDS.map((providerId) =>

@@ -9,7 +9,7 @@ import { onRequest } from "firebase-functions/https";
 
 import type { EndpointDeps, Handler } from "../http/context";
 import type { ResponseSink } from "../http/respond";
-import { JOB_TIMEOUT_SECONDS } from "../jobs/lease";
+import { JOB_RUNNER_OPTIONS } from "../jobs/lease";
 import {
   integrationsCronSecret,
   integrationsCronSecretPrevious,
@@ -77,7 +77,7 @@ export const integrationsCron = onRequest(
 );
 
 export const integrationsWorker = onRequest(
-  { secrets: [...cronSecrets, ...jobSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
+  { secrets: [...cronSecrets, ...jobSecrets], ...JOB_RUNNER_OPTIONS },
   serve(async () => (await import("../http/worker")).handleWorker),
 );
 
@@ -87,7 +87,7 @@ export const integrationsSchedule = onRequest(
 );
 
 export const integrationsProcess = onRequest(
-  { secrets: [...cronSecrets, ...jobSecrets], timeoutSeconds: JOB_TIMEOUT_SECONDS },
+  { secrets: [...cronSecrets, ...jobSecrets], ...JOB_RUNNER_OPTIONS },
   serve(async () => (await import("../http/process")).handleProcess),
 );
 

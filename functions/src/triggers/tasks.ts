@@ -11,7 +11,7 @@
  */
 import { onTaskDispatched } from "firebase-functions/tasks";
 
-import { JOB_TIMEOUT_SECONDS } from "../jobs/lease";
+import { JOB_RUNNER_OPTIONS } from "../jobs/lease";
 import { providerSecrets, tokenEncryptionKeys } from "../params";
 import { TASK_QUEUES } from "../providers/budget";
 import type { ProviderId } from "../providers/types";
@@ -31,7 +31,7 @@ const taskFunction = (providerId: ProviderId) => {
         maxDoublings: 5,
       },
       rateLimits: { maxConcurrentDispatches, maxDispatchesPerSecond },
-      timeoutSeconds: JOB_TIMEOUT_SECONDS,
+      ...JOB_RUNNER_OPTIONS,
       secrets: [providerSecrets, tokenEncryptionKeys],
     },
     async (request) => {

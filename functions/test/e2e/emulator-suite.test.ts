@@ -678,11 +678,12 @@ describe("scheduled functions, invoked through the Functions emulator as Cloud S
     });
 
     const event = await invoke("sweepQueuedJobs");
+    // The window's one failed attempt: the stale job's, whose worker died (requeued above).
     expect(event.details).toMatchObject({
       dispatched: { enqueued: 1, errored: 0 },
-      finished: { failed: 0, capped: false },
+      finished: { failed: 1, capped: false },
     });
-    expect(event.counts).toMatchObject({ queued: 1, failed: 0 });
+    expect(event.counts).toMatchObject({ queued: 1, failed: 1 });
     const { job, expected } = await expectProcessed(lostJobId);
     expect(job.attempts).toBe(1);
     expect(await storedTotals(db, USERS.lost.uid, USERS.lost.provider)).toEqual(expected);

@@ -9,7 +9,7 @@ import { handleStatus } from "../../../src/http/status";
 import { integrationPath } from "../../../src/integrations/model";
 import { JOBS_COLLECTION } from "../../../src/jobs/model";
 import { cadenceSlot, ENQUEUE_STATE_PATH } from "../../../src/jobs/schedule";
-import type { EnqueueRequest } from "../../../src/jobs/store";
+import { type EnqueueRequest, slotJobId } from "../../../src/jobs/store";
 import type { ProviderId } from "../../../src/providers/types";
 import { enqueueAllOperation, enqueueOperation } from "../../../src/scheduler/operations";
 import {
@@ -89,7 +89,7 @@ it(`${CALLS} concurrent process_all_users get no 5xx and one job per integration
     for (const providerId of PROVIDERS) {
       expect({ key: `${uid}/${providerId}`, jobs: jobs.get(`${uid}/${providerId}`) }).toEqual({
         key: `${uid}/${providerId}`,
-        jobs: [`${slot}_${uid}_${providerId}`],
+        jobs: [slotJobId(slot, uid, providerId)],
       });
     }
   }
@@ -158,7 +158,7 @@ describe("below the request limits (the operations the endpoints call)", () => {
     const jobs = await jobsByIntegration(users);
     const slot = cadenceSlot(START, 24);
     expect(users.flatMap((uid) => PROVIDERS.map((p) => jobs.get(`${uid}/${p}`)))).toEqual(
-      users.flatMap((uid) => PROVIDERS.map((p) => [`${slot}_${uid}_${p}`])),
+      users.flatMap((uid) => PROVIDERS.map((p) => [slotJobId(slot, uid, p)])),
     );
   }, 120_000);
 

@@ -292,6 +292,28 @@ describe("job runs on the platform queues, judged by the sweep's window", () => 
     expect(await alertDocuments()).toEqual(["failures.meta"]);
   });
 
+  it("alert on a platform failing transiently within one window, long before the jobs' retries run out", async () => {
+    const transient: MetricsFetcher = (providerId) =>
+      Promise.reject(new ProviderError(providerId, "transient", "http_503", "unavailable"));
+    await dispatch(await enqueue("tiktok", await seedUsers("tiktok", 3)));
+    const outcomes = await Promise.all(
+      cloudTasks.tasks.map(({ task }) =>
+        runDispatchedJob({ ...deps(), fetchMetrics: transient }, task),
+      ),
+    );
+    tasksRun = cloudTasks.tasks.length;
+    // Every job is back in the queue for its retry: none failed for good.
+    expect(outcomes.map((run) => run.outcome)).toEqual(Array(3).fill("retry_scheduled"));
+
+    time.advance(60_000);
+    const result = await dispatchSweep();
+
+    expect(result.errors).toEqual([{ provider: "tiktok", code: "transient", count: 3 }]);
+    expect(opened()).toEqual([
+      `[Cohorts sync] ALERT: TikTok Ads sync failures. 3 failures in one process_queued_jobs run from cloud-scheduler (threshold 3): transient ×3. Event ${EVENTS_COLLECTION}/${result.eventId}.`,
+    ]);
+  });
+
   it("records the window's failures in the sweep's event; K clean sweeps of a platform that succeeded resolve it", async () => {
     const meta = await seedUsers("meta", 3);
     const google = await seedUsers("google", 1);

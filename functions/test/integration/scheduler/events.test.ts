@@ -132,12 +132,14 @@ describe("scheduler events", () => {
     expect(sweep.counts).toMatchObject({ processed: 2, succeeded: 1, retried: 1 });
     expect(sweep.errors).toEqual([{ provider: "meta", code: "rate_limited", count: 1 }]);
     expect(events[3]?.queue).toMatchObject({ queued: 1, running: 0, stale: 0 });
-    // The scheduled sweep: meta's job is not due yet, and a retry is no terminal failure.
+    // The scheduled sweep: meta's job is not due yet; its deferred attempt is a failed attempt
+    // of the window, which the alerts judge.
     const scheduledSweep = results[4]!;
-    expect(scheduledSweep.counts).toMatchObject({ queued: 0, skipped: 0, failed: 0 });
+    expect(scheduledSweep.counts).toMatchObject({ queued: 0, skipped: 0, failed: 1 });
+    expect(scheduledSweep.errors).toEqual([{ provider: "meta", code: "rate_limited", count: 1 }]);
     expect(scheduledSweep.details).toEqual({
       dispatched: { enqueued: 0, exists: 0, notQueued: 0, invalid: 0, errored: 0 },
-      finished: { since: "2026-11-28T02:55:00.000Z", failed: 0, capped: false },
+      finished: { since: "2026-11-28T02:55:00.000Z", failed: 1, capped: false },
     });
     expect(events[4]?.details).toEqual(scheduledSweep.details);
   });

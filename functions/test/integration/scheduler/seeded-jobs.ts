@@ -27,6 +27,7 @@ export const seededJob = (now: Date, overrides: Partial<Job>): Job => ({
   slot: null,
   result: null,
   lastError: null,
+  lastFailedAt: null,
   expireAt: null,
   ...overrides,
 });

@@ -137,6 +137,7 @@ const queries: Record<string, Query> = {
   "jobs.recentForUser": jobQueries.recentForUser(db, "u", 10),
   "jobs.withStatus": jobQueries.withStatus(db, "queued", 10),
   "jobs.failedSince": jobQueries.finishedSince(db, "failed", now, 10),
+  "jobs.failedAttemptsSince": jobQueries.failedAttemptsSince(db, now, 10),
   "jobs.succeededSince": jobQueries.finishedSince(db, "succeeded", now, 1, "meta"),
   "integrations.active": activeIntegrationsQuery(db, 10),
   "integrations.due": dueIntegrationsQuery(db, [1, 2], 10),

@@ -11,8 +11,8 @@
  * restatement window) and the next (one day later: what a normal night costs — the window moved
  * by a day, restated days compared through the digests). Cleanup adds one delete per job and
  * per scheduler event a week later. Firestore is metered at the client's request funnel
- * (`test/integration/metrics/firestore-usage.ts`), as Firestore bills: every document returned
- * is a read, every write of a commit a write.
+ * (`test/harness/firestore-meter.ts`), as Firestore bills: every document returned is a read
+ * (an empty query one), every write of a commit a write.
  *
  * Prices are list prices, stated here so the arithmetic can be checked (multi-region nam5,
  * cloud.google.com/firestore/pricing; Cloud Tasks and Cloud Run functions' per-invocation
@@ -31,10 +31,10 @@ import { DEFAULT_LEASE_MS, RUN_BUDGET_MS } from "../src/jobs/lease";
 import { JOBS_COLLECTION } from "../src/jobs/model";
 import { enqueueAllUsers } from "../src/jobs/schedule";
 import { PROVIDER_IDS } from "../src/providers/types";
+import { meterFirestore } from "../test/harness/firestore-meter";
 import { TEST_TOKEN_KEYS } from "../test/harness/seed";
 import { seedSandboxIntegration, startTestStack } from "../test/harness/stack";
 import { recordingQueues } from "../test/harness/tasks";
-import { meterFirestore } from "../test/integration/metrics/firestore-usage";
 import { firestoreEmulator, runMain, silentLogger } from "./support";
 
 const { values } = parseArgs({ options: { users: { type: "string", default: "10" } } });

@@ -11,10 +11,10 @@
  * scenario's first job is run once more for a fresh user with a full GC as each commit is sent,
  * while the rows being stored are held: the peak heap that survives it ("live heap") is what the
  * job holds. A fourth scenario, 40 accounts of 20 campaigns (72,000 rows), shows that it follows
- * the largest account, not the number of accounts. Firestore is
- * metered at the client's request funnel (`test/integration/metrics/firestore-usage.ts`): every
- * document the server returns is a read, every write of a commit a write, as Firestore bills
- * them; the enqueue before each job is not counted. Each scenario runs in a fresh process of its
+ * the largest account, not the number of accounts. Firestore is metered at the client's request
+ * funnel (`test/harness/firestore-meter.ts`): every document the server returns is a read (an
+ * empty query one), every write of a commit a write, as Firestore bills them; the enqueue before
+ * each job is not counted. Each scenario runs in a fresh process of its
  * own (memory figures do not carry over), and the sandbox platform runs in this parent process,
  * so its response bodies are not in the job's figures.
  *
@@ -35,9 +35,9 @@ import { enqueueJobs } from "../src/jobs/store";
 import { createProviderRuntime } from "../src/providers/registry";
 import type { Credentials } from "../src/providers/types";
 import { requireProviderSettings } from "../src/shared/config";
+import { meterFirestore, type Usage } from "../test/harness/firestore-meter";
 import { TEST_TOKEN_KEYS } from "../test/harness/seed";
 import { startTestStack } from "../test/harness/stack";
-import { meterFirestore, type Usage } from "../test/integration/metrics/firestore-usage";
 import { firestoreEmulator, runMain, silentLogger } from "./support";
 
 const ROWS_PER_DAY = 200;
@@ -127,7 +127,7 @@ async function child(input: ChildInput): Promise<RunFigures[]> {
       const { rss, heapUsed } = process.memoryUsage();
       peak = { rss: Math.max(peak.rss, rss), heapUsed: Math.max(peak.heapUsed, heapUsed) };
     };
-    meter.onCommit = live
+    meter.hooks.beforeCommit = live
       ? () => {
           gc();
           sample();

@@ -1,14 +1,17 @@
 /**
  * The scheduled fan-out's bar (issue 12), on the official Firestore emulator through a metered
- * client (`metered.ts`: what firebase-admin asks the server for, counted as Firestore bills it):
- * one commit per page, nothing read again or written in a slot already done, only the due
- * integrations read in an hour, no cap across invocations, a failed page commit falling back
- * without losing or doubling a job, and each slot's jobs spread over its window.
+ * client (`harness/firestore-meter.ts`: what firebase-admin asks the server for, counted as
+ * Firestore bills it): one commit per page, nothing read again or written in a slot already done, only the due
+ * integrations read in an hour, no cap across invocations, one streamed query per pass with
+ * several page commits in flight and a deadline cut that loses and doubles nothing, a failed
+ * page commit falling back without losing or doubling a job, and each slot's jobs spread over
+ * its window.
  */
 import { integrationPath, integrationSchema } from "../../../src/integrations/model";
 import { JOBS_COLLECTION } from "../../../src/jobs/model";
 import {
   cadenceSlot,
+  COMMITS_IN_FLIGHT,
   DAILY_SPREAD_MS,
   type EnqueueAllOptions,
   type EnqueueAllResult,
@@ -16,26 +19,27 @@ import {
   slotRunAfter,
   spreadWindowMs,
 } from "../../../src/jobs/schedule";
-import { claimJob, enqueueJob, parseJob, type StoreDeps } from "../../../src/jobs/store";
+import { claimJob, enqueueJob, parseJob, slotJobId, type StoreDeps } from "../../../src/jobs/store";
+import type { ProviderId } from "../../../src/providers/types";
 import { enqueueAllOperation } from "../../../src/scheduler/operations";
 import { recordingLogger } from "../../harness/auth";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { type FirestoreMeter, meterFirestore } from "../../harness/firestore-meter";
 import { finishJob, manualClock } from "../../harness/seed";
 import { everyPlatform, seedIntegrationDocs } from "./fanout-fixtures";
-import { type Metered, metered } from "./metered";
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_START = "2026-11-28T02:00:00Z";
 
 let firestore: TestFirestore;
-let io: Metered;
+let io: FirestoreMeter;
 let time: ReturnType<typeof manualClock>;
 let deps: StoreDeps;
 
 beforeEach(() => {
   firestore = testFirestore("fanout-due");
-  io = metered(firestore.db);
+  io = meterFirestore(firestore.db);
   time = manualClock(DAY_START);
   deps = { db: firestore.db, clock: time.clock };
 });
@@ -68,13 +72,14 @@ describe("what a fan-out reads and commits", () => {
     io.reset();
     const result = await fanOut();
     expect(queuedOf(result)).toBe(620);
+    const usage = io.usage();
     // Three page commits (250 + 250 + 120 jobs, two writes each) and the state document.
-    expect(io.meter.commits).toBe(4);
+    expect(usage.commits).toBe(4);
     expect(result.pages).toBe(3);
-    expect(io.meter.commits).toBeLessThanOrEqual(620 / 500 + result.pages);
-    expect(io.meter.writes).toBe(2 * 620 + 1);
+    expect(usage.commits).toBeLessThanOrEqual(620 / 500 + result.pages);
+    expect(usage.writes).toBe(2 * 620 + 1);
     // The page reads and the state document: no integration or slot job is read again.
-    expect(io.reads()).toBe(620 + 1);
+    expect(usage.reads).toBe(620 + 1);
     // The server's own account: the writes of one commit share its time.
     const created = (await jobDocs()).map((doc) => doc.createTime.valueOf());
     expect(created).toHaveLength(620);
@@ -88,7 +93,7 @@ describe("what a fan-out reads and commits", () => {
     time.advance(10 * MINUTE_MS);
     const again = await fanOut();
     expect(again).toMatchObject({ outcomes: [], pages: 0, passes: [], stoppedBy: "end" });
-    expect(io.meter).toMatchObject({
+    expect(io.usage()).toMatchObject({
       queries: 0,
       queryReads: 0,
       lookupReads: 1,
@@ -113,7 +118,7 @@ describe("what a fan-out reads and commits", () => {
     time.set("2026-11-28T03:00:00Z");
     io.reset();
     const hourly = await fanOut();
-    expect(io.meter).toMatchObject({ queries: 1, queryReads: 1, lookupReads: 1 });
+    expect(io.usage()).toMatchObject({ queries: 1, queryReads: 1, lookupReads: 1 });
     expect(hourly.outcomes).toEqual([]);
     expect(hourly.passes).toEqual([
       { cadences: [1], full: false, startCursor: null, nextCursor: null, finished: true },
@@ -124,7 +129,7 @@ describe("what a fan-out reads and commits", () => {
     io.reset();
     const sixHourly = await fanOut();
     expect(queuedOf(sixHourly)).toBe(20);
-    expect(io.meter.queryReads).toBe(20);
+    expect(io.usage().queryReads).toBe(20);
     expect(sixHourly.passes.map((pass) => [pass.cadences, pass.full])).toEqual([
       [[1, 2, 3, 4, 6], false],
     ]);
@@ -172,8 +177,9 @@ describe("a pass longer than one invocation", () => {
       { userId: "a-hourly", providerId: "google", automation: { cadenceHours: 1 } },
       ...everyPlatform("d", 30),
     ]);
-    // Every page read takes a minute; an invocation's budget is two and a half.
-    io.hooks.afterQuery = () => time.advance(MINUTE_MS);
+    // Every integration read takes three seconds (a page of 20, a minute); an invocation's
+    // budget is two and a half minutes.
+    io.hooks.afterDocument = () => time.advance(3_000);
     const opDeps = { ...deps, env: {}, logger: recordingLogger() };
     const invoke = () =>
       enqueueAllOperation(opDeps, "cloud-scheduler", {
@@ -196,9 +202,9 @@ describe("a pass longer than one invocation", () => {
       runs.map((run) => [run.details.stoppedBy, run.counts.queued, run.details.pages]),
     ).toEqual([
       ["deadline", 60, 3],
-      // The 03:00 hourly slot's pass (one page) first, then two pages of the daily pass.
-      ["deadline", 41, 3],
-      ["end", 21, 2],
+      // The 03:00 hourly slot's pass (one page of one) first, then three pages of the daily pass.
+      ["deadline", 61, 4],
+      ["end", 1, 1],
       ["end", 0, 0],
     ]);
     type Reports = Array<{
@@ -222,16 +228,99 @@ describe("a pass longer than one invocation", () => {
     expect(byIntegration.size).toBe(121);
     expect(byIntegration.get("a-hourly/google")?.sort()).toEqual(
       [
-        `${cadenceSlot(new Date(DAY_START), 1)}_a-hourly_google`,
-        `${cadenceSlot(new Date("2026-11-28T03:00:00Z"), 1)}_a-hourly_google`,
+        slotJobId(cadenceSlot(new Date(DAY_START), 1), "a-hourly", "google"),
+        slotJobId(cadenceSlot(new Date("2026-11-28T03:00:00Z"), 1), "a-hourly", "google"),
       ].sort(),
     );
     const daySlot = cadenceSlot(new Date(DAY_START), 24);
     for (const [key, ids] of byIntegration) {
       if (key !== "a-hourly/google") {
-        expect(ids).toEqual([`${daySlot}_${key.replace("/", "_")}`]);
+        const [userId, providerId] = key.split("/") as [string, ProviderId];
+        expect(ids).toEqual([slotJobId(daySlot, userId, providerId)]);
       }
     }
+  });
+});
+
+describe("a pass read in streams", () => {
+  it("keeps pages committing side by side, and a deadline cut mid-stream lets the next invocation enqueue exactly the rest", async () => {
+    const seeds = everyPlatform("m", 100);
+    await seedIntegrationDocs(firestore.db, seeds);
+    // In document order, as the pass reads them.
+    const paths = seeds.map((seed) => integrationPath(seed.userId, seed.providerId)).sort();
+    // Every integration read takes a second: eight pages of 20 fit in a budget of 150 s, so
+    // the deadline cuts the second stream of 100 after its 60th integration.
+    io.hooks.afterDocument = () => time.advance(1_000);
+    // Each commit waits a little before it is sent, the first one longest: the pages behind it
+    // go in while it waits, and commit before it.
+    let waiting = 0;
+    let mostWaiting = 0;
+    let commits = 0;
+    io.hooks.beforeCommit = async () => {
+      waiting += 1;
+      mostWaiting = Math.max(mostWaiting, waiting);
+      const wait = commits === 0 ? 300 : 50;
+      commits += 1;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      waiting -= 1;
+    };
+    const runs: EnqueueAllResult[] = [];
+    const reads: Array<[number, number]> = [];
+    const inFlight: number[] = [];
+    while (runs.length < 5 && runs.at(-1)?.stoppedBy !== "end") {
+      io.reset();
+      runs.push(
+        await enqueueAllUsers(deps, {
+          ...scheduled,
+          pageSize: 20,
+          streamLimit: 100,
+          deadline: time.later(150_000),
+        }),
+      );
+      const usage = io.usage();
+      reads.push([usage.queries, usage.queryReads]);
+      inFlight.push(usage.maxCommitsInFlight);
+    }
+
+    expect(runs.map((run) => [run.stoppedBy, queuedOf(run), run.pages])).toEqual([
+      ["deadline", 160, 8],
+      ["deadline", 160, 8],
+      ["end", 80, 4],
+    ]);
+    // A streamed query per 100 integrations, not one per page; a stream the deadline cut is
+    // still read to its end (the SDK cannot cancel it): 40 integrations read and left, twice.
+    expect(reads).toEqual([
+      [2, 200],
+      [2, 200],
+      [1, 80],
+    ]);
+    // Several page commits in flight at once, where one at a time was the rule, and never more
+    // than the bound.
+    expect(mostWaiting).toBeGreaterThan(1);
+    expect(Math.max(mostWaiting, ...inFlight)).toBeLessThanOrEqual(COMMITS_IN_FLIGHT);
+    // The cursor stored is the last integration of the last page committed: the next
+    // invocation starts right after it.
+    expect(runs.map((run) => [run.startCursor, run.nextCursor])).toEqual([
+      [null, paths[159]],
+      [paths[159], paths[319]],
+      [paths[319], null],
+    ]);
+    // Nothing read again as already scheduled, nothing skipped: each integration once.
+    for (const run of runs) {
+      expect(run.outcomes.every((outcome) => outcome.status === "queued")).toBe(true);
+    }
+    const daySlot = cadenceSlot(new Date(DAY_START), 24);
+    const ids = (await jobDocs()).map((doc) => doc.id).sort();
+    expect(ids).toEqual(
+      seeds.map((seed) => slotJobId(daySlot, seed.userId, seed.providerId)).sort(),
+    );
+    // The slot's ids scatter over the key space instead of following the read order.
+    const inReadOrder = paths.map((path) => {
+      const [, userId, , providerId] = path.split("/") as [string, string, string, ProviderId];
+      return slotJobId(daySlot, userId, providerId);
+    });
+    expect(new Set(inReadOrder.map((id) => id[0])).size).toBe(16);
+    expect(inReadOrder).not.toEqual([...inReadOrder].sort());
   });
 });
 

@@ -21,6 +21,7 @@ import {
   enqueueJobs,
   jobRef,
   resetStaleJobs,
+  slotJobId,
   type StoreDeps,
 } from "../../../src/jobs/store";
 import { processDueJobs } from "../../../src/jobs/worker";
@@ -28,9 +29,9 @@ import { readQueueGauges } from "../../../src/scheduler/gauges";
 import { enqueueAllOperation } from "../../../src/scheduler/operations";
 import { recordingLogger, twoRowFetcher } from "../../harness/auth";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { meterFirestore } from "../../harness/firestore-meter";
 import { finishJob, manualClock, seedIntegration, TEST_TOKEN_KEYS } from "../../harness/seed";
 import { seededJob } from "../scheduler/seeded-jobs";
-import { metered } from "./metered";
 
 let firestore: TestFirestore;
 let time: ReturnType<typeof manualClock>;
@@ -57,7 +58,7 @@ const seedAll = (ids: readonly string[]) =>
 const jobIdsOf = async () =>
   (await firestore.db.collection(JOBS_COLLECTION).get()).docs.map((doc) => doc.id).sort();
 const slotJobs = (ids: readonly string[]) =>
-  ids.map((userId) => `${cadenceSlot(time.clock(), 24)}_${userId}_google`).sort();
+  ids.map((userId) => slotJobId(cadenceSlot(time.clock(), 24), userId, "google")).sort();
 
 const finish = (jobId: string) => finishJob(deps, jobId);
 
@@ -160,8 +161,8 @@ describe("a fan-out over more users than one invocation takes", () => {
   it("stops starting pages at the deadline and the next invocations finish the pass", async () => {
     const everyone = users("y", 250);
     await seedAll(everyone);
-    // Every page read takes a minute: three pages of 50 fit in a budget of 150 s.
-    metered(firestore.db).hooks.afterQuery = () => time.advance(60_000);
+    // Every integration read takes 1.2 s, a page of 50 a minute: three pages fit in 150 s.
+    meterFirestore(firestore.db).hooks.afterDocument = () => time.advance(1_200);
     const stops: string[] = [];
     for (let invocation = 0; invocation < 5 && stops.at(-1) !== "end"; invocation += 1) {
       const result = await enqueueAllUsers(deps, {

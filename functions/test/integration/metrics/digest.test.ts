@@ -1,7 +1,7 @@
 /**
  * The metric digests against the official Firestore emulator, with every read, write and commit
- * of the client counted (`firestore-usage.ts`): a re-run over unchanged data reads a few digest
- * documents per account and writes nothing; a change writes exactly its rows; rows the platform
+ * of the client counted (`harness/firestore-meter.ts`): a re-run over unchanged data reads a few
+ * digest documents per account and writes nothing; a change writes exactly its rows; rows the platform
  * stopped returning are found through the digests; rows stored before the digests, and a digest
  * that cannot be read, fall back to reading the rows; a crash between commits leaves every
  * digest describing exactly the rows committed; a month of many campaigns is split in shards.
@@ -13,11 +13,11 @@ import { DIGESTS_COLLECTION, storedRowHash } from "../../../src/metrics/digest";
 import { metricDocId, METRICS_COLLECTION } from "../../../src/metrics/store";
 import type { MetricRow } from "../../../src/providers/types";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
-import { type Meter, meterFirestore } from "./firestore-usage";
+import { type FirestoreMeter, meterFirestore } from "../../harness/firestore-meter";
 import { storer } from "./storing";
 
 let firestore: TestFirestore;
-let meter: Meter;
+let meter: FirestoreMeter;
 let users = 0;
 
 beforeAll(() => {

@@ -13,6 +13,7 @@ import { enqueueJobs, jobRef, parseJob } from "../../../src/jobs/store";
 import { METRICS_COLLECTION } from "../../../src/metrics/store";
 import { recordingLogger } from "../../harness/auth";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
+import { type FirestoreMeter, meterFirestore } from "../../harness/firestore-meter";
 import { manualClock, TEST_TOKEN_KEYS } from "../../harness/seed";
 import {
   expectedTotals,
@@ -21,11 +22,10 @@ import {
   storedTotals,
   type TestStack,
 } from "../../harness/stack";
-import { type Meter, meterFirestore } from "./firestore-usage";
 
 const IDS = ["4100000001", "4100000002", "4100000003"];
 let firestore: TestFirestore;
-let meter: Meter;
+let meter: FirestoreMeter;
 let stack: TestStack;
 let users = 0;
 

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { MAX_LOOKBACK_DAYS } from "../integrations/model";
 import { JOB_TYPES } from "../jobs/model";
 import { PROVIDER_IDS } from "../providers/types";
+import { documentIdProblem, documentIdSchema } from "../shared/document-id";
 import { AppError, type FieldIssue } from "../shared/errors";
 import { MAX_ISSUES } from "./respond";
 
@@ -25,38 +26,12 @@ export const timeframeDaysField = boundedInt(1, MAX_LOOKBACK_DAYS);
 export const jobTypeField = z.enum(JOB_TYPES);
 export const providerIdField = z.enum(PROVIDER_IDS);
 
-/** The most UTF-8 bytes Firestore accepts in a document id. */
-const MAX_DOCUMENT_ID_BYTES = 1500;
-
-/** Why Firestore would refuse `value` as a document id, or undefined when it is a valid one. */
-function documentIdProblem(value: string): string | undefined {
-  if (value.includes("/")) {
-    return "must not contain '/'";
-  }
-  if (value === "." || value === ".." || /^__.*__$/.test(value)) {
-    return "is not a valid document id";
-  }
-  if (Buffer.byteLength(value, "utf8") > MAX_DOCUMENT_ID_BYTES) {
-    return `must be at most ${MAX_DOCUMENT_ID_BYTES} bytes`;
-  }
-  return undefined;
-}
-
 /**
  * A Firebase uid (1–128 characters) that is also a single Firestore document id: no `/` (which
  * would address another document), not `.` or `..`, not `__…__` (reserved); 128 UTF-16 units
  * are at most 384 UTF-8 bytes, well inside Firestore's limit.
  */
-export const userIdField = z
-  .string()
-  .min(1)
-  .max(128)
-  .superRefine((value, ctx) => {
-    const problem = documentIdProblem(value);
-    if (problem) {
-      ctx.addIssue({ code: "custom", message: problem });
-    }
-  });
+export const userIdField = documentIdSchema.max(128);
 
 const CURSOR_PATTERN = /^users\/([^/]+)\/integrations\/([^/]+)$/;
 

@@ -19,6 +19,7 @@ import { z } from "zod";
 
 import { PROVIDER_IDS, type ProviderId } from "../providers/types";
 import type { Clock } from "../shared/clock";
+import { documentIdSchema } from "../shared/document-id";
 import { type Job, jobSchema } from "./model";
 import { type ProcessDeps, runJob, type RunOutcome } from "./process";
 import { jobQueries, jobRef } from "./store";
@@ -29,7 +30,7 @@ import { jobQueries, jobRef } from "./store";
  * newer one.
  */
 export const jobTaskSchema = z.strictObject({
-  jobId: z.string().min(1),
+  jobId: documentIdSchema,
   taskId: z.string().min(1),
 });
 export type JobTask = z.infer<typeof jobTaskSchema>;
@@ -62,7 +63,7 @@ export const taskId = (
 export type DispatchOutcome = "enqueued" | "exists" | "not_queued";
 
 /** Dispatches a job in the state given; a job not queued needs no task. */
-export async function dispatchJob(
+async function dispatchJob(
   deps: DispatchDeps,
   jobId: string,
   job: Pick<Job, "status" | "providerId" | "attempts" | "deferrals" | "nextAttemptAt">,
@@ -121,7 +122,7 @@ export interface DispatchCounts {
   errored: Array<{ jobId: string; error: string }>;
 }
 
-export const emptyDispatchCounts = (): DispatchCounts => ({
+const emptyDispatchCounts = (): DispatchCounts => ({
   enqueued: 0,
   exists: 0,
   notQueued: 0,

@@ -42,12 +42,12 @@ import type { DateRange, MetricRow, ProviderId } from "../providers/types";
 export const DIGESTS_COLLECTION = "metricDigests";
 
 /** The most a digest document is estimated to hold before its month is split into shards. */
-export const DIGEST_BUDGET_BYTES = 256 * 1024;
+const DIGEST_BUDGET_BYTES = 256 * 1024;
 
 /** Characters of a row hash: 66 bits of SHA-256, base64url. */
 const HASH_CHARS = 11;
 /** The hash of a stored row this code cannot compare: never equal to a fetched row's. */
-export const INCOMPARABLE = "!";
+const INCOMPARABLE = "!";
 
 /** One day's live rows: campaign id → row hash. */
 export type DayState = Map<string, string>;

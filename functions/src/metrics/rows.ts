@@ -16,7 +16,7 @@ export function metricDocId(
     .join("_");
 }
 
-export const metricsOf = (db: Firestore, userId: string) =>
+const metricsOf = (db: Firestore, userId: string) =>
   db.collection("users").doc(userId).collection(METRICS_COLLECTION);
 
 export const metricRef = (

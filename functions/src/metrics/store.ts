@@ -71,7 +71,7 @@ const ZEROED = {
  * with `useBigInt: true` for the exact value. The digests hash the exact amount, so such a row is
  * unchanged when it is (a row stored before the digests is rewritten once: it reads back rounded).
  */
-export const storedMicros = (micros: bigint): number | bigint =>
+const storedMicros = (micros: bigint): number | bigint =>
   micros >= BigInt(Number.MIN_SAFE_INTEGER) && micros <= BigInt(Number.MAX_SAFE_INTEGER)
     ? Number(micros)
     : micros;

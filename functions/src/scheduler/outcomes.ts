@@ -14,7 +14,7 @@ import { jobQueries } from "../jobs/store";
 import { PROVIDER_IDS, type ProviderId } from "../providers/types";
 import { type ErrorGroup, groupErrors } from "./events";
 
-export const FAILED_READ_CAP = 1_000;
+const FAILED_READ_CAP = 1_000;
 
 export interface JobOutcomes {
   /** Failed attempts by platform and error code (each job's last). */

@@ -9,6 +9,7 @@
  * retries only redeliver a task whose run threw (a store error, an enqueue that failed, a job
  * not yet due by this instance's clock), and the sweep dispatches what is left after them.
  */
+import { HttpsError } from "firebase-functions/https";
 import { onTaskDispatched } from "firebase-functions/tasks";
 
 import { JOB_RUNNER_OPTIONS } from "../jobs/lease";
@@ -35,7 +36,7 @@ const taskFunction = (providerId: ProviderId) => {
       secrets: [providerSecrets, tokenEncryptionKeys],
     },
     async (request) => {
-      const { jobTaskSchema, runDispatchedJob } = await import("../jobs/dispatch");
+      const { jobTaskSchema, RedeliverTask, runDispatchedJob } = await import("../jobs/dispatch");
       const scope = { trigger: functionName };
       const task = jobTaskSchema.safeParse(request.data);
       if (!task.success) {
@@ -47,7 +48,17 @@ const taskFunction = (providerId: ProviderId) => {
       }
       const run = { operation: "process_job", source: "cloud-tasks" } as const;
       const deps = await processDeps({ ...scope, jobId: task.data.jobId }, run);
-      await runDispatchedJob(deps, task.data);
+      try {
+        await runDispatchedJob(deps, task.data);
+      } catch (error) {
+        if (!(error instanceof RedeliverTask)) {
+          throw error;
+        }
+        // Expected, not a failure: a 503 has Cloud Tasks deliver it again after its backoff,
+        // without the SDK's "Unhandled error" log and stack.
+        deps.logger.info("task redelivered: its job is not due yet", { why: error.message });
+        throw new HttpsError("unavailable", error.message);
+      }
     },
   );
 };

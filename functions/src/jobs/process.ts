@@ -201,7 +201,7 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
     const stored = new Set<string>();
     const fetched =
       integration.accountIds.length === 0
-        ? { accounts: [] }
+        ? { accounts: [], requests: 0 }
         : await deps.fetchMetrics(job.providerId, {
             credentials,
             accountIds: integration.accountIds,

@@ -32,6 +32,8 @@ export interface AccountQuery {
   knownTimeZone?: string;
   /** Google only: manager customer id for `login-customer-id`. */
   loginCustomerId?: string;
+  /** A backfill slice: the platform's asynchronous report path where it has one. */
+  bulk?: boolean;
 }
 
 /** One account's rows, and the days and zone they were fetched for. */
@@ -52,8 +54,22 @@ export interface TokenRefresher<P extends ProviderId> {
   refresh(ctx: AdapterContext<P>, credentials: Credentials): Promise<Credentials>;
 }
 
+/**
+ * How far back the platform serves daily campaign metrics, and how a backfill cuts a range: what
+ * the plan clamps a requested start to (recording it) and the days of one slice.
+ */
+export interface HistoryLimits {
+  /** Daily metrics exist for the last this many months (the account's current day included). */
+  retentionMonths: number;
+  /** Where the platform documents it. */
+  source: string;
+  /** Days of one backfill slice: one report (or async report) the platform serves whole. */
+  backfillSliceDays: number;
+}
+
 export interface ProviderAdapter<P extends ProviderId = ProviderId> {
   readonly id: P;
+  readonly history: HistoryLimits;
   /** The platform's own error signals (body codes, usage headers, 200-with-error bodies). */
   readonly classify: Classifier;
   /** Absent for platforms whose tokens are long-lived and cannot be refreshed (Meta, TikTok). */

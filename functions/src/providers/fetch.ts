@@ -44,6 +44,7 @@ const fetchRequestSchema = z
     timeZones: z.record(z.string(), z.string().min(1)).optional(),
     loginCustomerId: z.string().min(1).optional(),
     deadline: z.number().int().positive().optional(),
+    bulk: z.boolean().optional(),
   })
   .refine((request) => (request.range === undefined) !== (request.window === undefined), {
     error: "give exactly one of range and window",
@@ -76,6 +77,7 @@ export async function fetchMetrics<P extends ProviderId>(
   let refreshed = false;
   // Every token seen in this fetch, old and new, is redacted from every message.
   const secrets = secretsOf(credentials, deps.settings);
+  const sent = { requests: 0 };
   const context = (accountId?: string): AdapterContext<P> => ({
     settings: deps.settings,
     now: () => deps.clock.now(),
@@ -95,6 +97,7 @@ export async function fetchMetrics<P extends ProviderId>(
         ...(accountId === undefined ? {} : { accountId }),
       },
       ...(request.deadline === undefined ? {} : { deadlineMs: request.deadline }),
+      sent,
     }),
   });
   const refresh = async (): Promise<void> => {
@@ -135,6 +138,7 @@ export async function fetchMetrics<P extends ProviderId>(
       ...(request.range ? { fixedRange: request.range } : {}),
       ...(knownTimeZone ? { knownTimeZone } : {}),
       ...(request.loginCustomerId ? { loginCustomerId: request.loginCustomerId } : {}),
+      ...(request.bulk ? { bulk: true } : {}),
     };
     let accountRows: AccountRows;
     try {
@@ -180,7 +184,11 @@ export async function fetchMetrics<P extends ProviderId>(
     });
   }
 
-  return { accounts, ...(refreshed ? { refreshedCredentials: credentials } : {}) };
+  return {
+    accounts,
+    ...(refreshed ? { refreshedCredentials: credentials } : {}),
+    requests: sent.requests,
+  };
 }
 
 /**

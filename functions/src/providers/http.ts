@@ -77,6 +77,8 @@ export interface HttpOptions {
   /** No request starts at or after this time (ms since the epoch): the run's own deadline. */
   deadlineMs?: number;
   scope?: RequestScope;
+  /** Counts every request sent (each attempt): the fetch's `requests`. */
+  sent?: { requests: number };
 }
 
 /** Fallback wait when a platform signals a rate limit without saying how long. */
@@ -235,8 +237,11 @@ export class PlatformHttp {
       );
     }
     const response = await limiter.run(
-      () =>
-        this.options.axios.request<string>({
+      () => {
+        if (this.options.sent) {
+          this.options.sent.requests += 1;
+        }
+        return this.options.axios.request<string>({
           method: spec.method,
           url: spec.url,
           params: spec.params,
@@ -249,7 +254,8 @@ export class PlatformHttp {
           transformResponse: (data: unknown) => data,
           validateStatus: () => true,
           maxRedirects: 0,
-        }),
+        });
+      },
       Object.values(this.keys),
     );
     const raw: RawResponse = {

@@ -14,6 +14,18 @@ import type { DateRange, ProviderId, ReportWindow } from "./types";
  */
 export const QUERY_TOO_LARGE = "query_too_large";
 
+/**
+ * Reason of a query for days older than the platform keeps daily metrics for (Google's
+ * `DateRangeError`, Meta's 37-month limit, …). `permanent`: the backfill records the account's
+ * history as starting there, and never asks for those days again.
+ */
+export const BEYOND_RETENTION = "beyond_retention";
+
+/** The error an adapter throws for its platform's "these days are too old" signal. */
+export function beyondRetention(provider: ProviderId, message: string): ProviderError {
+  return new ProviderError(provider, "permanent", BEYOND_RETENTION, message);
+}
+
 const DAY_MS = 86_400_000;
 
 const epochDay = (day: string): number => Date.parse(`${day}T00:00:00Z`) / DAY_MS;

@@ -60,6 +60,12 @@ export interface FetchRequest {
    * rejects with that error and fetches no further account.
    */
   onAccount?: (account: FetchedAccount) => Promise<void>;
+  /**
+   * A historical backfill slice (fixed `range`, long ago): the adapter takes the platform's
+   * asynchronous report path where it has one (Meta's insights report runs, TikTok's report
+   * tasks) instead of synchronous pages. Adapters without one ignore it.
+   */
+  bulk?: boolean;
 }
 
 /** One fully fetched account, as handed to `FetchRequest.onAccount`. */
@@ -135,4 +141,6 @@ export interface FetchResult {
   accounts: AccountOutcome[];
   /** Set when the access token was refreshed during the fetch: the caller must persist it. */
   refreshedCredentials?: Credentials;
+  /** HTTP requests the fetch sent to the platform (token refreshes and retries included). */
+  requests: number;
 }

@@ -238,6 +238,7 @@ export const twoRowFetcher: MetricsFetcher = async (providerId, request) => {
       range,
       timeZone: "UTC",
     })),
+    requests: request.accountIds.length,
   };
 };
 

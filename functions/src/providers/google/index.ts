@@ -17,6 +17,13 @@ export const googleAdapter: ProviderAdapter<"google"> = {
   id: "google",
   classify: classifyGoogle,
   tokens: googleTokens,
+  history: {
+    retentionMonths: 37,
+    source:
+      "DateRangeError REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED: metrics with daily segmentation " +
+      "are only available for the last 37 months",
+    backfillSliceDays: 30,
+  },
 
   async fetchAccount(ctx, credentials, query) {
     const { baseUrl, apiVersion, developerToken } = ctx.settings;

@@ -252,6 +252,11 @@ export function createLinkedinAdapter(
     id: "linkedin",
     classify: classifyLinkedin,
     tokens: linkedinTokens,
+    history: {
+      retentionMonths: 24,
+      source: "TO VERIFY: LinkedIn ads reporting retention",
+      backfillSliceDays: 30,
+    },
     fetchAccount: (ctx, credentials, query) => fetchAccount(ctx, credentials, query, maxElements),
   };
 }

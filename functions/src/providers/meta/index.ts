@@ -152,6 +152,11 @@ export function createMetaAdapter(
   return {
     id: "meta",
     classify: classifyMeta,
+    history: {
+      retentionMonths: 37,
+      source: "Ads Insights keep about 37 months of history",
+      backfillSliceDays: 30,
+    },
     async fetchAccount(ctx, credentials, { accountId, rangeIn }) {
       const number = adAccountNumber(accountId);
       const auth = authOf(ctx, credentials);

@@ -12,6 +12,11 @@ import { fetchAdvertiser, fetchReportSlice, MAX_DAYS_PER_REQUEST } from "./repor
 export const tiktokAdapter: ProviderAdapter<"tiktok"> = {
   id: "tiktok",
   classify: classifyTikTok,
+  history: {
+    retentionMonths: 36,
+    source: "TO VERIFY: TikTok reporting retention",
+    backfillSliceDays: 30,
+  },
   async fetchAccount(ctx, credentials, { accountId, rangeIn }) {
     // Rows carry the advertiser id TikTok answers with, which is this canonical id.
     const advertiserId = canonicalAccountId("tiktok", accountId);

@@ -109,6 +109,7 @@ function platform(refreshed?: Credentials) {
         timeZone: "UTC",
       })),
       ...(refreshed ? { refreshedCredentials: refreshed } : {}),
+      requests: request.accountIds.length,
     });
   };
   return { received, fetchMetrics };

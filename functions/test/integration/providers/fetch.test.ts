@@ -54,6 +54,7 @@ beforeEach(() => {
 const adapter: ProviderAdapter<"google"> = {
   id: "google",
   classify: () => undefined,
+  history: { retentionMonths: 37, source: "test", backfillSliceDays: 30 },
   tokens: {
     isExpiring: (credentials, now) => (credentials.expiresAt ?? Infinity) < now + 60_000,
     refresh: async (ctx, credentials) => {

@@ -236,28 +236,25 @@ export class PlatformHttp {
         paused.scope,
       );
     }
-    const response = await limiter.run(
-      () => {
-        if (this.options.sent) {
-          this.options.sent.requests += 1;
-        }
-        return this.options.axios.request<string>({
-          method: spec.method,
-          url: spec.url,
-          params: spec.params,
-          headers: spec.headers,
-          data: spec.data,
-          timeout: timeoutMs,
-          // The socket timeout above does not bound a body that trickles in; this does.
-          signal: AbortSignal.timeout(timeoutMs),
-          responseType: "text",
-          transformResponse: (data: unknown) => data,
-          validateStatus: () => true,
-          maxRedirects: 0,
-        });
-      },
-      Object.values(this.keys),
-    );
+    const response = await limiter.run(() => {
+      if (this.options.sent) {
+        this.options.sent.requests += 1;
+      }
+      return this.options.axios.request<string>({
+        method: spec.method,
+        url: spec.url,
+        params: spec.params,
+        headers: spec.headers,
+        data: spec.data,
+        timeout: timeoutMs,
+        // The socket timeout above does not bound a body that trickles in; this does.
+        signal: AbortSignal.timeout(timeoutMs),
+        responseType: "text",
+        transformResponse: (data: unknown) => data,
+        validateStatus: () => true,
+        maxRedirects: 0,
+      });
+    }, Object.values(this.keys));
     const raw: RawResponse = {
       status: response.status,
       headers: Object.fromEntries(

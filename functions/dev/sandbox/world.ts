@@ -165,6 +165,18 @@ export interface FaultKnobs {
   maxRowsPerQuery?: number;
   /** Meta: insights pages carry `paging.next` but no `paging.cursors`. */
   pagingWithoutCursors?: boolean;
+  /** Meta's insights report runs and TikTok's report tasks (asynchronous reports). */
+  asyncReports?: AsyncReportKnobs;
+}
+
+/** How the sandbox's asynchronous reports behave; each platform renders them its own way. */
+export interface AsyncReportKnobs {
+  /** Status checks a report answers "still running" before it completes (default 1). */
+  checksBeforeDone?: number;
+  /** The next N reports created end failed (Meta `Job Failed`, TikTok `FAILED`). */
+  failReports?: number;
+  /** A report covering more campaign-days than this never completes (it stays running). */
+  stuckAboveRows?: number;
 }
 
 export interface TokenRecord extends IssuedTokens {

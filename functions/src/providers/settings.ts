@@ -31,6 +31,16 @@ const common = {
 
 const secret = z.string().min(1).optional();
 
+/**
+ * Asynchronous reports (Meta insights report runs, TikTok report tasks, `FetchRequest.bulk`):
+ * how often a run's status is checked, and how long one may take before the adapter gives up on
+ * it and asks for its range in smaller parts. Each status check is a request of the budget.
+ */
+const asyncReports = {
+  asyncPollMs: z.number().int().min(1).max(60_000).default(5_000),
+  asyncMaxWaitMs: z.number().int().min(1).max(3_600_000).default(300_000),
+};
+
 export const providerSettingsSchema = z.strictObject({
   google: z
     .strictObject({
@@ -61,6 +71,7 @@ export const providerSettingsSchema = z.strictObject({
         .default("v26.0"),
       /** When set, requests carry `appsecret_proof` (HMAC-SHA256 of the token). */
       appSecret: secret,
+      ...asyncReports,
     })
     .prefault({}),
   linkedin: z
@@ -85,6 +96,7 @@ export const providerSettingsSchema = z.strictObject({
       requestsPerSecond: common.requestsPerSecond.default(5),
       concurrency: common.concurrency.default(5),
       baseUrl: url.default("https://business-api.tiktok.com/open_api/v1.3"),
+      ...asyncReports,
     })
     .prefault({}),
 });

@@ -58,7 +58,10 @@ const modules = [
     integrationsStatus: true,
     integrationsAutomation: true,
   }),
-  triggers(() => require("./triggers/jobs") as typeof Jobs, { processSyncJob: true }),
+  triggers(() => require("./triggers/jobs") as typeof Jobs, {
+    processSyncJob: true,
+    startBackfillOnConnect: true,
+  }),
   triggers(() => require("./triggers/scheduled") as typeof Scheduled, {
     scheduledEnqueue: true,
     sweepQueuedJobs: true,
@@ -70,6 +73,10 @@ const modules = [
     runSyncJobMeta: true,
     runSyncJobLinkedin: true,
     runSyncJobTiktok: true,
+    runBackfillGoogle: true,
+    runBackfillMeta: true,
+    runBackfillLinkedin: true,
+    runBackfillTiktok: true,
   }),
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -15,6 +15,12 @@
  *   returned `details.nextCursor` (without `cursor`, `scheduled-sync` continues the shared pass,
  *   as `process_all_users` does: `cron.ts`). `providerId` does not combine with it; `maxUsers`
  *   and `cursor` only combine with it.
+ * - `jobType: "initial-backfill"` with `userId`: the integration's history (`backfill/`): from
+ *   `startDate` (`YYYY-MM-DD`, at most 3,650 days back, not in the future) or `timeframeDays`
+ *   days back (1..3,650, default 730), each account clamped to its platform's retention and
+ *   recorded. An existing plan is extended to older days, never shortened or restarted; a plan
+ *   at work keeps its job (`active_job_exists`). `details.backfills` gives each plan's progress.
+ *   With `allUsers`, `timeframeDays` stays 1..90 and each integration's job makes its plan.
  * - Contention that outlasts the store's retries answers 503 `unavailable` with `Retry-After`.
  *
  * Response: the operation shape (`context.ts`): operation `schedule`, or `process_all_users`
@@ -22,9 +28,11 @@
  */
 import { z } from "zod";
 
-import { integrationsPath, isProviderId } from "../integrations/model";
+import { DEFAULT_BACKFILL_DAYS, MAX_BACKFILL_DAYS } from "../backfill/plan";
+import { sinceDaysBack } from "../backfill/store";
+import { integrationsPath, isProviderId, MAX_LOOKBACK_DAYS } from "../integrations/model";
 import type { EnqueueRequest } from "../jobs/store";
-import { enqueueAllOperation, enqueueOperation } from "../scheduler/operations";
+import { backfillOperation, enqueueAllOperation, enqueueOperation } from "../scheduler/operations";
 import { AppError } from "../shared/errors";
 import { defineEndpoint, operationResponse } from "./context";
 import {
@@ -40,12 +48,16 @@ import {
 const SOURCE = "schedule-endpoint";
 const DEFAULT_MAX_USERS = 50;
 
+const DEFAULT_TIMEFRAME_DAYS = 7;
+
 const scheduleRequestSchema = z
   .strictObject({
     userId: userIdField.optional(),
     providerId: providerIdField.optional(),
     jobType: jobTypeField.default("manual-sync"),
-    timeframeDays: timeframeDaysField.default(7),
+    // A backfill reaches years back; every other job at most the deepest restatement window.
+    timeframeDays: z.number().int().min(1).max(MAX_BACKFILL_DAYS).optional(),
+    startDate: z.iso.date().optional(),
     allUsers: z.boolean().default(false),
     maxUsers: maxUsersField.optional(),
     cursor: cursorField.optional(),
@@ -66,7 +78,50 @@ const scheduleRequestSchema = z
         ctx.addIssue({ code: "custom", path: [field], message: "requires allUsers: true" });
       }
     }
+    const backfill = body.jobType === "initial-backfill" && !body.allUsers;
+    const daysBound = timeframeDaysField.safeParse(body.timeframeDays ?? 1);
+    if (!backfill && !daysBound.success) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["timeframeDays"],
+        message: `must be at most ${MAX_LOOKBACK_DAYS} (up to ${MAX_BACKFILL_DAYS} for an initial-backfill of a userId)`,
+      });
+    }
+    if (body.startDate !== undefined && !backfill) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["startDate"],
+        message: 'requires jobType "initial-backfill" and a userId',
+      });
+    }
+    if (body.startDate !== undefined && body.timeframeDays !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["startDate"],
+        message: "give startDate or timeframeDays, not both",
+      });
+    }
   });
+
+/** A backfill's start: checked against today here, where the clock is. */
+function backfillSince(input: { startDate?: string; timeframeDays?: number }, now: Date): string {
+  const oldest = sinceDaysBack(now, MAX_BACKFILL_DAYS);
+  const today = sinceDaysBack(now, 1);
+  if (input.startDate === undefined) {
+    return sinceDaysBack(now, input.timeframeDays ?? DEFAULT_BACKFILL_DAYS);
+  }
+  if (input.startDate > today || input.startDate < oldest) {
+    throw new AppError("invalid_argument", "Invalid request", {
+      issues: [
+        {
+          field: "startDate",
+          message: `must be between ${oldest} and ${today} (at most ${MAX_BACKFILL_DAYS} days back, not in the future)`,
+        },
+      ],
+    });
+  }
+  return input.startDate;
+}
 
 export const handleSchedule = defineEndpoint({
   name: "schedule",
@@ -85,13 +140,16 @@ export const handleSchedule = defineEndpoint({
       return operationResponse(
         await enqueueAllOperation(deps, SOURCE, {
           jobType: input.jobType,
-          timeframeDays: input.timeframeDays,
+          timeframeDays: input.timeframeDays ?? DEFAULT_TIMEFRAME_DAYS,
           maxUsers: input.maxUsers ?? DEFAULT_MAX_USERS,
           ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
         }),
       );
     }
     const userId = input.userId;
+    // Checked before anything is read or written.
+    const since =
+      input.jobType === "initial-backfill" ? backfillSince(input, deps.clock()) : undefined;
     const integrations = await deps.db.collection(integrationsPath(userId)).get();
     const providerIds = integrations.docs
       .map((doc) => doc.id)
@@ -105,11 +163,20 @@ export const handleSchedule = defineEndpoint({
           : `User ${userId} has no ${input.providerId} integration`,
       );
     }
+    if (since !== undefined) {
+      return operationResponse(
+        await backfillOperation(
+          deps,
+          SOURCE,
+          providerIds.map((providerId) => ({ userId, providerId, since, source: SOURCE })),
+        ),
+      );
+    }
     const requests: EnqueueRequest[] = providerIds.map((providerId) => ({
       userId,
       providerId,
       type: input.jobType,
-      timeframeDays: input.timeframeDays,
+      timeframeDays: input.timeframeDays ?? DEFAULT_TIMEFRAME_DAYS,
       source: SOURCE,
     }));
     return operationResponse(await enqueueOperation(deps, SOURCE, requests));

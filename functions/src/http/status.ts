@@ -5,7 +5,11 @@
  *
  * Response: `{success: true, userId, integrations: [{providerId, status, accountCount,
  * lastSyncRequestedAt, lastSyncedAt, automation: {autoSync, cadenceHours, lookbackDays},
- * lastError: {code, reason, message, at} | null, consecutiveFailures, activeJobId}],
+ * lastError: {code, reason, message, at} | null, consecutiveFailures, activeJobId,
+ * backfill: null | {status, jobId, requestedSince, since, until, oldestCompleteDate, slicesDone,
+ * slicesTotal, estimatedSecondsLeft, runs, requests, startedAt, completedAt, accounts: [{accountId,
+ * status, since, until, clampedFrom, clampedBy, oldestCompleteDate, slicesDone, slicesTotal,
+ * rowsWritten, error}]}}],
  * recentJobs: [{jobId, providerId, type, status, timeframeDays, attempts, maxAttempts, source,
  * createdAt, startedAt, finishedAt, nextAttemptAt, result: {since, until, rowsFetched,
  * rowsWritten, rowsUnchanged, rowsZeroed} | null, lastError: {code, reason, message, at} | null}]}`, times
@@ -16,6 +20,8 @@
 import type { QueryDocumentSnapshot, Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
 
+import { type Plan, planSchema, progressOf } from "../backfill/plan";
+import { BACKFILLS_COLLECTION } from "../backfill/store";
 import { integrationSchema, integrationsPath, isProviderId } from "../integrations/model";
 import { jobSchema } from "../jobs/model";
 import { describeIssues, jobQueries } from "../jobs/store";
@@ -52,6 +58,19 @@ function parsedOrLeftOut<T>(
   return undefined;
 }
 
+/** A plan's progress (`backfill/plan.ts` `progressOf`), with its lock and times. */
+const backfillView = (plan: Plan | undefined, now: Date) =>
+  plan
+    ? {
+        ...progressOf(plan, now),
+        jobId: plan.jobId,
+        runs: plan.runs,
+        requests: plan.requests,
+        startedAt: iso(plan.startedAt),
+        completedAt: iso(plan.completedAt),
+      }
+    : null;
+
 export const handleStatus = defineEndpoint({
   name: "status",
   method: "GET",
@@ -59,10 +78,17 @@ export const handleStatus = defineEndpoint({
   parse: (req) => parseQuery(statusQuerySchema, req.query),
   run: async (input, caller, deps) => {
     const { uid } = caller;
-    const [integrations, jobs] = await Promise.all([
+    const [integrations, jobs, backfills] = await Promise.all([
       deps.db.collection(integrationsPath(uid)).get(),
       jobQueries.recentForUser(deps.db, uid, input.limit).get(),
+      deps.db.collection(`users/${uid}/${BACKFILLS_COLLECTION}`).get(),
     ]);
+    const plans = new Map(
+      backfills.docs.flatMap((doc) => {
+        const plan = parsedOrLeftOut(planSchema, doc, deps.logger);
+        return plan ? [[doc.id, plan] as const] : [];
+      }),
+    );
     return {
       status: 200,
       body: {
@@ -87,6 +113,7 @@ export const handleStatus = defineEndpoint({
               lastError: errorView(integration.lastError),
               consecutiveFailures: integration.consecutiveFailures,
               activeJobId: integration.activeJobId,
+              backfill: backfillView(plans.get(doc.id), deps.clock()),
             },
           ];
         }),

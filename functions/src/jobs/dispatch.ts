@@ -17,7 +17,9 @@ import { createHash } from "node:crypto";
 import type { DocumentSnapshot, Firestore } from "firebase-admin/firestore";
 import { z } from "zod";
 
+import type { QueueKind } from "../providers/budget";
 import { PROVIDER_IDS, type ProviderId } from "../providers/types";
+import { emptyCounts, recordEvent } from "../scheduler/events";
 import type { Clock } from "../shared/clock";
 import { documentIdSchema } from "../shared/document-id";
 import { type Job, jobSchema } from "./model";
@@ -35,12 +37,19 @@ export const jobTaskSchema = z.strictObject({
 });
 export type JobTask = z.infer<typeof jobTaskSchema>;
 
-/** Enqueues one task on a platform's queue; `exists` when a task of that name already exists. */
+/**
+ * Enqueues one task on a platform's queue (`queue`: its syncs' or its backfills'); `exists` when
+ * a task of that name already exists.
+ */
 export type TaskQueues = (
   providerId: ProviderId,
   task: JobTask,
-  options: { id: string; scheduleTime: Date },
+  options: { id: string; scheduleTime: Date; queue: QueueKind },
 ) => Promise<"enqueued" | "exists">;
+
+/** Backfill runs go to their platform's backfill queue, every other job to its sync queue. */
+export const queueOf = (type: unknown): QueueKind =>
+  type === "initial-backfill" ? "backfill" : "sync";
 
 export interface DispatchDeps {
   db: Firestore;
@@ -66,7 +75,7 @@ export type DispatchOutcome = "enqueued" | "exists" | "not_queued";
 async function dispatchJob(
   deps: DispatchDeps,
   jobId: string,
-  job: Pick<Job, "status" | "providerId" | "attempts" | "deferrals" | "nextAttemptAt">,
+  job: Pick<Job, "status" | "providerId" | "type" | "attempts" | "deferrals" | "nextAttemptAt">,
 ): Promise<DispatchOutcome> {
   if (job.status !== "queued") {
     return "not_queued";
@@ -79,6 +88,7 @@ async function dispatchJob(
     {
       id,
       scheduleTime: job.nextAttemptAt.toDate(),
+      queue: queueOf(job.type),
     },
   );
 }
@@ -108,7 +118,7 @@ export async function dispatchSnapshot(
   return deps.queues(
     providerId.data,
     { jobId: snapshot.id, taskId: id },
-    { id, scheduleTime: deps.clock() },
+    { id, scheduleTime: deps.clock(), queue: queueOf(snapshot.get("type")) },
   );
 }
 
@@ -202,7 +212,29 @@ export async function runDispatchedJob(
   deps: ProcessDeps & DispatchDeps,
   task: JobTask,
 ): Promise<RunOutcome> {
+  const startedAt = deps.clock();
   const run = await runJob(deps, task.jobId);
+  if (run.backfill) {
+    // One event per backfill run (a bounded run every few minutes per backfill, not per sync):
+    // operators follow a backfill's pace from the events as from the status endpoint.
+    const counts = emptyCounts();
+    counts.processed = 1;
+    counts.succeeded = run.outcome === "succeeded" ? 1 : 0;
+    await recordEvent(deps.db, {
+      operation: "backfill_run",
+      source: "cloud-tasks",
+      startedAt,
+      finishedAt: deps.clock(),
+      counts,
+      errors: [],
+      details: { jobId: task.jobId, ...run.backfill, nextJobId: run.nextJobId ?? null },
+    });
+  }
+  if (run.nextJobId !== undefined) {
+    // The backfill's next run, at once rather than when its creation's trigger fires (which
+    // dispatches it too: the same state, the same task name).
+    await dispatchJobs(deps, [run.nextJobId]);
+  }
   if (run.outcome !== "retry_scheduled" && run.outcome !== "not_claimed") {
     return run;
   }

@@ -7,6 +7,7 @@
  * Each account's rows are stored as soon as that account is fetched, then dropped: a job holds
  * one account's rows at a time, however many accounts the integration has.
  */
+import { type BackfillDeps, BackfillRunFailure, runBackfill } from "../backfill/run";
 import { CredentialsError, openCredentials, sealCredentials } from "../integrations/credentials";
 import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
 import type { TokenKeyring } from "../integrations/token-keys";
@@ -57,6 +58,10 @@ export interface ProcessDeps extends StoreDeps {
   tokenKeys: TokenKeyring;
   /** No platform request starts at or after it: the invocation's timeout is near. */
   deadline?: Date;
+  /** Backfill runs: the platforms' history limits (default: the adapters'). */
+  history?: BackfillDeps["history"];
+  /** Backfill runs: the requests one run may start slices with (`BACKFILL_RUN_REQUESTS`). */
+  backfillRunRequests?: number;
 }
 
 export interface RunOutcome {
@@ -66,6 +71,17 @@ export interface RunOutcome {
   errorCode?: ProviderErrorCode;
   /** `invalid_document`: the fields it fails on. */
   issues?: string;
+  /** A backfill run that left slices: the plan's next job, for the caller to dispatch. */
+  nextJobId?: string;
+  /** A backfill run: what it did, for its scheduler event. */
+  backfill?: {
+    userId: string;
+    providerId: ProviderId;
+    end: string;
+    slices: number;
+    requests: number;
+    rowsWritten: number;
+  };
 }
 
 /** Claims the job; a document that does not validate was failed by the claim and is reported. */
@@ -158,6 +174,35 @@ function accountFailure(result: FetchResult): ProviderErrorInfo | undefined {
   );
 }
 
+/**
+ * Stores a token the fetch refreshed, once per token, only while this worker holds the job and
+ * the credentials are the ones it read.
+ */
+function credentialPersister(
+  deps: ProcessDeps,
+  jobId: string,
+  job: Job,
+  credentialsReadAt: FirebaseFirestore.Timestamp,
+  logger: Logger,
+): (refreshed: Credentials) => Promise<void> {
+  let persisted: Credentials | undefined;
+  return async (refreshed) => {
+    if (persisted && sameCredentials(persisted, refreshed)) {
+      return;
+    }
+    const stored = await storeRefreshedCredentials(deps, jobId, deps.owner, {
+      path: credentialsPath(job.userId, job.providerId),
+      readAt: credentialsReadAt,
+      sealed: sealCredentials(deps.tokenKeys, job.userId, job.providerId, refreshed),
+    });
+    // Once per token, stored or refused: a second attempt would find the same answer.
+    persisted = refreshed;
+    if (stored !== "stored") {
+      logger.warn("refreshed credentials not stored", { why: stored });
+    }
+  };
+}
+
 export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutcome> {
   const { claimed, invalid } = await claim(deps, jobId);
   if (invalid !== undefined) {
@@ -171,25 +216,40 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
   logger.info("job started", { type: job.type, attempt: job.attempts });
   try {
     const { integration, credentials, credentialsReadAt } = await loadWork(deps, job);
+    const persist = credentialPersister(deps, jobId, job, credentialsReadAt, logger);
+    if (job.type === "initial-backfill") {
+      const run = await runBackfill(
+        {
+          ...deps,
+          logger,
+          ...(deps.backfillRunRequests === undefined
+            ? {}
+            : { runRequests: deps.backfillRunRequests }),
+        },
+        { jobId, owner: deps.owner, job, integration, credentials, persist },
+      );
+      logger.info("backfill run finished", {
+        end: run.end,
+        slices: run.slices,
+        requests: run.requests,
+        rowsWritten: run.result.rowsWritten,
+      });
+      return {
+        outcome: run.end === "lease_lost" ? "lease_lost" : "succeeded",
+        ...(run.nextJobId ? { nextJobId: run.nextJobId } : {}),
+        backfill: {
+          userId: job.userId,
+          providerId: job.providerId,
+          end: run.end,
+          slices: run.slices,
+          requests: run.requests,
+          rowsWritten: run.result.rowsWritten,
+        },
+      };
+    }
     const window = {
       days: windowDays(job, job.providerId, integration.automation),
       at: deps.clock().getTime(),
-    };
-    let persisted: Credentials | undefined;
-    const persist = async (refreshed: Credentials) => {
-      if (persisted && sameCredentials(persisted, refreshed)) {
-        return;
-      }
-      const stored = await storeRefreshedCredentials(deps, jobId, deps.owner, {
-        path: credentialsPath(job.userId, job.providerId),
-        readAt: credentialsReadAt,
-        sealed: sealCredentials(deps.tokenKeys, job.userId, job.providerId, refreshed),
-      });
-      // Once per token, stored or refused: a second attempt would find the same answer.
-      persisted = refreshed;
-      if (stored !== "stored") {
-        logger.warn("refreshed credentials not stored", { why: stored });
-      }
     };
     const metrics = new MetricsStore(deps.db, job.userId, job.providerId, {
       jobId,
@@ -284,7 +344,9 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
     return { outcome };
   } catch (error) {
     const failure: ProviderErrorInfo =
-      error instanceof JobFailure || error instanceof CredentialsError
+      error instanceof JobFailure ||
+      error instanceof CredentialsError ||
+      error instanceof BackfillRunFailure
         ? error.failure
         : error instanceof ProviderError
           ? error.toInfo()

@@ -166,7 +166,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * the contenders out), then `unavailable` with `Retry-After` rather than a 500. Any other error
  * propagates as it is.
  */
-async function runContended<T>(
+export async function runContended<T>(
   db: Firestore,
   work: (tx: Transaction) => Promise<T>,
   random: () => number = Math.random,
@@ -208,7 +208,13 @@ export interface EnqueueRequest {
 }
 
 export type EnqueueSkipReason =
-  "no_integration" | "integration_inactive" | "already_scheduled" | "invalid_integration";
+  | "no_integration"
+  | "integration_inactive"
+  | "already_scheduled"
+  | "invalid_integration"
+  /** Backfills (`backfill/store.ts`): nothing to fetch, or every day asked for is stored. */
+  | "no_accounts"
+  | "history_complete";
 
 type EnqueueTarget = { userId: string; providerId: ProviderId };
 
@@ -243,7 +249,7 @@ export function slotJobId(slot: string, userId: string, providerId: ProviderId):
   return `${scatter}_${readable}`;
 }
 
-function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): Job {
+export function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): Job {
   // Never before its creation: the wait bound (`backoff.ts`) counts from `createdAt`.
   const due =
     request.runAfter !== undefined && request.runAfter.getTime() > now.toMillis()
@@ -274,7 +280,7 @@ function newJob(request: EnqueueRequest, now: Timestamp, maxAttempts: number): J
   };
 }
 
-const isActive = (snapshot: DocumentSnapshot | undefined): boolean =>
+export const isActive = (snapshot: DocumentSnapshot | undefined): boolean =>
   snapshot?.exists === true &&
   (ACTIVE_STATUSES as readonly unknown[]).includes(snapshot.get("status"));
 

@@ -163,6 +163,16 @@ export class MetricsStore {
   }
 
   /**
+   * Stores a backfill slice's rows and zeroes nothing: history is only ever added to. A row
+   * stored earlier that the platform no longer returns for an old day (a campaign deleted since,
+   * a platform that stopped serving the day) keeps its values; reconciling is the syncs' work,
+   * over the days the platform still restates.
+   */
+  addRows(account: AccountToStore): Promise<StoreCounts> {
+    return this.reconcile(account.accountId, account.range, account.rows, undefined);
+  }
+
+  /**
    * Zeroes and marks `account_removed`, within the fetched accounts' days, the rows of every
    * account with digests there that the integration no longer holds (`accounts`: every account
    * it holds, with its fetch outcome). Failed accounts' rows are never touched.
@@ -198,7 +208,8 @@ export class MetricsStore {
     accountId: string,
     range: DateRange,
     rows: readonly MetricRow[],
-    reason: "not_returned" | "account_removed",
+    /** Why a listed row the platform did not return is zeroed; undefined: none is. */
+    reason: "not_returned" | "account_removed" | undefined,
   ): Promise<StoreCounts> {
     const counts = noCounts();
     let { since, until } = range;
@@ -227,7 +238,7 @@ export class MetricsStore {
       }
       changes.get(digest.month)!.push({ date: row.date, campaignId: row.campaignId, row, hash });
     }
-    for (const digest of digests.values()) {
+    for (const digest of reason === undefined ? [] : digests.values()) {
       for (const [date, day] of digest.days) {
         if (!inRange(date, range)) {
           continue;
@@ -240,7 +251,7 @@ export class MetricsStore {
       }
     }
     for (const digest of digests.values()) {
-      await this.apply(digest, changes.get(digest.month)!, reason, counts);
+      await this.apply(digest, changes.get(digest.month)!, reason ?? "not_returned", counts);
     }
     return counts;
   }

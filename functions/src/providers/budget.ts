@@ -43,6 +43,35 @@ export const TASK_QUEUES: {
 };
 
 /**
+ * Each platform's backfill queue (`triggers/tasks.ts`): history runs get shares of their own, a
+ * few beside the syncs', so however many backfills wait, the syncs keep their shares — a
+ * backfill is never ahead of a nightly sync, and never holds one back. A backfill run is bounded
+ * (`backfill/run.ts`), so the queue's few slots turn over every few minutes.
+ */
+export const BACKFILL_QUEUES: typeof TASK_QUEUES = {
+  google: {
+    functionName: "runBackfillGoogle",
+    maxConcurrentDispatches: 2,
+    maxDispatchesPerSecond: 1,
+  },
+  meta: { functionName: "runBackfillMeta", maxConcurrentDispatches: 1, maxDispatchesPerSecond: 1 },
+  linkedin: {
+    functionName: "runBackfillLinkedin",
+    maxConcurrentDispatches: 1,
+    maxDispatchesPerSecond: 1,
+  },
+  tiktok: {
+    functionName: "runBackfillTiktok",
+    maxConcurrentDispatches: 2,
+    maxDispatchesPerSecond: 1,
+  },
+};
+
+/** The queues a job can run on: its platform's syncs', or its backfills'. */
+export type QueueKind = "sync" | "backfill";
+export const queuesOf = (kind: QueueKind) => (kind === "sync" ? TASK_QUEUES : BACKFILL_QUEUES);
+
+/**
  * The share of the budget left unused, for request arrival times that jitter: the fleet aims
  * 5 % under the configured rate. (A run that follows another in the same queue slot cannot
  * burst: its limiter starts with its window spent, `RateLimiter` `startFull`.)
@@ -57,7 +86,10 @@ export function runLimits(
   providerId: ProviderId,
   budget: { requestsPerSecond: number; concurrency: number },
 ): { requestsPerSecond: number; concurrency: number } {
-  const shares = TASK_QUEUES[providerId].maxConcurrentDispatches;
+  // Every run of either queue holds one share: at most this many run at once.
+  const shares =
+    TASK_QUEUES[providerId].maxConcurrentDispatches +
+    BACKFILL_QUEUES[providerId].maxConcurrentDispatches;
   return {
     requestsPerSecond: (budget.requestsPerSecond * HEADROOM) / shares,
     concurrency: Math.max(1, Math.floor(budget.concurrency / shares)),

@@ -31,6 +31,9 @@ const DAY_MS = 86_400_000;
 const epochDay = (day: string): number => Date.parse(`${day}T00:00:00Z`) / DAY_MS;
 const isoDay = (epoch: number): string => new Date(epoch * DAY_MS).toISOString().slice(0, 10);
 
+/** The day `days` after `day` (before it, for a negative count). */
+export const addDays = (day: string, days: number): string => isoDay(epochDay(day) + days);
+
 /** The calendar day (`YYYY-MM-DD`) instant `at` falls on in `timeZone` (DST included). */
 export function dayIn(at: number, timeZone: string): string {
   // en-CA formats as YYYY-MM-DD; Intl applies the zone's offset at that instant.

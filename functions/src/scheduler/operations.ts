@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 
+import type { BackfillRequest } from "../backfill/store";
 import { type DispatchDeps, dispatchDueJobs, dispatchJobs } from "../jobs/dispatch";
 import type { ProcessDeps } from "../jobs/process";
 import { type EnqueueAllOptions, enqueueAllUsers } from "../jobs/schedule";
@@ -342,6 +343,48 @@ export function enqueueOperation(
   return recorded(deps, "schedule", source, async () =>
     tallyEnqueue(await enqueueJobs(deps, requests), deps.logger),
   );
+}
+
+/**
+ * Backfill requests (the schedule endpoint's `initial-backfill`): each integration's plan created
+ * or extended to `since`, and a job on it unless one is at work (`backfill/store.ts`). The
+ * response's `details.backfills` gives each plan's progress as the status endpoint shows it.
+ */
+export function backfillOperation(
+  deps: OperationDeps,
+  source: string,
+  requests: readonly BackfillRequest[],
+): Promise<OperationResult> {
+  return recorded(deps, "schedule", source, async () => {
+    const [{ requestBackfill }, { progressOf }, { ADAPTERS }] = await Promise.all([
+      import("../backfill/store"),
+      import("../backfill/plan"),
+      import("../providers/registry"),
+    ]);
+    const outcomes: EnqueueOutcome[] = [];
+    const backfills: Array<Record<string, unknown>> = [];
+    for (const request of requests) {
+      const base = { userId: request.userId, providerId: request.providerId };
+      const outcome = await requestBackfill(deps, request, ADAPTERS[request.providerId].history);
+      if (outcome.status === "skipped") {
+        outcomes.push({
+          ...base,
+          status: "skipped",
+          reason: outcome.reason,
+          ...(outcome.issues ? { issues: outcome.issues } : {}),
+        });
+        continue;
+      }
+      outcomes.push(
+        outcome.status === "complete"
+          ? { ...base, status: "skipped", reason: "history_complete" }
+          : { ...base, status: outcome.status, jobId: outcome.jobId },
+      );
+      backfills.push({ providerId: request.providerId, ...progressOf(outcome.plan, deps.clock()) });
+    }
+    const work = tallyEnqueue(outcomes, deps.logger);
+    return { ...work, details: { ...work.details, backfills } };
+  });
 }
 
 /**

@@ -19,7 +19,7 @@ import type { DispatchDeps, TaskQueues } from "../jobs/dispatch";
 import { DEFAULT_LEASE_MS, JOB_TIMEOUT_SECONDS, RUN_BUDGET_MS } from "../jobs/lease";
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import { readRawEnv, REGION } from "../params";
-import { TASK_QUEUES } from "../providers/budget";
+import { queuesOf } from "../providers/budget";
 import type { ProviderRuntime } from "../providers/registry";
 import type { OperationDeps } from "../scheduler/operations";
 import type { SchedulerOperation } from "../shared/alert-config";
@@ -50,13 +50,18 @@ export const fetchMetrics: MetricsFetcher = async (providerId, request) =>
  * already there is the dispatch done, not an error.
  */
 export const taskQueues: TaskQueues = async (providerId, task, options) => {
-  const queue = `locations/${REGION}/functions/${TASK_QUEUES[providerId].functionName}`;
+  const { functionName } = queuesOf(options.queue)[providerId];
+  const queue = `locations/${REGION}/functions/${functionName}`;
   try {
     // The dispatch deadline outlasts the run (Cloud Tasks' default would cut it at 10 min anyway;
     // stated, it cannot drift below the timeout): a run is never redelivered while it runs.
     await getFunctions()
       .taskQueue(queue)
-      .enqueue(task, { ...options, dispatchDeadlineSeconds: JOB_TIMEOUT_SECONDS + 60 });
+      .enqueue(task, {
+        id: options.id,
+        scheduleTime: options.scheduleTime,
+        dispatchDeadlineSeconds: JOB_TIMEOUT_SECONDS + 60,
+      });
     return "enqueued";
   } catch (error) {
     if ((error as { code?: unknown }).code === "functions/task-already-exists") {

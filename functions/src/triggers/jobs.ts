@@ -22,3 +22,33 @@ export const processSyncJob = onDocumentCreated(
     deps.logger.info("job dispatched", { outcome });
   },
 );
+
+/**
+ * A new integration's history and recent days (`backfill/connect.ts`). Idempotent, so
+ * `retry: true`: a store that was busy is tried again by Eventarc.
+ */
+export const startBackfillOnConnect = onDocumentCreated(
+  { document: "users/{userId}/integrations/{providerId}", retry: true },
+  async (event) => {
+    const { userId, providerId } = event.params;
+    const [{ isProviderId }, { onIntegrationConnected }, { ADAPTERS }] = await Promise.all([
+      import("../integrations/model"),
+      import("../backfill/connect"),
+      import("../providers/registry"),
+    ]);
+    const deps = dispatchDeps({ trigger: "startBackfillOnConnect", userId, providerId });
+    if (!isProviderId(providerId)) {
+      deps.logger.warn("integration of an unknown platform ignored", { providerId });
+      return;
+    }
+    const outcome = await onIntegrationConnected(
+      deps,
+      { userId, providerId },
+      ADAPTERS[providerId].history,
+    );
+    deps.logger.info("integration connected", {
+      backfill: outcome.backfill.status,
+      sync: outcome.sync.status,
+    });
+  },
+);

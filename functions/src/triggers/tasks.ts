@@ -14,12 +14,13 @@ import { onTaskDispatched } from "firebase-functions/tasks";
 
 import { JOB_RUNNER_OPTIONS } from "../jobs/lease";
 import { providerSecrets, tokenEncryptionKeys } from "../params";
-import { TASK_QUEUES } from "../providers/budget";
+import { type QueueKind, queuesOf } from "../providers/budget";
 import type { ProviderId } from "../providers/types";
 import { dispatchDeps, processDeps } from "./deps";
 
-const taskFunction = (providerId: ProviderId) => {
-  const { functionName, maxConcurrentDispatches, maxDispatchesPerSecond } = TASK_QUEUES[providerId];
+const taskFunction = (providerId: ProviderId, kind: QueueKind) => {
+  const { functionName, maxConcurrentDispatches, maxDispatchesPerSecond } =
+    queuesOf(kind)[providerId];
   return onTaskDispatched(
     {
       // Redeliveries every 10 s doubling to 5 min, for about four hours: a store outage
@@ -63,7 +64,12 @@ const taskFunction = (providerId: ProviderId) => {
   );
 };
 
-export const runSyncJobGoogle = taskFunction("google");
-export const runSyncJobMeta = taskFunction("meta");
-export const runSyncJobLinkedin = taskFunction("linkedin");
-export const runSyncJobTiktok = taskFunction("tiktok");
+export const runSyncJobGoogle = taskFunction("google", "sync");
+export const runSyncJobMeta = taskFunction("meta", "sync");
+export const runSyncJobLinkedin = taskFunction("linkedin", "sync");
+export const runSyncJobTiktok = taskFunction("tiktok", "sync");
+// The same runner on each platform's backfill queue: the queue, not the code, sets the share.
+export const runBackfillGoogle = taskFunction("google", "backfill");
+export const runBackfillMeta = taskFunction("meta", "backfill");
+export const runBackfillLinkedin = taskFunction("linkedin", "backfill");
+export const runBackfillTiktok = taskFunction("tiktok", "backfill");

@@ -42,7 +42,7 @@ import {
   type WorkspaceManifest,
 } from "../../dev/deploy-lock";
 import { OPTIONAL_VARIABLES } from "../../src/params";
-import { TASK_QUEUES } from "../../src/providers/budget";
+import { BACKFILL_QUEUES, TASK_QUEUES } from "../../src/providers/budget";
 import { PROVIDER_IDS } from "../../src/providers/types";
 
 const execFileAsync = promisify(execFile);
@@ -259,7 +259,7 @@ describe("the manifest firebase-tools discovers from lib/", () => {
     const triggered = Object.keys(build.endpoints).filter(
       (name) => build.endpoints[name]?.eventTrigger,
     );
-    expect(triggered).toEqual(["processSyncJob"]);
+    expect(triggered.sort()).toEqual(["processSyncJob", "startBackfillOnConnect"]);
     const trigger = build.endpoints.processSyncJob?.eventTrigger;
     expect(trigger).toEqual(declared.processSyncJob?.eventTrigger);
     expect(trigger).toMatchObject({
@@ -269,13 +269,25 @@ describe("the manifest firebase-tools discovers from lib/", () => {
     });
   });
 
-  it("deploys one task queue per platform, with the concurrency that splits its budget", () => {
+  it("starts a new integration's backfill on its document's creation, redelivered on failure (idempotent)", () => {
+    const trigger = build.endpoints.startBackfillOnConnect?.eventTrigger;
+    expect(trigger).toEqual(declared.startBackfillOnConnect?.eventTrigger);
+    expect(trigger).toMatchObject({
+      eventType: "google.cloud.firestore.document.v1.created",
+      eventFilterPathPatterns: { document: "users/{userId}/integrations/{providerId}" },
+      retry: true,
+    });
+  });
+
+  it("deploys a sync and a backfill task queue per platform, with the concurrency that splits its budget", () => {
     const queues = Object.keys(build.endpoints).filter(
       (name) => build.endpoints[name]?.taskQueueTrigger,
     );
-    expect(queues.sort()).toEqual(PROVIDER_IDS.map((id) => TASK_QUEUES[id].functionName).sort());
-    for (const id of PROVIDER_IDS) {
-      const { functionName, maxConcurrentDispatches, maxDispatchesPerSecond } = TASK_QUEUES[id];
+    const specs = [TASK_QUEUES, BACKFILL_QUEUES].flatMap((table) =>
+      PROVIDER_IDS.map((id) => table[id]),
+    );
+    expect(queues.sort()).toEqual(specs.map((spec) => spec.functionName).sort());
+    for (const { functionName, maxConcurrentDispatches, maxDispatchesPerSecond } of specs) {
       expect(build.endpoints[functionName]?.taskQueueTrigger).toMatchObject({
         rateLimits: { maxConcurrentDispatches, maxDispatchesPerSecond },
         retryConfig: { maxAttempts: 50, minBackoffSeconds: 10, maxBackoffSeconds: 300 },

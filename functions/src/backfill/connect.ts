@@ -1,0 +1,42 @@
+/**
+ * A new integration (the web app created its document): its history is planned at once — the
+ * default two years, newest first (`DEFAULT_BACKFILL_DAYS`) — and its recent days, which the
+ * backfill leaves to the syncs, are synced now rather than at the next nightly slot, so the
+ * dashboard fills from today backwards as soon as the user has connected.
+ *
+ * Idempotent, for the trigger's at-least-once deliveries: a second delivery finds the plan with
+ * its job (`existing`) and the sync job active (`existing`), and adds nothing.
+ */
+import { enqueueJobs, type EnqueueOutcome, type StoreDeps } from "../jobs/store";
+import { RESTATEMENT_LOOKBACK_DAYS } from "../jobs/window";
+import type { HistoryLimits } from "../providers/adapter";
+import type { ProviderId } from "../providers/types";
+import { DEFAULT_BACKFILL_DAYS } from "./plan";
+import { type BackfillOutcome, requestBackfill, sinceDaysBack } from "./store";
+
+export const CONNECT_SOURCE = "on-connect";
+
+export async function onIntegrationConnected(
+  deps: StoreDeps,
+  target: { userId: string; providerId: ProviderId },
+  history: HistoryLimits,
+): Promise<{ backfill: BackfillOutcome; sync: EnqueueOutcome }> {
+  const backfill = await requestBackfill(
+    deps,
+    {
+      ...target,
+      since: sinceDaysBack(deps.clock(), DEFAULT_BACKFILL_DAYS),
+      source: CONNECT_SOURCE,
+    },
+    history,
+  );
+  const [sync] = await enqueueJobs(deps, [
+    {
+      ...target,
+      type: "manual-sync",
+      timeframeDays: RESTATEMENT_LOOKBACK_DAYS[target.providerId],
+      source: CONNECT_SOURCE,
+    },
+  ]);
+  return { backfill, sync: sync! };
+}

@@ -159,14 +159,34 @@ describe("POST /api/integrations/schedule", () => {
     );
   });
 
-  it("schedules every integration of a user when no provider is named", async () => {
-    const { body } = await schedule(db, { userId: "alice", jobType: "initial-backfill" });
-    // google already has a job, meta is queued, tiktok needs re-authorisation.
-    expect(body.counts.queued).toBe(1);
-    expect(body.details.skipped).toEqual({ active_job_exists: 1, integration_inactive: 1 });
-    const meta = (await jobsOf(db, "alice")).find((job) => job.providerId === "meta");
-    expect(meta).toMatchObject({ type: "initial-backfill", status: "queued" });
+  it("plans a backfill for every integration of a user when no provider is named, beside the syncs' jobs", async () => {
+    const { status, body } = await schedule(db, {
+      userId: "alice",
+      jobType: "initial-backfill",
+      timeframeDays: 400,
+    });
+    expect(status).toBe(200);
+    // google's active sync job does not hold its backfill back (a lock of its own); tiktok needs
+    // re-authorisation.
+    expect(body.counts.queued).toBe(2);
+    expect(body.details.skipped).toEqual({ integration_inactive: 1 });
+    const backfills = (await jobsOf(db, "alice")).filter((job) => job.type === "initial-backfill");
+    expect(backfills.map((job) => job.providerId).sort()).toEqual(["google", "meta"]);
     expect(await jobsOf(db, "bob")).toEqual([]);
+    const plans = body.details.backfills as Array<Record<string, unknown>>;
+    expect(plans.map((plan) => plan.providerId).sort()).toEqual(["google", "meta"]);
+    for (const plan of plans) {
+      expect(plan).toMatchObject({ status: "active", slicesDone: 0 });
+      expect(plan.slicesTotal).toBeGreaterThan(0);
+    }
+    // The same request again changes nothing: each plan keeps its job.
+    const again = await schedule(db, {
+      userId: "alice",
+      jobType: "initial-backfill",
+      timeframeDays: 400,
+    });
+    expect(again.body.counts.queued).toBe(0);
+    expect(again.body.details.skipped).toEqual({ active_job_exists: 2, integration_inactive: 1 });
   });
 
   it.each([
@@ -368,6 +388,7 @@ describe("GET /api/integrations/status", () => {
         lastError: null,
         consecutiveFailures: 0,
         activeJobId: jobId,
+        backfill: null,
       },
       expect.objectContaining({
         providerId: "tiktok",
@@ -388,6 +409,38 @@ describe("GET /api/integrations/status", () => {
       expect(text).not.toContain(secret);
     }
     expect(text).not.toContain("dave");
+  });
+
+  it("shows each backfill's covered range, progress and accounts", async () => {
+    const scheduled = await schedule(db, {
+      userId: "carol",
+      providerId: "tiktok",
+      jobType: "initial-backfill",
+      startDate: "2026-01-01",
+    });
+    expect(scheduled.status).toBe(200);
+    const { body } = await invoke(db, handleStatus, {
+      method: "GET",
+      headers: userHeaders("carol"),
+    });
+    const view = body as unknown as { integrations: Array<Record<string, unknown>> };
+    const tiktok = view.integrations.find((entry) => entry.providerId === "tiktok");
+    const backfill = tiktok?.backfill as Record<string, unknown>;
+    expect(backfill).toMatchObject({
+      status: "active",
+      jobId: scheduled.body.jobIds[0],
+      requestedSince: "2026-01-01",
+      since: "2026-01-01",
+      oldestCompleteDate: null,
+      slicesDone: 0,
+      estimatedSecondsLeft: null,
+      runs: 0,
+    });
+    // The newest day stops before the days TikTok's syncs re-pull (11-21..11-28) and a day
+    // for the accounts' zones.
+    expect(backfill.until).toBe("2026-11-19");
+    expect(backfill.slicesTotal).toBeGreaterThan(0);
+    expect(backfill.accounts).toHaveLength(1);
   });
 
   it("answers a user without integrations with empty lists", async () => {

@@ -107,6 +107,28 @@ const invalid: Array<[string, unknown, string[]]> = [
   ["schedule", { userId: "member", cursor: "users/a/integrations/google" }, ["cursor"]],
   ["schedule", { userId: "member", providerId: "myspace" }, ["providerId"]],
   ["schedule", { userId: "member", timeframeDays: 0 }, ["timeframeDays"]],
+  ["schedule", { userId: "member", timeframeDays: 91 }, ["timeframeDays"]],
+  [
+    "schedule",
+    { userId: "member", jobType: "initial-backfill", timeframeDays: 3651 },
+    ["timeframeDays"],
+  ],
+  [
+    "schedule",
+    { allUsers: true, jobType: "initial-backfill", timeframeDays: 730 },
+    ["timeframeDays"],
+  ],
+  ["schedule", { userId: "member", startDate: "2026-01-01" }, ["startDate"]],
+  [
+    "schedule",
+    { userId: "member", jobType: "initial-backfill", startDate: "2026-13-01" },
+    ["startDate"],
+  ],
+  [
+    "schedule",
+    { userId: "member", jobType: "initial-backfill", startDate: "2026-01-01", timeframeDays: 30 },
+    ["startDate"],
+  ],
   ["schedule", { userId: "member", jobType: "nightly" }, ["jobType"]],
   ["schedule", { allUsers: "yes" }, ["allUsers"]],
   ["schedule", { allUsers: true, maxUsers: 501 }, ["maxUsers"]],

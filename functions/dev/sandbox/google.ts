@@ -5,7 +5,8 @@
  *   int64 as strings, zero values omitted), only the selected fields;
  * - errors: `google.rpc.Status` bodies with a `GoogleAdsFailure` detail
  *   (https://developers.google.com/google-ads/api/docs/best-practices/understand-api-errors);
- * - token errors: RFC 6749 §5.2 bodies, `invalid_grant` exactly as Google words it.
+ * - token errors: RFC 6749 §5.2 bodies, `invalid_grant` exactly as Google words it;
+ * - daily metrics only for the customer's last 37 months (`DAILY_RETENTION_MONTHS`).
  * Enough GAQL is parsed to honour the selected fields and the `segments.date` range.
  */
 import { randomBytes } from "node:crypto";
@@ -39,6 +40,16 @@ const FIELDS = new Set([
   "metrics.conversions",
   "metrics.conversions_value",
 ]);
+
+/**
+ * "Metrics with daily, hourly, or weekly segmentation are only available for the last 37 months"
+ * (https://developers.google.com/google-ads/api/reference/rpc/v26/DateRangeErrorEnum.DateRangeError),
+ * and "all date ranges and time periods are evaluated relative to the serving account's time
+ * zone (`customer.time_zone`)" (https://developers.google.com/google-ads/api/docs/query/date-ranges).
+ */
+const DAILY_RETENTION_MONTHS = 37;
+/** The version that introduced REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED; older ones send INVALID_DATE. */
+const GRANULARITY_ERROR_SINCE = 24;
 
 const requestId = (): string => randomBytes(16).toString("base64url").slice(0, 22);
 const camel = (name: string): string =>
@@ -180,6 +191,43 @@ function parseQuery(query: unknown): ParsedQuery | SandboxReply {
   return { resource, fields, since, until };
 }
 
+/**
+ * The same calendar day `months` months before `day`, or that month's last day when it is
+ * shorter (37 months before 2026-03-31 is 2023-02-28). Google does not say where in the first
+ * month its window starts; the sandbox serves that whole day and no earlier one.
+ */
+function monthsBefore(day: string, months: number): string {
+  const [year = 0, month = 1, date = 1] = day.split("-").map(Number);
+  // Day 0 of the next month is the last day of the month the window starts in.
+  const start = new Date(Date.UTC(year, month - months, 0));
+  start.setUTCDate(Math.min(date, start.getUTCDate()));
+  return start.toISOString().slice(0, 10);
+}
+
+/**
+ * Google's answer to a query reaching before the customer's last 37 months: the whole query
+ * fails, in v24 and later with `REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED`, before with
+ * `INVALID_DATE` (https://developers.google.com/google-ads/api/docs/reporting/segmentation).
+ * Every campaign report this sandbox serves is daily, so the rule covers all of them.
+ */
+function beyondRetention(
+  req: SandboxRequest,
+  account: SandboxAccount,
+  since: string,
+  world: SandboxWorld,
+): SandboxReply | undefined {
+  if (since >= monthsBefore(world.today(account), DAILY_RETENTION_MONTHS)) {
+    return undefined;
+  }
+  const version = Number(/^\/v(\d+)/.exec(req.path)?.[1]);
+  return version >= GRANULARITY_ERROR_SINCE
+    ? invalidArgument(
+        { dateRangeError: "REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED" },
+        "The requested time granularity is not supported for the date range in the query. Metrics with daily, hourly, or weekly segmentation are only available for the last 37 months.",
+      )
+    : invalidArgument({ dateRangeError: "INVALID_DATE" }, "Invalid date.");
+}
+
 /** One campaign-day in REST form, restricted to the selected fields (plus resource names). */
 function renderRow(
   account: SandboxAccount,
@@ -277,6 +325,10 @@ function searchStream(req: SandboxRequest, world: SandboxWorld): SandboxReply {
   if (parsed.resource === "customer") {
     const row = renderRow(account, { id: "", name: "" }, "", parsed.fields, world);
     return { status: 200, body: [{ results: [row], requestId: requestId() }] };
+  }
+  const tooOld = beyondRetention(req, account, parsed.since, world);
+  if (tooOld) {
+    return tooOld;
   }
   // A day that has not started for the customer has no data yet.
   const days = world.reportedDays(account, parsed.since, parsed.until);

@@ -7,7 +7,8 @@
  * - `POST /oauth/v2/accessToken` (form-encoded refresh_token grant).
  * Requests are checked as LinkedIn does — Bearer token, `LinkedIn-Version` present and active,
  * Rest.li 2.0 syntax of the structured parameters (which needs `X-Restli-Protocol-Version: 2.0.0`)
- * — and answered with LinkedIn's error bodies. Data comes from `world.metrics`, reported in UTC.
+ * — and answered with LinkedIn's error bodies. Data comes from `world.metrics`, reported in UTC,
+ * for the last 10 years only (`reportedSince`).
  */
 import { z } from "zod";
 
@@ -348,6 +349,20 @@ function dayOf(value: unknown): string | undefined {
   return iso === `${year}-${month.padStart(2, "0")}-${day.padStart(2, "0")}` ? iso : undefined;
 }
 
+/**
+ * The oldest UTC day adAnalytics reports performance metrics for: "The retention period for data
+ * depends on the type of request", 10 years for performance metrics (2 for professional
+ * demographic pivots, which the sandbox does not serve). LinkedIn documents no error for older
+ * days, only that "an empty response is returned if there's no activity to report", so they
+ * get no elements, as days without activity do
+ * (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/ads-reporting).
+ */
+function reportedSince(today: string): string {
+  const tenYearsBefore = `${Number(today.slice(0, 4)) - 10}${today.slice(4)}`;
+  // Ten years before a Feb 29 falls in a year without one.
+  return tenYearsBefore.endsWith("-02-29") ? tenYearsBefore.replace(/29$/, "28") : tenYearsBefore;
+}
+
 /** BigDecimal text as LinkedIn prints it, sometimes with binary-float noise past the cents. */
 function bigDecimal(micros: bigint, noisy: boolean): string {
   const text = decimalOf(micros, 2);
@@ -400,8 +415,11 @@ function adAnalytics(req: SandboxRequest, world: SandboxWorld, maxElements: numb
       days.length * campaigns.length,
       maxElements,
     );
-    // LinkedIn reports UTC days: a UTC day that has not started has no data yet.
-    for (const day of days.filter((started) => started <= world.today(account))) {
+    // LinkedIn reports UTC days: a UTC day that has not started has no data yet, and one past
+    // the retention has none any more.
+    const today = world.today(account);
+    const oldest = reportedSince(today);
+    for (const day of days.filter((kept) => kept >= oldest && kept <= today)) {
       const [year, month, dayOfMonth] = day.split("-").map(Number);
       const date = { year, month, day: dayOfMonth };
       for (const campaign of campaigns) {

@@ -1,11 +1,14 @@
 /**
- * Meta Marketing API in the sandbox: the ad account node (`GET /{v}/act_{id}`) and the insights
- * edge (`GET /{v}/act_{id}/insights`), with Graph's request checks and error envelope, opaque
- * cursor paging, usage headers, the "reduce the amount of data" refusal of queries that are too
- * large, and archived and deleted campaigns left out unless `filtering` asks for them, all
- * rendered as Meta documents them (provider-apis notes §2; Graph error handling:
+ * Meta Marketing API in the sandbox: the ad account node (`GET /{v}/act_{id}`), the insights
+ * edge (`GET /{v}/act_{id}/insights`) and its asynchronous report runs (`POST` to the same edge,
+ * `GET /{v}/{report_run_id}` and `GET /{v}/{report_run_id}/insights`), with Graph's request
+ * checks and error envelope, opaque cursor paging, usage headers, the "reduce the amount of data"
+ * refusal of queries that are too large, the 37-month history limit, and archived and deleted
+ * campaigns left out unless `filtering` asks for them, all rendered as Meta documents them
+ * (provider-apis notes §2; Graph error handling:
  * https://developers.facebook.com/docs/graph-api/guides/error-handling; object status:
- * https://developers.facebook.com/docs/marketing-api/best-practices/storing_adobjects).
+ * https://developers.facebook.com/docs/marketing-api/best-practices/storing_adobjects;
+ * asynchronous jobs: https://developers.facebook.com/docs/marketing-api/insights/best-practices#asynchronous).
  */
 import { createHmac, randomBytes } from "node:crypto";
 
@@ -98,7 +101,10 @@ const INSIGHTS_FIELDS = new Set([
 const ACCOUNT_FIELDS = new Set(["id", "account_id", "name", "currency", "timezone_name"]);
 const LEVELS = ["ad", "adset", "campaign", "account"];
 
-const ROUTE = /^\/(v(\d+)\.\d+)\/act_([^/]+)(\/insights)?\/?$/;
+/** An ad account node or its insights edge. */
+const ACCOUNT_ROUTE = /^\/(v(\d+)\.\d+)\/act_([^/]+)(\/insights)?\/?$/;
+/** An Ad Report Run node (its id is a number, as Graph ids are) or its insights edge. */
+const RUN_ROUTE = /^\/(v(\d+)\.\d+)\/(\d+)(\/insights)?\/?$/;
 
 interface GraphErrorFields {
   message: string;
@@ -211,15 +217,15 @@ function rejectToken(req: SandboxRequest, world: SandboxWorld): SandboxReply | u
 /**
  * Usage headers computed from the account's calls in the rolling hour against the Limited-tier
  * ads_insights budget (600 + 400 × active ads; one ad per campaign here), as Meta sends them on
- * successful calls.
+ * successful calls. A report run's status checks and result pages count for its ad account:
+ * "Insights calls are also subject to the default ad account limits"
+ * (https://developers.facebook.com/docs/marketing-api/insights/best-practices#insightscallload).
  */
 function usageHeaders(world: SandboxWorld, account: SandboxAccount): Record<string, string> {
   const now = Date.now();
   const calls = world.requestLog.filter(
     (entry) =>
-      entry.provider === "meta" &&
-      entry.at > now - HOUR_MS &&
-      entry.path.split("/")[2] === `act_${account.id}`,
+      entry.provider === "meta" && entry.at > now - HOUR_MS && entry.accountId === account.id,
   );
   const percent = Math.min(100, Math.round((calls.length / (600 + 400 * account.campaigns)) * 100));
   const oldest = calls[0]?.at ?? now;
@@ -369,8 +375,49 @@ function insightsRow(
   return { ...pick(all, fields), date_start: day, date_stop: day };
 }
 
-function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAccount): SandboxReply {
-  const { query } = req;
+/** What an insights query (synchronous, or the POST creating a report run) asks for. */
+interface InsightsQuery {
+  range: { since: string; until: string };
+  fields: readonly string[];
+  statuses: ReadonlySet<CampaignStatus>;
+}
+
+/**
+ * Meta keeps insights for 37 months: a `time_range` starting earlier is refused with code 3018,
+ * "The start date of the time range cannot be beyond 37 months from the current date", listed in
+ * the error codes of the Marketing API reference's insights-bearing edges (e.g.
+ * https://developers.facebook.com/docs/marketing-api/reference/ad-account/campaigns/) and sent as
+ * below (HTTP 400, no subcode: airbytehq/airbyte's source-facebook-marketing
+ * unit_tests/test_errors.py, `error_400_start_date_not_within_three_years`).
+ */
+const RETENTION_MONTHS = 37;
+
+const beyondRetention = (): SandboxReply =>
+  graphError(400, {
+    message: `(#3018) The start date of the time range cannot be beyond ${RETENTION_MONTHS} months from the current date`,
+    code: 3018,
+  });
+
+/**
+ * The first day Meta still serves for an account whose current day is `today`: the same day of
+ * the month `RETENTION_MONTHS` earlier, or that month's last day when it is shorter.
+ */
+function oldestServedDay(today: string): string {
+  const [year = 0, month = 1, day = 1] = today.split("-").map(Number);
+  const index = year * 12 + (month - 1) - RETENTION_MONTHS;
+  const targetYear = Math.floor(index / 12);
+  const targetMonth = index - targetYear * 12;
+  const monthDays = new Date(Date.UTC(targetYear, targetMonth + 1, 0)).getUTCDate();
+  const pad = (value: number) => String(value).padStart(2, "0");
+  return `${targetYear}-${pad(targetMonth + 1)}-${pad(Math.min(day, monthDays))}`;
+}
+
+/** The checks Meta runs on an insights query's parameters, in the order it reports them. */
+function parseInsightsQuery(
+  query: URLSearchParams,
+  world: SandboxWorld,
+  account: SandboxAccount,
+): InsightsQuery | SandboxReply {
   const level = query.get("level");
   if (!level || !LEVELS.includes(level)) {
     return invalidParameter(`level must be one of the following values: ${LEVELS.join(", ")}`);
@@ -398,6 +445,21 @@ function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAcco
       'param time_range must be non-empty. It takes a JSON object {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"} with since not after until.',
     );
   }
+  // "The current date" is the ad account's, whose zone insights days are counted in.
+  if (range.since < oldestServedDay(world.today(account))) {
+    return beyondRetention();
+  }
+  const statuses = visibleStatuses(query.get("filtering"));
+  return "status" in statuses ? statuses : { range, fields, statuses };
+}
+
+interface Paging {
+  limit: number;
+  /** Index of the last row of the previous page; -1 for the first page. */
+  after: number;
+}
+
+function parsePaging(query: URLSearchParams): Paging | SandboxReply {
   const limitText = query.get("limit");
   const limit = limitText === null ? DEFAULT_LIMIT : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1) {
@@ -408,32 +470,45 @@ function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAcco
   if (after === undefined) {
     return graphError(400, { message: "Invalid parameter", code: 100 });
   }
+  return { limit, after };
+}
 
-  const statuses = visibleStatuses(query.get("filtering"));
-  if ("status" in statuses) {
-    return statuses;
-  }
+/** The campaign-days an insights query covers: a day that has not started has no data yet. */
+function queriedCells(world: SandboxWorld, account: SandboxAccount, query: InsightsQuery) {
+  return {
+    days: world.reportedDays(account, query.range.since, query.range.until),
+    campaigns: world.campaigns(account).filter((campaign) => query.statuses.has(campaign.status)),
+  };
+}
 
-  // A day that has not started for the ad account has no data yet.
-  const days = world.reportedDays(account, range.since, range.until);
-  const campaigns = world.campaigns(account).filter((campaign) => statuses.has(campaign.status));
-  const rowCount = days.length * campaigns.length;
-  if (world.queryTooLarge("meta", account.id, range, rowCount, META_MAX_CAMPAIGN_DAYS)) {
-    // Sent without an error_subcode, as Meta does (airbytehq/airbyte#49977).
-    return graphError(500, {
-      message: "Please reduce the amount of data you're asking for, then retry your request",
-      code: 1,
-    });
-  }
+/** Sent without an error_subcode, as Meta does (airbytehq/airbyte#49977). */
+const reduceTheData = (): SandboxReply =>
+  graphError(500, {
+    message: "Please reduce the amount of data you're asking for, then retry your request",
+    code: 1,
+  });
+
+/**
+ * One page of an insights query's rows, cursor-paged as Graph pages every edge (the synchronous
+ * edge and a report run's results alike).
+ */
+function insightsPage(
+  req: SandboxRequest,
+  world: SandboxWorld,
+  account: SandboxAccount,
+  query: InsightsQuery,
+  { limit, after }: Paging,
+): SandboxReply {
+  const { days, campaigns } = queriedCells(world, account, query);
   const rows = days.flatMap((day) =>
-    campaigns.map((campaign) => insightsRow(world, account, campaign, day, fields)),
+    campaigns.map((campaign) => insightsRow(world, account, campaign, day, query.fields)),
   );
   const start = after + 1;
   const data = rows.slice(start, start + limit);
   const last = cursorOf(start + data.length - 1);
   // `next` repeats the query (and an access_token sent as a parameter, as Meta does) with the
   // after cursor; it is absent on the last page.
-  const next = new URLSearchParams(query);
+  const next = new URLSearchParams(req.query);
   next.set("after", last);
   const paging = {
     // Meta may leave the cursors out and send `next` alone (the pagingWithoutCursors knob).
@@ -451,13 +526,243 @@ function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAcco
   };
 }
 
+function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAccount): SandboxReply {
+  const query = parseInsightsQuery(req.query, world, account);
+  if ("status" in query) {
+    return query;
+  }
+  const paging = parsePaging(req.query);
+  if ("status" in paging) {
+    return paging;
+  }
+  const { days, campaigns } = queriedCells(world, account, query);
+  const cells = days.length * campaigns.length;
+  if (world.queryTooLarge("meta", account.id, query.range, cells, META_MAX_CAMPAIGN_DAYS)) {
+    return reduceTheData();
+  }
+  return insightsPage(req, world, account, query, paging);
+}
+
+/**
+ * An Ad Report Run (https://developers.facebook.com/docs/marketing-api/reference/ad-report-run):
+ * the query it was created with and how it will end, fixed by the `asyncReports` knobs when it
+ * was created.
+ */
+interface ReportRun {
+  id: string;
+  accountId: string;
+  query: InsightsQuery;
+  /** Status checks answered so far. */
+  checks: number;
+  /** Status checks answered "not yet" before the run ends. */
+  checksBeforeDone: number;
+  outcome: "completed" | "failed" | "stuck";
+  /** When it was created and completed, in seconds since the epoch (Graph's `time_ref`). */
+  timeRef: number;
+  timeCompleted?: number;
+}
+
+/**
+ * Every report run created, by id. Ids are unique within the process (whatever the world), so the
+ * platform's `subjectOf`, which sees no world, can still name a run's ad account.
+ */
+const reportRuns = new Map<string, ReportRun>();
+/** Report run ids are Graph ids: numbers, counted from the one Meta's guide shows. */
+let lastReportRunId = 6_023_920_149_050;
+
+/**
+ * `POST /act_{id}/insights` with the parameters of the synchronous edge: Meta checks them alike
+ * (a query too old or too large is refused at once) and answers `{"report_run_id": "…"}`
+ * (the guide's example shows the id as a number; Graph sends it as a string, as every id).
+ */
+function createReportRun(
+  req: SandboxRequest,
+  world: SandboxWorld,
+  account: SandboxAccount,
+): SandboxReply {
+  const query = parseInsightsQuery(req.query, world, account);
+  if ("status" in query) {
+    return query;
+  }
+  const { days, campaigns } = queriedCells(world, account, query);
+  const cells = days.length * campaigns.length;
+  // Meta's data-per-call limits hold for asynchronous queries too, at no published threshold:
+  // only the maxRowsPerQuery knob sets one here. Asynchronous reports exist for large queries.
+  if (world.queryTooLarge("meta", account.id, query.range, cells)) {
+    return reduceTheData();
+  }
+  const knobs = world.faults("meta");
+  const { checksBeforeDone = 1, failReports = 0, stuckAboveRows } = knobs.asyncReports ?? {};
+  if (failReports > 0) {
+    knobs.asyncReports = { ...knobs.asyncReports, failReports: failReports - 1 };
+  }
+  lastReportRunId += 1;
+  const run: ReportRun = {
+    id: String(lastReportRunId),
+    accountId: account.id,
+    query,
+    checks: 0,
+    checksBeforeDone,
+    outcome:
+      failReports > 0
+        ? "failed"
+        : stuckAboveRows !== undefined && cells > stuckAboveRows
+          ? "stuck"
+          : "completed",
+    timeRef: Math.floor(Date.now() / 1000),
+  };
+  reportRuns.set(run.id, run);
+  return { status: 200, headers: usageHeaders(world, account), body: { report_run_id: run.id } };
+}
+
+/**
+ * A report run's node fields. Before it ends a run goes `Job Not Started` → `Job Started` →
+ * `Job Running`; it ends `Job Completed` (at 100 %) or `Job Failed` ("Review your query and try
+ * again"; `Job Skipped`, an expired run, is not produced). Since v25.0 a failed run carries
+ * `error_code` … `error_user_msg` by default
+ * (https://developers.facebook.com/blog/post/2026/01/08/enhanced-error-messaging-for-ads-insights-async-api/),
+ * here the one asynchronous failure the insights error codes list: -2/2490547 "Report Failed"
+ * (https://developers.facebook.com/docs/marketing-api/insights/error-codes).
+ */
+function reportRunFields(run: ReportRun, major: number): Record<string, unknown> {
+  const ended = run.outcome !== "stuck" && run.checks > run.checksBeforeDone;
+  const progress = Math.min(
+    99,
+    Math.floor((100 * (run.checks - 1)) / Math.max(1, run.checksBeforeDone)),
+  );
+  const status = ended
+    ? run.outcome === "completed"
+      ? "Job Completed"
+      : "Job Failed"
+    : run.checks <= 1
+      ? "Job Not Started"
+      : run.checks === 2
+        ? "Job Started"
+        : "Job Running";
+  const failed = ended && run.outcome === "failed";
+  return {
+    id: run.id,
+    account_id: run.accountId,
+    time_ref: run.timeRef,
+    ...(run.timeCompleted === undefined ? {} : { time_completed: run.timeCompleted }),
+    async_status: status,
+    async_percent_completion: status === "Job Completed" ? 100 : Math.max(0, progress),
+    date_start: run.query.range.since,
+    date_stop: run.query.range.until,
+    ...(failed && major >= 25
+      ? {
+          error_code: -2,
+          error_subcode: 2490547,
+          error_message: "Generating the report failed. Try again later.",
+          error_user_title: "Report Failed",
+          error_user_msg: "Generating the report failed. Try again later.",
+        }
+      : {}),
+  };
+}
+
+/** Fields every report run renders; asking for another is refused as on any node. */
+const REPORT_RUN_FIELDS = new Set([
+  "id",
+  "account_id",
+  "time_ref",
+  "time_completed",
+  "async_status",
+  "async_percent_completion",
+  "date_start",
+  "date_stop",
+  "error_code",
+  "error_subcode",
+  "error_message",
+  "error_user_title",
+  "error_user_msg",
+]);
+
+/** `GET /{report_run_id}`: each call is one status check, which moves the run on. */
+function reportRunNode(req: SandboxRequest, run: ReportRun, major: number): SandboxReply {
+  const asked = req.query.get("fields")?.split(",").filter(Boolean);
+  const unknown = asked?.find((field) => !REPORT_RUN_FIELDS.has(field));
+  if (unknown) {
+    return invalidParameter(
+      `Tried accessing nonexisting field (${unknown}) on node type (AdReportRun)`,
+    );
+  }
+  run.checks += 1;
+  if (run.outcome === "completed" && run.checks > run.checksBeforeDone) {
+    run.timeCompleted ??= Math.floor(Date.now() / 1000);
+  }
+  const all = reportRunFields(run, major);
+  return { status: 200, body: asked ? { ...pick(all, asked), id: run.id } : all };
+}
+
+/**
+ * `GET /{report_run_id}/insights`: the rows of a completed run, paged as the synchronous edge.
+ * Meta documents no answer for a run that has not completed; the sandbox refuses it as an invalid
+ * request, so an adapter that reads too early fails instead of reading nothing.
+ */
+function reportRunInsights(
+  req: SandboxRequest,
+  world: SandboxWorld,
+  account: SandboxAccount,
+  run: ReportRun,
+): SandboxReply {
+  if (run.outcome !== "completed" || run.checks <= run.checksBeforeDone) {
+    return invalidParameter(
+      `report run ${run.id} has no results: its async_status is not Job Completed`,
+    );
+  }
+  const paging = parsePaging(req.query);
+  return "status" in paging ? paging : insightsPage(req, world, account, run.query, paging);
+}
+
+/** Whom a request is for and what it asks: an ad account's node or edge, or a report run's. */
+function routeOf(path: string) {
+  const account = ACCOUNT_ROUTE.exec(path);
+  if (account) {
+    const [, version = "", major = "0", id = "", edge] = account;
+    return { version, major: Number(major), accountId: id, edge: edge !== undefined } as const;
+  }
+  const run = RUN_ROUTE.exec(path);
+  if (run) {
+    const [, version = "", major = "0", id = "", edge] = run;
+    const report = reportRuns.get(id);
+    return {
+      version,
+      major: Number(major),
+      runId: id,
+      ...(report ? { accountId: report.accountId, report } : {}),
+      edge: edge !== undefined,
+    } as const;
+  }
+  return undefined;
+}
+
+/**
+ * Graph takes a POST's parameters from the query string or the (form or JSON) body alike; the
+ * body's win, as the SDKs send them there.
+ */
+function withBodyParameters(req: SandboxRequest): SandboxRequest {
+  if (req.method !== "POST" || typeof req.body !== "object" || req.body === null) {
+    return req;
+  }
+  const query = new URLSearchParams(req.query);
+  for (const [name, value] of Object.entries(req.body as Record<string, unknown>)) {
+    if (typeof value === "string") {
+      query.set(name, value);
+    }
+  }
+  return { ...req, query };
+}
+
 export const metaSandbox: PlatformSandbox = {
   provider: "meta",
 
-  isReportingRequest: (req) => req.method === "GET" && ROUTE.exec(req.path)?.[4] !== undefined,
+  // The insights edge (read or asked for a report run) and report runs: what the reporting
+  // faults and throttles apply to.
+  isReportingRequest: (req) => routeOf(req.path)?.edge === true || RUN_ROUTE.test(req.path),
 
   subjectOf(req) {
-    const accountId = ROUTE.exec(req.path)?.[3];
+    const accountId = routeOf(req.path)?.accountId;
     const token = tokenOf(req);
     return {
       ...(accountId === undefined ? {} : { accountId }),
@@ -465,25 +770,32 @@ export const metaSandbox: PlatformSandbox = {
     };
   },
 
-  handle(req, world) {
-    const route = ROUTE.exec(req.path);
+  handle(incoming, world) {
+    const route = routeOf(incoming.path);
     if (!route) {
-      return graphError(400, { message: `Unknown path components: ${req.path}`, code: 2500 });
-    }
-    const [, version = "", major = "0", accountId = "", edge] = route;
-    if (Number(major) < OLDEST_MAJOR_VERSION) {
       return graphError(400, {
-        message: `(#2635) You are calling a deprecated version of the Ads API (${version}). Please update to the latest version.`,
+        message: `Unknown path components: ${incoming.path}`,
+        code: 2500,
+      });
+    }
+    if (route.major < OLDEST_MAJOR_VERSION) {
+      return graphError(400, {
+        message: `(#2635) You are calling a deprecated version of the Ads API (${route.version}). Please update to the latest version.`,
         code: 2635,
       });
     }
+    const req = withBodyParameters(incoming);
     const rejected = rejectToken(req, world);
     if (rejected) {
       return rejected;
     }
+    const objectId = "runId" in route ? route.runId : `act_${route.accountId}`;
+    const accountId = route.accountId ?? "";
     const account = /^\d+$/.test(accountId) ? world.account("meta", accountId) : undefined;
-    if (!account || req.method !== "GET") {
-      return unsupportedRequest(req.method, `act_${accountId}`);
+    // A POST to the account's insights edge creates a report run; everything else is read.
+    const creates = req.method === "POST" && !("runId" in route) && route.edge;
+    if (!account || (req.method !== "GET" && !creates)) {
+      return unsupportedRequest(req.method, objectId);
     }
     if (world.faults("meta").forbiddenAccounts?.includes(account.id)) {
       return graphError(403, {
@@ -491,10 +803,18 @@ export const metaSandbox: PlatformSandbox = {
         code: 200,
       });
     }
-    if (!edge) {
+    if ("runId" in route && route.report) {
+      return route.edge
+        ? reportRunInsights(req, world, account, route.report)
+        : {
+            ...reportRunNode(req, route.report, route.major),
+            headers: usageHeaders(world, account),
+          };
+    }
+    if (!route.edge) {
       return { ...accountNode(req, account), headers: usageHeaders(world, account) };
     }
-    return insights(req, world, account);
+    return creates ? createReportRun(req, world, account) : insights(req, world, account);
   },
 
   /**

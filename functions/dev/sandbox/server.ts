@@ -52,6 +52,14 @@ const faultKnobsSchema = z.strictObject({
     .optional(),
   pagingWithoutCursors: z.boolean().optional(),
   appQps: z.number().positive().optional(),
+  asyncReports: z
+    .strictObject({
+      checksBeforeDone: z.number().int().min(0).optional(),
+      failReports: z.number().int().min(0).optional(),
+      stuckAboveRows: z.number().int().min(0).optional(),
+      notAllowed: z.boolean().optional(),
+    })
+    .optional(),
 }) satisfies z.ZodType<FaultKnobs>;
 
 /** The OAuth token endpoints (Google's `/token`, LinkedIn's): not the APIs' rate-limited calls. */

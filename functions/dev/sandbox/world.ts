@@ -177,6 +177,8 @@ export interface AsyncReportKnobs {
   failReports?: number;
   /** A report covering more campaign-days than this never completes (it stays running). */
   stuckAboveRows?: number;
+  /** TikTok: the app is not on the asynchronous reports' allowlist (40118 on every create). */
+  notAllowed?: boolean;
 }
 
 export interface TokenRecord extends IssuedTokens {

@@ -47,7 +47,10 @@ export interface RequestSpec<T> {
   headers?: Record<string, string>;
   /** JSON body, or URLSearchParams for form-encoded token requests. */
   data?: unknown;
+  /** Parses the JSON body; with `text`, the body as it came (a string). */
   schema: z.ZodType<T>;
+  /** The answer is text, not JSON (TikTok's CSV report output); error answers are still JSON. */
+  text?: boolean;
   /** What the request is, for messages: "insights act_1 page 2". */
   label: string;
 }
@@ -275,14 +278,19 @@ export class PlatformHttp {
     if (classified) {
       throw classified;
     }
-    const parsed = spec.schema.safeParse(raw.body);
+    const parsed = spec.schema.safeParse(spec.text ? response.data : raw.body);
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.join(".") || "body";
+      const what = spec.text
+        ? `invalid: ${parsed.error.issues[0]?.message ?? "body"}`
+        : raw.body === undefined
+          ? "not JSON"
+          : `invalid at ${where}`;
       throw new ProviderError(
         provider,
         "transient",
         "malformed_response",
-        `${spec.label}: unexpected response (${raw.body === undefined ? "not JSON" : `invalid at ${where}`})`,
+        `${spec.label}: unexpected response (${what})`,
       );
     }
     return parsed.data;

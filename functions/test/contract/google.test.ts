@@ -1,26 +1,30 @@
 /**
  * What only the Google Ads adapter does, over real HTTP against the Google sandbox: customer-id
  * forms, the optional headers, customer errors that come as UNAUTHENTICATED, the token refresh
- * through OAuth2Client (rotation, eager refresh, refusals). The contract every platform shares is
- * asserted in `providers.contract.test.ts`. The last block checks the sandbox's own request
- * validation, so the adapter is tested against Google's rules and not a lenient stub.
+ * through OAuth2Client (rotation, eager refresh, refusals), the 37 months of daily metrics counted
+ * in each customer's zone. The contract every platform shares is asserted in
+ * `providers.contract.test.ts`. The last block checks the sandbox's own request validation, so
+ * the adapter is tested against Google's rules and not a lenient stub.
  */
 import axios, { type AxiosInstance } from "axios";
 
 import { GOOGLE_SANDBOX_CLIENT, googleSandbox } from "../../dev/sandbox/google";
 import type { PlatformSandbox } from "../../dev/sandbox/platform";
-import type { RunningSandbox } from "../../dev/sandbox/server";
-import type { SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
+import { type RunningSandbox, startSandbox } from "../../dev/sandbox/server";
+import { type SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import { googleAdapter } from "../../src/providers/google";
+import { realClock } from "../../src/providers/limiter";
 import type { Credentials, DateRange, FetchRequest } from "../../src/providers/types";
 import {
   byDayAndCampaign,
   expectedRows,
   expectNoSecrets,
   type FetchedRows,
+  fetchWithRows,
   requestsTo,
   runAdapter,
   sandboxAccount,
+  sandboxDeps,
   startWorld,
 } from "../harness/sandbox";
 
@@ -162,6 +166,65 @@ describe("error classes", () => {
     expect(streamRequests()).toHaveLength(1);
     // CUSTOMER_NOT_FOUND comes as UNAUTHENTICATED, yet it must not trigger a token refresh.
     expect(requestKinds()).not.toContain("/token");
+  });
+});
+
+describe("history: 37 months of daily metrics, in the customer's zone", () => {
+  // 20:00 UTC: still 2026-12-01 in New York, already 2026-12-02 in Tokyo. The world and the
+  // adapter share one clock running from there, so no real midnight can move the limit.
+  const shift = Date.UTC(2026, 11, 1, 20) - Date.now();
+  const clock = { ...realClock, now: () => Date.now() + shift };
+
+  beforeEach(async () => {
+    await sandbox.stop();
+    world = new SandboxWorld([SMALL, TOKYO], clock.now);
+    sandbox = await startSandbox({ world, platforms: [googleSandbox] });
+    credentials = world.issueTokens("google", { lifetimeMs: 3_600_000, refreshable: true });
+  });
+
+  const fetchRange = (accountIds: string[], range: DateRange) =>
+    fetchWithRows(
+      googleAdapter,
+      { ...sandboxDeps("google", sandbox, GOOGLE_SANDBOX_CLIENT), clock },
+      { credentials, accountIds, range },
+    );
+
+  it("fails as beyond_retention the account whose 37 months start later, while the other is served", async () => {
+    // 37 months before each customer's current day: New York 2023-11-01, Tokyo 2023-11-02.
+    const range = { since: "2023-11-01", until: "2023-11-03" };
+    const result = await fetchRange([TOKYO.id, SMALL.id], range);
+
+    expect(result.accounts).toEqual([
+      {
+        accountId: TOKYO.id,
+        status: "failed",
+        error: {
+          code: "permanent",
+          reason: "beyond_retention",
+          message: expect.stringContaining("only available for the last 37 months") as unknown,
+        },
+      },
+      {
+        accountId: SMALL.id,
+        status: "ok",
+        rows: expectedRows(world, SMALL, range).length,
+        range,
+        timeZone: SMALL.timeZone,
+      },
+    ]);
+    expect(byDayAndCampaign(result.rows)).toEqual(
+      byDayAndCampaign(expectedRows(world, SMALL, range)),
+    );
+    // Permanent: the refused query is not sent again.
+    expect(streamRequests()).toHaveLength(2);
+
+    // From its own first day, Tokyo is served too.
+    const inside = { since: "2023-11-02", until: "2023-11-03" };
+    const tokyo = await fetchRange([TOKYO.id], inside);
+    expect(tokyo.accounts[0]).toMatchObject({ status: "ok", range: inside });
+    expect(byDayAndCampaign(tokyo.rows)).toEqual(
+      byDayAndCampaign(expectedRows(world, TOKYO, inside)),
+    );
   });
 });
 
@@ -331,6 +394,37 @@ describe("the sandbox checks requests as Google does", () => {
         ...expected,
       });
     }
+  });
+
+  it("refuses daily metrics older than 37 months with a DateRangeError (INVALID_DATE before v24)", async () => {
+    const old = query.replace(SHORT.since, "2020-01-01").replace(SHORT.until, "2020-01-31");
+    const dateRangeError = (code: string) => ({
+      status: 400,
+      body: {
+        error: {
+          code: 400,
+          status: "INVALID_ARGUMENT",
+          details: [{ errors: [{ errorCode: { dateRangeError: code } }] }],
+        },
+      },
+    });
+
+    const refused = await post(SMALL.id, { query: old });
+    expect(refused).toMatchObject({
+      ...dateRangeError("REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED"),
+      classified: { code: "permanent", reason: "beyond_retention" },
+    });
+    const v23 = await axios.post<unknown>(
+      `${sandbox.url}/google/v23/customers/${SMALL.id}/googleAds:searchStream`,
+      { query: old },
+      {
+        headers: { Authorization: `Bearer ${credentials.accessToken}` },
+        validateStatus: () => true,
+      },
+    );
+    expect({ status: v23.status, body: v23.data }).toMatchObject(dateRangeError("INVALID_DATE"));
+    // Within the 37 months the same query is served.
+    expect((await post(SMALL.id, { query })).status).toBe(200);
   });
 
   it("implements the refresh_token grant with Google's OAuth error bodies", async () => {

@@ -2,8 +2,9 @@
  * What only the LinkedIn adapter does, against the LinkedIn sandbox over real HTTP on loopback:
  * date slices under adAnalytics' silent 15,000-element cap and campaign pages, LinkedIn's request
  * checks (Rest.li 2.0 encoding, LinkedIn-Version and its sunsets), the header-less 429, its
- * account-id errors and token edge cases. The contract every platform shares is asserted in
- * `providers.contract.test.ts`. Version sunsets are judged at a pinned date, not today's.
+ * account-id errors and token edge cases, the 10 years of performance metrics it keeps. The
+ * contract every platform shares is asserted in `providers.contract.test.ts`. Version sunsets are
+ * judged at a pinned date, not today's.
  */
 import { z } from "zod";
 
@@ -143,6 +144,8 @@ describe("complete, normalised rows", () => {
     expect(result).toEqual({
       rows: [],
       accounts: [{ accountId: DORMANT.id, status: "ok", rows: 0, range: RANGE, timeZone: "UTC" }],
+      // The account and its (empty) campaign page.
+      requests: 2,
     });
     expect(linkedinRequests(/^\/rest\/adAnalytics$/)).toHaveLength(0);
   });
@@ -203,6 +206,22 @@ describe("LinkedIn's request checks", () => {
     });
   });
 
+  it("answers days older than its 10 years with no elements, as days without activity", async () => {
+    const old = wellFormed.replace(
+      dateRange,
+      "dateRange=(start:(year:2015,month:10,day:1),end:(year:2015,month:10,day:2))",
+    );
+
+    const elements = async (query: string) =>
+      z.object({ elements: z.array(z.unknown()) }).parse(await rawRequest(query, headers()))
+        .elements;
+
+    // A success, as for days without activity: LinkedIn documents no error for them.
+    expect(await elements(old)).toEqual([]);
+    // The same query for recent days: 2 campaigns × 2 days.
+    expect(await elements(wellFormed)).toHaveLength(4);
+  });
+
   it("rejects bare URN colons and double-encoded structure as a permanent bad request", async () => {
     await expect(
       rawRequest(`${base}&accounts=List(urn:li:sponsoredAccount:${UK.id})`, headers()),
@@ -253,6 +272,58 @@ describe("LinkedIn's request checks", () => {
       message: expect.stringContaining(`Requested version ${named} is not active`) as unknown,
     });
     expect(linkedinRequests(/^\/rest\//)).toHaveLength(1);
+  });
+});
+
+describe("history: 10 years of performance metrics, in UTC days", () => {
+  // 12:00 UTC on 2026-12-01: the oldest day LinkedIn still reports is 2016-12-01. The world and
+  // the adapter share one clock running from there, so no real midnight can move it.
+  const shift = Date.UTC(2026, 11, 1, 12) - Date.now();
+  const clock = { ...realClock, now: () => Date.now() + shift };
+  const pinned = new SandboxWorld([UK, EMEA], clock.now);
+  let pinnedSandbox: RunningSandbox;
+
+  beforeAll(async () => {
+    pinnedSandbox = await startSandbox({
+      world: pinned,
+      platforms: [createLinkedinSandbox({ versionsActiveAt })],
+    });
+  });
+
+  afterAll(() => pinnedSandbox.stop());
+
+  const fetchRange = (range: { since: string; until: string }) =>
+    fetchWithRows(
+      linkedinAdapter,
+      { ...depsFor(pinnedSandbox), clock },
+      {
+        credentials: pinned.issueTokens("linkedin", { lifetimeMs: 60 * DAY_MS, refreshable: true }),
+        accountIds: [UK.id, EMEA.id],
+        range,
+      },
+    );
+
+  it("refuses days past them before any request, and serves a range from the oldest day kept", async () => {
+    // LinkedIn would answer 2016-11-30 with no elements: the adapter must not call that "no activity".
+    const beyond = await fetchRange({ since: "2016-11-30", until: "2016-12-10" });
+
+    for (const id of [UK.id, EMEA.id]) {
+      expect(failure(beyond, id)).toMatchObject({
+        code: "permanent",
+        reason: "beyond_retention",
+        message: expect.stringContaining("2016-12-01") as unknown,
+      });
+    }
+    expect(pinned.requestLog).toHaveLength(0);
+
+    const range = { since: "2016-12-01", until: "2016-12-10" };
+    const inside = await fetchRange(range);
+    const expected = [UK, EMEA].flatMap((each) =>
+      expectedRows(pinned, each, range, { timeZone: "UTC" }),
+    );
+    expect(inside.accounts.map(({ status }) => status)).toEqual(["ok", "ok"]);
+    expect(inside.rows).toHaveLength(expected.length);
+    expect(totals(inside.rows)).toEqual(totals(expected));
   });
 });
 

@@ -12,6 +12,7 @@ import {
   DEFAULT_RATE_LIMIT_WAIT_MS,
   type RawResponse,
 } from "../http";
+import { beyondRetention } from "../ranges";
 import type { ProviderErrorCode } from "../types";
 import { type GoogleStatus, googleStatusSchema, oauthErrorSchema } from "./schema";
 
@@ -45,6 +46,16 @@ const ERROR_CODE_CLASSES: Readonly<Record<string, ProviderErrorCode>> = {
   "quotaError.ACCESS_PROHIBITED": "permanent",
 };
 
+/**
+ * Google's refusal of days older than it keeps daily metrics for: "Metrics with daily, hourly, or
+ * weekly segmentation are only available for the last 37 months", counted in the customer's
+ * `time_zone` (https://developers.google.com/google-ads/api/reference/rpc/v26/DateRangeErrorEnum.DateRangeError,
+ * https://developers.google.com/google-ads/api/docs/query/date-ranges). Versions before v24 send
+ * `INVALID_DATE` instead, which also covers malformed dates, so only this code is read as the
+ * account's history starting there.
+ */
+const RETENTION_REFUSAL = "dateRangeError.REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED";
+
 /** A protobuf `Duration` in JSON ("40591s", "1.500s") → ms, rounded up so we never retry early. */
 export function parseDuration(text: string | undefined): number | undefined {
   const match = text === undefined ? null : /^(\d+)(?:\.(\d{1,9}))?s$/.exec(text);
@@ -58,6 +69,10 @@ export function parseDuration(text: string | undefined): number | undefined {
 function fromStatus(error: GoogleStatus, raw: RawResponse, now: number): ProviderError {
   const failure = error.details.find((detail) => detail.errors)?.errors?.[0];
   const [category, value] = Object.entries(failure?.errorCode ?? {})[0] ?? [];
+  const message = `${error.status ?? `HTTP ${error.code}`}: ${failure?.message ?? error.message}`;
+  if (`${category}.${value}` === RETENTION_REFUSAL) {
+    return beyondRetention("google", message);
+  }
   const code =
     (category && value ? ERROR_CODE_CLASSES[`${category}.${value}`] : undefined) ??
     (error.status ? STATUS_CLASSES[error.status] : undefined);
@@ -80,7 +95,6 @@ function fromStatus(error: GoogleStatus, raw: RawResponse, now: number): Provide
   // UNKNOWN, no detail) we cannot tell, and wait as for the project.
   // https://developers.google.com/google-ads/api/reference/rpc/v26/QuotaErrorDetails.QuotaRateScope
   const scope = quota?.rateScope === "ACCOUNT" ? "account" : "platform";
-  const message = `${error.status ?? `HTTP ${error.code}`}: ${failure?.message ?? error.message}`;
   return new ProviderError("google", code, reason, message, retryAfterMs, scope);
 }
 

@@ -18,11 +18,19 @@ export const googleAdapter: ProviderAdapter<"google"> = {
   classify: classifyGoogle,
   tokens: googleTokens,
   history: {
+    // Counted in the customer's zone, as every GAQL date range is; older days fail the query
+    // with the DateRangeError that `errors.ts` turns into `beyond_retention`.
     retentionMonths: 37,
     source:
-      "DateRangeError REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED: metrics with daily segmentation " +
-      "are only available for the last 37 months",
-    backfillSliceDays: 30,
+      "https://developers.google.com/google-ads/api/reference/rpc/v26/DateRangeErrorEnum.DateRangeError " +
+      '(REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED: "Metrics with daily, hourly, or weekly ' +
+      'segmentation are only available for the last 37 months")',
+    // One searchStream is one operation of the daily quota whatever its rows (notes §1.4), so a
+    // slice is as long as one query may be: MAX_SLICE_DAYS, which already bounds what a failed
+    // stream re-pulls and the trailing window runs at. 37 months are then 13 operations per
+    // customer, not 38 at 30 days or 81 at Airbyte's 14 (its slices are checkpoints, which the
+    // plan's done slices already are).
+    backfillSliceDays: MAX_SLICE_DAYS,
   },
 
   async fetchAccount(ctx, credentials, query) {

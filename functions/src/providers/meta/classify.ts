@@ -18,7 +18,7 @@ import {
   type RawResponse,
 } from "../http";
 import type { PauseScope } from "../limiter";
-import { QUERY_TOO_LARGE } from "../ranges";
+import { beyondRetention, QUERY_TOO_LARGE } from "../ranges";
 import {
   adAccountUsageSchema,
   appUsageSchema,
@@ -140,7 +140,10 @@ export function readUsage(headers: Readonly<Record<string, string>>): ScopedUsag
   };
 }
 
-function describeError(error: GraphError): { reason: string; message: string } {
+/** A Graph error's reason (`meta_code_<code>[_<subcode>]`) and message, trace id included. */
+export function describeError(
+  error: Pick<GraphError, "code" | "error_subcode" | "message" | "fbtrace_id">,
+): { reason: string; message: string } {
   const subcode = error.error_subcode;
   const trace = error.fbtrace_id ? ` (fbtrace_id ${error.fbtrace_id})` : "";
   return {
@@ -164,6 +167,13 @@ function classifyGraphError(error: GraphError, waitMs: number, response: RawResp
   }
   if (isTooMuchData(error)) {
     return as("permanent", undefined, QUERY_TOO_LARGE);
+  }
+  // 3018 "The start date of the time range cannot be beyond 37 months from the current date"
+  // (the Marketing API reference's insights error codes, e.g.
+  // https://developers.facebook.com/docs/marketing-api/reference/ad-account/campaigns/): those
+  // days are gone for good, and the backfill records the account's history as starting later.
+  if (error.code === 3018) {
+    return beyondRetention("meta", message);
   }
   // 190: the token expired (463), was invalidated (460), the app was removed (458), the token is
   // invalid (467) or unparseable; 102: the session is gone. Meta tokens cannot be refreshed.

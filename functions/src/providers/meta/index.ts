@@ -4,21 +4,30 @@
  * Per ad account: `GET /{v}/act_{id}?fields=timezone_name,currency` (the zone insights days are
  * counted in and the money's currency, neither of which insights rows carry), then
  * `GET /{v}/act_{id}/insights?level=campaign&time_increment=1&time_range=…&filtering=…` paged by
- * cursor, the range halved while Meta asks for less data.
+ * cursor, the range halved while Meta asks for less data. A backfill slice (`bulk`) asks the same
+ * query of an asynchronous report run instead, halved while a run does not complete.
  *
  * Tokens are long-lived and cannot be refreshed (no refresh token exists), so `tokens` is absent:
  * code 190 is `auth` and the user reconnects.
  */
 import { createHmac } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 
 import type { AdapterContext, ProviderAdapter } from "../adapter";
 import { ProviderError } from "../errors";
 import { canonicalAccountId } from "../ids";
-import { fetchSlices } from "../ranges";
+import { dayCount, fetchSlices, queryTooLarge } from "../ranges";
 import type { Credentials, DateRange } from "../types";
-import { classifyMeta } from "./classify";
+import { classifyMeta, describeError } from "./classify";
 import { type AccountInfo, DEFAULT_CONVERSION_ACTION_TYPES, toMetricRow } from "./map";
-import { adAccountSchema, insightsPageSchema, type InsightsRow } from "./schema";
+import {
+  adAccountSchema,
+  type AdReportRun,
+  adReportRunSchema,
+  insightsPageSchema,
+  type InsightsRow,
+  reportRunCreatedSchema,
+} from "./schema";
 
 export interface MetaAdapterOptions {
   /** Rows per insights page (`limit`). */
@@ -67,6 +76,35 @@ const AD_EFFECTIVE_STATUSES = [
 const STATUS_FILTERING = JSON.stringify([
   { field: "ad.effective_status", operator: "IN", value: AD_EFFECTIVE_STATUSES },
 ]);
+
+/**
+ * Why a report run over `slice` gave no rows: it ended `Job Failed` or `Job Skipped` ("Review
+ * your query and try again", "Please resubmit your job"), or did not complete within
+ * `asyncMaxWaitMs`. Meta's remedy for an insights query that fails or times out is a smaller one
+ * ("break down the query into smaller queries by using filters like date range":
+ * https://developers.facebook.com/docs/marketing-api/insights/best-practices), so a run over
+ * several days is a `QUERY_TOO_LARGE` error, which `fetchSlices` answers with its halves; it
+ * never reaches the caller. A single day cannot be made smaller, and Meta's answer to a failed
+ * run is "Generating the report failed. Try again later." (-2/2490547,
+ * https://developers.facebook.com/docs/marketing-api/insights/error-codes): `transient`.
+ */
+function unfinishedRun(slice: DateRange, message: string, run?: AdReportRun): ProviderError {
+  // Since v25.0 a failed run says why; its code and message go into ours.
+  const metaError =
+    run?.error_code === undefined
+      ? undefined
+      : describeError({
+          code: run.error_code,
+          error_subcode: run.error_subcode,
+          message: run.error_message ?? run.error_user_msg ?? run.async_status,
+        });
+  const text = metaError ? `${message}: ${metaError.message}` : message;
+  if (dayCount(slice) > 1) {
+    return queryTooLarge("meta", text);
+  }
+  const reason = metaError?.reason ?? (run ? "async_report_failed" : "async_report_timeout");
+  return new ProviderError("meta", "transient", reason, text);
+}
 
 /** "act_123" or "123" → "123"; anything else never reaches a URL path. */
 function adAccountNumber(accountId: string): string {
@@ -154,10 +192,19 @@ export function createMetaAdapter(
     classify: classifyMeta,
     history: {
       retentionMonths: 37,
-      source: "Ads Insights keep about 37 months of history",
+      source:
+        "Marketing API error 3018: The start date of the time range cannot be beyond 37 months " +
+        "from the current date (https://developers.facebook.com/docs/marketing-api/reference/ad-account/campaigns/, error codes)",
+      // One report run per slice. Meta publishes no size at which an insights query fails ("There
+      // is no explicit limit"), says an asynchronous one can take up to an hour, and answers
+      // failures and timeouts with "smaller queries by using filters like date range"
+      // (https://developers.facebook.com/docs/marketing-api/insights/best-practices). 30 days of
+      // daily campaign rows is a small report that completes well within asyncMaxWaitMs, and the
+      // rare run that does not is halved; larger slices would only make each retry costlier.
       backfillSliceDays: 30,
     },
-    async fetchAccount(ctx, credentials, { accountId, rangeIn }) {
+    async fetchAccount(ctx, credentials, query) {
+      const { accountId, rangeIn } = query;
       const number = adAccountNumber(accountId);
       const auth = authOf(ctx, credentials);
       const nodeUrl = `${ctx.settings.baseUrl}/${ctx.settings.apiVersion}/act_${number}`;
@@ -176,22 +223,28 @@ export function createMetaAdapter(
         currency: account.currency,
       };
 
-      /** Every page of one range; rows of a range that fails midway are dropped with it. */
-      const fetchRange = async (slice: DateRange): Promise<InsightsRow[]> => {
-        const endpoint = `${nodeUrl}/insights`;
-        const firstPage = {
-          level: "campaign",
-          time_increment: "1",
-          time_range: JSON.stringify({ since: slice.since, until: slice.until }),
-          fields: INSIGHTS_FIELDS,
-          filtering: STATUS_FILTERING,
-          limit: String(options.pageSize),
-          ...auth.params,
-        };
+      /** What one range asks for, of the insights edge or of a report run alike. */
+      const queryOf = (slice: DateRange) => ({
+        level: "campaign",
+        time_increment: "1",
+        time_range: JSON.stringify({ since: slice.since, until: slice.until }),
+        fields: INSIGHTS_FIELDS,
+        filtering: STATUS_FILTERING,
+      });
+
+      /**
+       * Every page of one insights edge, the first one asked with `firstPage`; the rows of an
+       * edge that fails midway are dropped with it.
+       */
+      const readPages = async (
+        endpoint: string,
+        firstPage: Readonly<Record<string, string>>,
+        what: string,
+      ): Promise<InsightsRow[]> => {
         const rows: InsightsRow[] = [];
         const seen = new Set<string>();
         for (let page = 1, url = withQuery(endpoint, firstPage); ; page += 1) {
-          const label = `insights act_${number} ${slice.since}..${slice.until} page ${page}`;
+          const label = `${what} page ${page}`;
           seen.add(url);
           const body = await ctx.http.request({
             method: "GET",
@@ -219,12 +272,72 @@ export function createMetaAdapter(
         }
       };
 
+      const page = { limit: String(options.pageSize), ...auth.params };
+
+      /** One range of the synchronous insights edge. */
+      const fetchRange = (slice: DateRange): Promise<InsightsRow[]> =>
+        readPages(
+          `${nodeUrl}/insights`,
+          { ...queryOf(slice), ...page },
+          `insights act_${number} ${slice.since}..${slice.until}`,
+        );
+
+      /**
+       * One range through an asynchronous report run: created with the synchronous query, its
+       * status checked every `asyncPollMs` (each check a request) until it completes, then every
+       * page of its results, which page as the synchronous edge does
+       * (https://developers.facebook.com/docs/marketing-api/insights/best-practices#asynchronous).
+       */
+      const fetchReportRun = async (slice: DateRange): Promise<InsightsRow[]> => {
+        const report = `insights report run act_${number} ${slice.since}..${slice.until}`;
+        const created = await ctx.http.request({
+          method: "POST",
+          url: `${nodeUrl}/insights`,
+          headers: auth.headers,
+          // Form-encoded, as Graph's examples (`curl -F`) and SDKs send a POST's parameters.
+          data: new URLSearchParams({ ...queryOf(slice), ...auth.params }),
+          schema: reportRunCreatedSchema,
+          label: `${report}: create`,
+        });
+        const runUrl = `${ctx.settings.baseUrl}/${ctx.settings.apiVersion}/${created.report_run_id}`;
+        const run = `${report} (${created.report_run_id})`;
+        const { asyncPollMs, asyncMaxWaitMs } = ctx.settings;
+        const createdAt = ctx.now();
+        for (let check = 1; ; check += 1) {
+          await sleep(asyncPollMs);
+          const status = await ctx.http.request({
+            method: "GET",
+            url: runUrl,
+            params: auth.params,
+            headers: auth.headers,
+            schema: adReportRunSchema,
+            label: `${run}: status check ${check}`,
+          });
+          // Done only when both say so: "Poll this field until async_status is Job Completed and
+          // async_percent_completion is 100".
+          if (status.async_status === "Job Completed" && status.async_percent_completion === 100) {
+            break;
+          }
+          if (status.async_status === "Job Failed" || status.async_status === "Job Skipped") {
+            throw unfinishedRun(slice, `${run} ended "${status.async_status}"`, status);
+          }
+          if (ctx.now() - createdAt >= asyncMaxWaitMs) {
+            throw unfinishedRun(
+              slice,
+              `${run} still "${status.async_status}" (${status.async_percent_completion} %) after ${asyncMaxWaitMs} ms`,
+            );
+          }
+        }
+        return readPages(`${runUrl}/insights`, page, `${run} results`);
+      };
+
       // Meta answers a query too large for a synchronous call with "Please reduce the amount of
       // data…" or a sync timeout, whose documented remedy is a smaller date range
-      // (https://developers.facebook.com/docs/marketing-api/insights/error-codes).
+      // (https://developers.facebook.com/docs/marketing-api/insights/error-codes); a report run
+      // that does not complete is asked again the same way (`unfinishedRun`).
       // Insights days are the ad account's: its zone decides which days have started.
       const range = rangeIn(info.timeZone);
-      const rows = await fetchSlices([range], fetchRange);
+      const rows = await fetchSlices([range], query.bulk ? fetchReportRun : fetchRange);
       return {
         rows: rows.map((row) => toMetricRow(row, info, options.conversionActionTypes)),
         range,

@@ -4,6 +4,8 @@
  * - ad account node: https://developers.facebook.com/docs/marketing-api/reference/ad-account
  * - insights edge: https://developers.facebook.com/docs/marketing-api/insights (cursor paging:
  *   https://developers.facebook.com/docs/graph-api/results)
+ * - asynchronous report runs: https://developers.facebook.com/docs/marketing-api/insights/best-practices#asynchronous
+ *   and https://developers.facebook.com/docs/marketing-api/reference/ad-report-run
  * - usage headers: https://developers.facebook.com/docs/graph-api/overview/rate-limiting
  */
 import { z } from "zod";
@@ -73,6 +75,45 @@ export const insightsPageSchema = z.object({
     })
     .optional(),
 });
+
+/**
+ * `POST /act_{id}/insights` → `{"report_run_id": "6023920149050"}`. Graph sends ids as strings;
+ * Meta's guide shows this one as a JSON number, which is accepted only while it is exact (a
+ * longer id parsed as a double would name another run).
+ */
+export const reportRunCreatedSchema = z.object({
+  report_run_id: z.union([
+    z.string().regex(/^\d+$/),
+    z.number().int().positive().refine(Number.isSafeInteger).transform(String),
+  ]),
+});
+
+/** Every `async_status` Meta documents for an Ad Report Run, in the order a run goes through. */
+const REPORT_RUN_STATUSES = [
+  "Job Not Started",
+  "Job Started",
+  "Job Running",
+  "Job Completed",
+  "Job Failed",
+  "Job Skipped",
+] as const;
+
+/**
+ * `GET /{report_run_id}` (default fields). From v25.0 a failed run carries `error_code`,
+ * `error_subcode`, `error_message`, `error_user_title` and `error_user_msg` by default
+ * (https://developers.facebook.com/blog/post/2026/01/08/enhanced-error-messaging-for-ads-insights-async-api/).
+ */
+export const adReportRunSchema = z.object({
+  id: z.string(),
+  async_status: z.enum(REPORT_RUN_STATUSES),
+  async_percent_completion: z.number().min(0).max(100),
+  error_code: z.number().int().optional(),
+  error_subcode: z.number().int().optional(),
+  error_message: z.string().optional(),
+  error_user_title: z.string().optional(),
+  error_user_msg: z.string().optional(),
+});
+export type AdReportRun = z.infer<typeof adReportRunSchema>;
 
 /**
  * Usage headers: JSON objects in header values, percentages 0–100 (throttled at 100).

@@ -34,6 +34,9 @@ const CODE_CLASSES: ReadonlyMap<number, ProviderErrorCode> = new Map([
   [40102, "auth"],
   [40104, "auth"],
   [40105, "auth"],
+  // "Task is not ready. Wait for the task to complete and try again." We download a task's output
+  // only once its check said SUCCESS, so a 40201 after that is TikTok catching up.
+  [40201, "transient"],
 ]);
 
 /**

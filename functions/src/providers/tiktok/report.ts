@@ -1,8 +1,8 @@
 /**
- * The two TikTok requests behind one account: the advertiser's currency and time zone
+ * The TikTok requests behind one account: the advertiser's currency and time zone
  * (`GET /advertiser/info/`), then the campaign-day report (`GET /report/integrated/get/`) in
- * 30-day slices, each followed through every page. Paths keep their trailing slash: TikTok
- * answers 404 without it.
+ * 30-day slices, each followed through every page (a backfill slice asks an asynchronous report
+ * task instead: `task.ts`). Paths keep their trailing slash: TikTok answers 404 without it.
  */
 import type { AdapterContext } from "../adapter";
 import { ProviderError } from "../errors";
@@ -11,6 +11,7 @@ import { assertCompleteReport, toMetricRow } from "./map";
 import {
   type AdvertiserInfo,
   advertiserInfoResponseSchema,
+  REPORT_DIMENSIONS,
   REPORT_METRICS,
   reportResponseSchema,
 } from "./schema";
@@ -21,8 +22,24 @@ export const MAX_DAYS_PER_REQUEST = 30;
 export const PAGE_SIZE = 1000;
 
 /** The `Access-Token` header carries the bare token: a "Bearer " prefix is rejected (40105). */
-function authHeaders(accessToken: string): Record<string, string> {
+export function authHeaders(accessToken: string): Record<string, string> {
   return { "Access-Token": accessToken };
+}
+
+/**
+ * What every report of ours asks for, synchronous or asynchronous: the BASIC report of the
+ * advertiser's campaigns by day, with the metrics the row schema reads.
+ */
+export function reportQuery(advertiserId: string, slice: DateRange) {
+  return {
+    advertiser_id: advertiserId,
+    report_type: "BASIC",
+    data_level: "AUCTION_CAMPAIGN",
+    dimensions: REPORT_DIMENSIONS,
+    metrics: REPORT_METRICS,
+    start_date: slice.since,
+    end_date: slice.until,
+  };
 }
 
 export async function fetchAdvertiser(
@@ -62,8 +79,8 @@ export async function fetchReportSlice(
   advertiser: AdvertiserInfo,
   slice: DateRange,
 ): Promise<MetricRow[]> {
-  const advertiserId = advertiser.advertiser_id;
-  const label = `report ${advertiserId} ${slice.since}..${slice.until}`;
+  const label = `report ${advertiser.advertiser_id} ${slice.since}..${slice.until}`;
+  const query = reportQuery(advertiser.advertiser_id, slice);
   const rows: MetricRow[] = [];
   let totalNumber = 0;
   for (let page = 1, totalPages = 1; page <= totalPages; page += 1) {
@@ -71,14 +88,11 @@ export async function fetchReportSlice(
       method: "GET",
       url: `${ctx.settings.baseUrl}/report/integrated/get/`,
       headers: authHeaders(accessToken),
+      // A GET takes the array parameters as JSON strings.
       params: {
-        advertiser_id: advertiserId,
-        report_type: "BASIC",
-        data_level: "AUCTION_CAMPAIGN",
-        dimensions: JSON.stringify(["campaign_id", "stat_time_day"]),
-        metrics: JSON.stringify(REPORT_METRICS),
-        start_date: slice.since,
-        end_date: slice.until,
+        ...query,
+        dimensions: JSON.stringify(query.dimensions),
+        metrics: JSON.stringify(query.metrics),
         page: String(page),
         page_size: String(PAGE_SIZE),
       },

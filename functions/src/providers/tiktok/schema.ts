@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 
+import { parseCsv } from "./csv";
+
 /** The fields every answer carries, success or error; used to read error codes. */
 export const envelopeSchema = z.object({
   code: z.number().int(),
@@ -65,7 +67,8 @@ export const reportRowSchema = z.object({
 
 export type ReportRow = z.infer<typeof reportRowSchema>;
 
-/** The `metrics` request parameter: exactly the fields the row schema reads. */
+/** The `dimensions` and `metrics` request parameters: exactly the fields the row schema reads. */
+export const REPORT_DIMENSIONS = reportRowSchema.shape.dimensions.keyof().options;
 export const REPORT_METRICS = reportRowSchema.shape.metrics.keyof().options;
 
 export const reportResponseSchema = z.object({
@@ -80,3 +83,84 @@ export const reportResponseSchema = z.object({
     list: z.array(reportRowSchema),
   }),
 });
+
+/**
+ * `POST /report/task/create/` (https://business-api.tiktok.com/portal/docs?id=1740302766489602):
+ * `data.task_id`.
+ */
+export const taskCreatedSchema = z.object({
+  code: z.literal(0),
+  data: z.object({ task_id: z.string().min(1) }),
+});
+
+/**
+ * `GET /report/task/check/` (https://business-api.tiktok.com/portal/docs?id=1740302781443073):
+ * `data.status`, one of `QUEUING`, `PROCESSING`, `SUCCESS`, `FAILED`, `CANCELED`, and
+ * `data.message`, why a `FAILED` task failed.
+ */
+export const taskStatusSchema = z.object({
+  code: z.literal(0),
+  data: z.object({
+    status: z.enum(["QUEUING", "PROCESSING", "SUCCESS", "FAILED", "CANCELED"]),
+    message: z.string().optional(),
+  }),
+});
+
+export type TaskStatus = z.infer<typeof taskStatusSchema>["data"];
+
+/**
+ * `POST /report/task/cancel/` (https://business-api.tiktok.com/portal/docs?id=1803615367145537):
+ * `data.status` is `CANCELED` when the cancellation succeeds; "If the task cancellation fails, an
+ * error will occur".
+ */
+export const taskCanceledSchema = z.object({
+  code: z.literal(0),
+  data: z.object({ status: z.literal("CANCELED") }),
+});
+
+/**
+ * The output of a finished task with `output_format` `CSV_STRING`, as
+ * `GET /report/task/download/` sends it (https://business-api.tiktok.com/portal/docs?id=1740302808815618):
+ * a CSV file stream, not JSON, and not paged. Its title row names the dimensions and metrics
+ * asked for by their field names (`enable_report_title_translation` off), each following row is
+ * one campaign-day. The rows take the synchronous report's shape, so the same row schema and
+ * mapping serve both; a campaign-day written twice means the file is not one report.
+ */
+export const reportFileSchema = z
+  .string()
+  .transform((text, ctx) => {
+    const [title, ...lines] = parseCsv(text) ?? [];
+    const column = new Map(title?.map((name, index) => [name, index]));
+    const missing = [...REPORT_DIMENSIONS, ...REPORT_METRICS].filter((name) => !column.has(name));
+    if (!title || missing.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: title
+          ? `no column ${missing.join(", ")}`
+          : "not a whole CSV file with a title row",
+      });
+      return z.NEVER;
+    }
+    const keys = new Set<string>();
+    const rows: unknown[] = [];
+    for (const [index, line] of lines.entries()) {
+      const field = (name: string): string | undefined => line[column.get(name) ?? -1];
+      const row = {
+        dimensions: Object.fromEntries(REPORT_DIMENSIONS.map((name) => [name, field(name)])),
+        metrics: Object.fromEntries(REPORT_METRICS.map((name) => [name, field(name)])),
+      };
+      const key = `${row.dimensions.campaign_id}|${row.dimensions.stat_time_day}`;
+      if (line.length !== title.length || keys.has(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [index],
+          message: line.length === title.length ? "a campaign-day twice" : "a short or long row",
+        });
+        return z.NEVER;
+      }
+      keys.add(key);
+      rows.push(row);
+    }
+    return rows;
+  })
+  .pipe(z.array(reportRowSchema));

@@ -30,8 +30,15 @@
  * Both runs are CPU-bound on the emulator's host, so CPU per job over the cores available is
  * the floor of a run's time per job, and says how much of a ratio the machine allows.
  *
+ * Network: on loopback the emulator answers with no round-trip time, which no client of
+ * Firestore has: each of the baseline's sequential commits waits one round trip (and the
+ * server's commit), the fan-out's four commits in flight share theirs. `--rtt-ms N` puts a
+ * proxy holding every chunk N/2 ms each way between client and emulator (`latencyProxy`), for
+ * both runs alike: the ratio with a real network's round trip (Cloud Functions to Firestore in
+ * one region is a few milliseconds; commits take longer).
+ *
  * Run: `npx tsx bench/enqueue.bench.ts` from functions/ (set FIRESTORE_EMULATOR_HOST to reuse a
- * running emulator). Options: `--users 10000 --baseline 5000`.
+ * running emulator). Options: `--users 10000 --baseline 5000 --rtt-ms 0`.
  */
 import { execSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -54,16 +61,19 @@ import {
 import { ENQUEUE_BATCH_MAX } from "../src/jobs/store";
 import { meterFirestore, type Usage } from "../test/harness/firestore-meter";
 import { everyPlatform, seedIntegrationDocs } from "../test/integration/jobs/fanout-fixtures";
-import { firestoreEmulator } from "./support";
+import { firestoreEmulator, latencyProxy } from "./support";
 
 const { values } = parseArgs({
   options: {
     users: { type: "string", default: "10000" },
     baseline: { type: "string", default: "5000" },
+    "rtt-ms": { type: "string", default: "0" },
   },
 });
 const USERS = Number(values.users);
 const BASELINE_JOBS = Number(values.baseline);
+/** A network round trip between client and emulator (`latencyProxy`); 0: loopback, none. */
+const RTT_MS = Number(values["rtt-ms"]);
 const MINUTE_MS = 60_000;
 
 const cadenceOf = (user: number): number => (user % 20 === 0 ? 1 : user % 20 === 1 ? 6 : 24);
@@ -153,10 +163,21 @@ function print(rows: Measured[]): void {
 
 async function main(): Promise<void> {
   const stopEmulator = await firestoreEmulator("bench-enqueue");
+  const emulatorHost = process.env.FIRESTORE_EMULATOR_HOST ?? "";
+  const emulator = emulatorCpu(emulatorHost.split(":").at(-1) ?? "");
+  const proxy = RTT_MS > 0 ? await latencyProxy(emulatorHost, RTT_MS / 2) : undefined;
+  if (proxy) {
+    // Both runs, the fan-out and the baseline, go through the same simulated network.
+    process.env.FIRESTORE_EMULATOR_HOST = proxy.host;
+  }
   const app = initializeApp({ projectId: `demo-bench-enqueue-${Date.now()}` }, "bench");
   const db = getFirestore(app);
-  const emulator = emulatorCpu((process.env.FIRESTORE_EMULATOR_HOST ?? "").split(":").at(-1) ?? "");
   const cores = availableParallelism();
+  console.log(
+    RTT_MS > 0
+      ? `network: ${RTT_MS} ms round trip between client and emulator (a delaying proxy)`
+      : "network: loopback (no round-trip time: both runs are bound by the machine's CPU)",
+  );
   console.log(
     `${cores} cores, load average ${loadavg()
       .map((load) => load.toFixed(2))
@@ -321,6 +342,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await deleteApp(app);
+    await proxy?.close();
     await stopEmulator();
   }
 }

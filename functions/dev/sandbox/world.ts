@@ -20,6 +20,16 @@ export interface SandboxAccount {
   /** How many of the last campaigns were deleted (their days stay). */
   deletedCampaigns?: number;
   /**
+   * Discovery (issue 14). `manager`: a Google manager (MCC) account, which has clients and no
+   * metrics of its own; `parents`: the account's managers, top first (Google), or the business it
+   * belongs to (Meta); `disabled`: closed, suspended or canceled — listed, reporting nothing;
+   * `hidden`: not (yet) reachable by the user's login (added later with `world.reveal`).
+   */
+  manager?: boolean;
+  parents?: readonly string[];
+  disabled?: boolean;
+  hidden?: boolean;
+  /**
    * Every campaign-day spends more than 2^53 micros (9,007,199,254.75 units on top of its usual
    * spend): the amounts of an IDR or VND account at scale, past a double's exact integers.
    */
@@ -201,10 +211,32 @@ export class SandboxWorld {
   /** Every report query, with its range and whether it was too large, in arrival order. */
   readonly queryLog: QueryRecord[] = [];
 
+  readonly accounts: SandboxAccount[];
+
   constructor(
-    readonly accounts: readonly SandboxAccount[],
+    accounts: readonly SandboxAccount[],
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.accounts = [...accounts];
+  }
+
+  /** Makes a hidden account reachable, or adds one: an account created between two runs. */
+  reveal(account: SandboxAccount): void {
+    const at = this.accounts.findIndex(
+      (known) => known.provider === account.provider && known.id === account.id,
+    );
+    const shown = { ...account, hidden: false };
+    if (at >= 0) {
+      this.accounts[at] = shown;
+    } else {
+      this.accounts.push(shown);
+    }
+  }
+
+  /** The accounts a login of the platform can reach (not hidden), managers included. */
+  reachable(provider: ProviderId): SandboxAccount[] {
+    return this.accounts.filter((account) => account.provider === provider && !account.hidden);
+  }
 
   account(provider: ProviderId, id: string): SandboxAccount | undefined {
     return this.accounts.find((account) => account.provider === provider && account.id === id);

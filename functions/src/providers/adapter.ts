@@ -9,7 +9,14 @@
  */
 import type { Classifier, PlatformHttp } from "./http";
 import type { SettingsOf } from "./settings";
-import type { Credentials, DateRange, MetricRow, ProviderId } from "./types";
+import type {
+  CredentialFacts,
+  Credentials,
+  DateRange,
+  DiscoveredAccount,
+  MetricRow,
+  ProviderId,
+} from "./types";
 
 export interface AdapterContext<P extends ProviderId> {
   settings: SettingsOf<P>;
@@ -67,9 +74,24 @@ export interface HistoryLimits {
   backfillSliceDays: number;
 }
 
+/**
+ * Which ad accounts a connection reaches, and what the platform says of its credentials — each
+ * the platform's own way (listing endpoints, hierarchies, token debug or introspection).
+ */
+export interface AccountDiscovery<P extends ProviderId> {
+  /**
+   * Every ad account the credentials reach, managers left out (they have no metrics), inactive
+   * ones included and marked. Throws `ProviderError` (`auth` when the token is refused).
+   */
+  discover(ctx: AdapterContext<P>, credentials: Credentials): Promise<DiscoveredAccount[]>;
+  /** What the platform says of the credentials; absent where it has no such endpoint. */
+  inspect?(ctx: AdapterContext<P>, credentials: Credentials): Promise<CredentialFacts>;
+}
+
 export interface ProviderAdapter<P extends ProviderId = ProviderId> {
   readonly id: P;
   readonly history: HistoryLimits;
+  readonly discovery?: AccountDiscovery<P>;
   /** The platform's own error signals (body codes, usage headers, 200-with-error bodies). */
   readonly classify: Classifier;
   /** Absent for platforms whose tokens are long-lived and cannot be refreshed (Meta, TikTok). */

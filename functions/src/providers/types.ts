@@ -106,6 +106,43 @@ export interface MetricRow {
   conversionValueMicros: bigint;
 }
 
+/**
+ * One ad account a connection can reach, as its platform describes it (`AccountDiscovery`):
+ * what the integration stores per account, and whether it can be synced.
+ */
+export interface DiscoveredAccount {
+  /** The id the integration holds and `fetchAccount` takes (each platform's own spelling). */
+  accountId: string;
+  name: string;
+  /** ISO 4217, when the platform says. */
+  currency: string | null;
+  /** The IANA zone the platform reports the account's days in, when it says. */
+  timeZone: string | null;
+  /** Whether its reports can be pulled now (not disabled, closed, suspended or pending). */
+  status: "active" | "inactive";
+  /** The platform's own status value, as sent (`ENABLED`, `1`, `ACTIVE`, `STATUS_ENABLE`, …). */
+  platformStatus: string;
+  /**
+   * What the account was reached through, top first. Google: the manager ids from the one the
+   * login can access down to the client's parent — the first is the `login-customer-id` its
+   * reports need; Meta: the business it was found through. Empty: reached directly.
+   */
+  hierarchy: string[];
+}
+
+/** What a platform says about a connection's credentials (`AccountDiscovery.inspect`). */
+export interface CredentialFacts {
+  /** The platform says the token works (not revoked, not expired). */
+  valid: boolean;
+  /** When the access token expires (ms since the epoch); null: never, or not said. */
+  accessTokenExpiresAt: number | null;
+  /**
+   * When the connection ends whatever the refreshes (ms): LinkedIn's refresh token (365 days
+   * from consent), Meta's data access. null: not said.
+   */
+  connectionExpiresAt: number | null;
+}
+
 export type AccountOutcome =
   | {
       accountId: string;

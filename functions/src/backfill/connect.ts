@@ -7,14 +7,36 @@
  * Idempotent, for the trigger's at-least-once deliveries: a second delivery finds the plan with
  * its job (`existing`) and the sync job active (`existing`), and adds nothing.
  */
+import { MAX_LOOKBACK_DAYS } from "../integrations/model";
 import { enqueueJobs, type EnqueueOutcome, type StoreDeps } from "../jobs/store";
 import { RESTATEMENT_LOOKBACK_DAYS } from "../jobs/window";
 import type { HistoryLimits } from "../providers/adapter";
+import { dayCount, dayIn } from "../providers/ranges";
 import type { ProviderId } from "../providers/types";
 import { DEFAULT_BACKFILL_DAYS } from "./plan";
 import { type BackfillOutcome, requestBackfill, sinceDaysBack } from "./store";
 
 export const CONNECT_SOURCE = "on-connect";
+
+/**
+ * The days the first sync pulls: back to the plan's newest day, so that no day is left between
+ * the plan and the syncs' window whatever the accounts' zones (the day both cover is written
+ * twice, harmlessly); without a plan, the platform's restatement window and the plan's margin.
+ */
+function syncDays(backfill: BackfillOutcome, now: Date, providerId: ProviderId): number {
+  const newest =
+    "plan" in backfill
+      ? Object.values(backfill.plan.accounts)
+          .map((account) => account.until)
+          .sort()[0]
+      : undefined;
+  return newest === undefined
+    ? RESTATEMENT_LOOKBACK_DAYS[providerId] + 2
+    : Math.min(
+        MAX_LOOKBACK_DAYS,
+        dayCount({ since: newest, until: dayIn(now.getTime(), "UTC") }) - 1,
+      );
+}
 
 export async function onIntegrationConnected(
   deps: StoreDeps,
@@ -34,7 +56,7 @@ export async function onIntegrationConnected(
     {
       ...target,
       type: "manual-sync",
-      timeframeDays: RESTATEMENT_LOOKBACK_DAYS[target.providerId],
+      timeframeDays: syncDays(backfill, deps.clock(), target.providerId),
       source: CONNECT_SOURCE,
     },
   ]);

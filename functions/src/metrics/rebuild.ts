@@ -177,6 +177,11 @@ function unreadableOrNew(
 
 const coverageSchema = z.object({ coveredSince: z.iso.date() });
 
+const ALREADY_EXISTS = 6;
+const FAILED_PRECONDITION = 9;
+/** Rounds of read-extend-write before a coverage race is given up (the job then retries). */
+const EXTEND_ROUNDS = 3;
+
 /** How far back the provider's digests describe every stored row (see the module comment). */
 export class Coverage {
   private loaded = false;
@@ -189,8 +194,29 @@ export class Coverage {
     return digestsOf(this.scope.db, this.scope.userId).doc(this.scope.provider);
   }
 
-  /** Makes the digests describe every stored row dated `range.since` or later. */
+  /**
+   * Makes the digests describe every stored row dated `range.since` or later. Two jobs of one
+   * integration may extend it at once (a backfill and the first sync): the coverage document is
+   * written only if unchanged since read, and the loser reads it again — the other's coverage
+   * may already reach far enough — and tries again (its rebuilt months are rebuilt from the
+   * rows, so doing one twice is harmless).
+   */
   async extendTo(range: DateRange): Promise<void> {
+    for (let round = 1; ; round += 1) {
+      try {
+        await this.extendOnce(range);
+        return;
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if ((code !== ALREADY_EXISTS && code !== FAILED_PRECONDITION) || round >= EXTEND_ROUNDS) {
+          throw error;
+        }
+        this.loaded = false;
+      }
+    }
+  }
+
+  private async extendOnce(range: DateRange): Promise<void> {
     if (!this.loaded) {
       const snapshot = await this.ref.get();
       const parsed = coverageSchema.safeParse(snapshot.data());

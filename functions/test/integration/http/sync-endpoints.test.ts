@@ -440,7 +440,7 @@ describe("GET /api/integrations/status", () => {
     // for the accounts' zones.
     expect(backfill.until).toBe("2026-11-19");
     expect(backfill.slicesTotal).toBeGreaterThan(0);
-    expect(backfill.accounts).toHaveLength(1);
+    expect(backfill.accounts).toHaveLength(2);
   });
 
   it("answers a user without integrations with empty lists", async () => {

@@ -19,7 +19,7 @@ import { Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
 
 import type { HistoryLimits } from "../providers/adapter";
-import { addDays, dayCount as dayCountOf, dayIn } from "../providers/ranges";
+import { addDays, dayCount as dayCountOf, dayIn, monthsBefore } from "../providers/ranges";
 import { type DateRange, PROVIDER_ERROR_CODES, PROVIDER_IDS } from "../providers/types";
 
 const isoDay = z.iso.date();
@@ -101,9 +101,7 @@ const todayOf = (ctx: PlanContext, canonicalId: string): string => {
  * `retentionMonths` back, plus a day for where the platform counts from.
  */
 export function retentionStart(today: string, history: HistoryLimits): string {
-  const [year, month, day] = today.split("-").map(Number) as [number, number, number];
-  const back = new Date(Date.UTC(year, month - 1 - history.retentionMonths, day));
-  return addDays(back.toISOString().slice(0, 10), 1);
+  return addDays(monthsBefore(today, history.retentionMonths), 1);
 }
 
 /** The newest day a new plan covers for an account: before the syncs' window and a zone's day. */

@@ -34,6 +34,18 @@ const isoDay = (epoch: number): string => new Date(epoch * DAY_MS).toISOString()
 /** The day `days` after `day` (before it, for a negative count). */
 export const addDays = (day: string, days: number): string => isoDay(epochDay(day) + days);
 
+/**
+ * The same calendar day `months` months before `day`, or that month's last day when it is
+ * shorter (a retention of N months counted from Mar 31 starts on Feb 28 or 29, not Mar 3).
+ */
+export function monthsBefore(day: string, months: number): string {
+  const [year = 0, month = 1, date = 1] = day.split("-").map(Number);
+  // Day 0 of the next month is the last day of the month sought.
+  const start = new Date(Date.UTC(year, month - months, 0));
+  start.setUTCDate(Math.min(date, start.getUTCDate()));
+  return start.toISOString().slice(0, 10);
+}
+
 /** The calendar day (`YYYY-MM-DD`) instant `at` falls on in `timeZone` (DST included). */
 export function dayIn(at: number, timeZone: string): string {
   // en-CA formats as YYYY-MM-DD; Intl applies the zone's offset at that instant.

@@ -11,7 +11,7 @@
  * never ask for them again. So the adapter refuses those days itself, before any request, with
  * the `beyond_retention` error that Google and Meta get from the platform.
  */
-import { beyondRetention, dayIn } from "../ranges";
+import { beyondRetention, dayIn, monthsBefore } from "../ranges";
 import type { DateRange } from "../types";
 import { LINKEDIN_REPORT_TIME_ZONE } from "./map";
 
@@ -24,13 +24,7 @@ export const RETENTION_MONTHS = 120;
  * in that day its window starts, so the whole day is asked for and no earlier one.
  */
 export function oldestReportedDay(now: number): string {
-  const [year = 0, month = 1, day = 1] = dayIn(now, LINKEDIN_REPORT_TIME_ZONE)
-    .split("-")
-    .map(Number);
-  // Day 0 of the next month is the last day of the month the window starts in.
-  const start = new Date(Date.UTC(year, month - RETENTION_MONTHS, 0));
-  start.setUTCDate(Math.min(day, start.getUTCDate()));
-  return start.toISOString().slice(0, 10);
+  return monthsBefore(dayIn(now, LINKEDIN_REPORT_TIME_ZONE), RETENTION_MONTHS);
 }
 
 /** Throws `beyond_retention` when `range` reaches before the oldest day LinkedIn still reports. */

@@ -48,12 +48,11 @@ describe("retentionStart", () => {
     expect(retentionStart("2026-01-15", { ...HISTORY, retentionMonths: 13 })).toBe("2024-12-16");
   });
 
-  it("never reaches before the platform's first day when the month back is shorter", () => {
-    // 37 months before 2026-03-31 is 2023-02-28 by Google's count (the month's last day); the
-    // plan starts a few days later, never earlier.
-    const start = retentionStart("2026-03-31", HISTORY);
-    expect(start >= "2023-02-28").toBe(true);
-    expect(start).toBe("2023-03-04");
+  it("counts a shorter month back to its last day, then the day after", () => {
+    // 37 months before 2026-03-31 is 2023-02-28 (the month's last day, as the platforms count
+    // it, not an overflow into March): the plan starts the day after.
+    expect(retentionStart("2026-03-31", HISTORY)).toBe("2023-03-01");
+    expect(retentionStart("2024-05-31", { ...HISTORY, retentionMonths: 3 })).toBe("2024-03-01");
   });
 });
 

@@ -1,8 +1,12 @@
 /**
- * Google Ads in the sandbox: REST `POST /{version}/customers/{cid}/googleAds:searchStream` and
- * the OAuth token endpoint `POST /token` (refresh_token grant), answering as Google does:
+ * Google Ads in the sandbox: REST `POST /{version}/customers/{cid}/googleAds:searchStream`,
+ * `GET /{version}/customers:listAccessibleCustomers` and the OAuth token endpoint `POST /token`
+ * (refresh_token grant), answering as Google does:
  * - searchStream: a JSON array of batches of at most 10,000 rows, proto3 JSON (camelCase keys,
- *   int64 as strings, zero values omitted), only the selected fields;
+ *   int64 as strings, zero, empty and false values omitted), only the selected fields;
+ * - manager hierarchies: the world's accounts with `parents` are reached through their managers
+ *   only (`customer_client`, `login-customer-id`), the others directly; hidden accounts are not
+ *   reachable, disabled ones are CANCELED;
  * - errors: `google.rpc.Status` bodies with a `GoogleAdsFailure` detail
  *   (https://developers.google.com/google-ads/api/docs/best-practices/understand-api-errors);
  * - token errors: RFC 6749 §5.2 bodies, `invalid_grant` exactly as Google words it;
@@ -21,11 +25,12 @@ export const GOOGLE_SANDBOX_CLIENT = {
 } as const;
 
 const SEARCH_STREAM = /^\/v\d+(?:_\d+)?\/customers\/([^/]+)\/googleAds:searchStream$/;
+const LIST_ACCESSIBLE = /^\/v\d+(?:_\d+)?\/customers:listAccessibleCustomers$/;
 const BATCH_ROWS = 10_000;
 /** Google's access tokens: `expires_in` is one second under the hour. */
 const ACCESS_TOKEN_SECONDS = 3599;
 
-/** The GAQL fields this sandbox can answer for `FROM campaign`. */
+/** The GAQL fields this sandbox can answer for `FROM campaign` (`customer.*` for `FROM customer`). */
 const FIELDS = new Set([
   "customer.id",
   "customer.currency_code",
@@ -39,6 +44,18 @@ const FIELDS = new Set([
   "metrics.cost_micros",
   "metrics.conversions",
   "metrics.conversions_value",
+]);
+
+/** The `customer_client` fields this sandbox can answer (`FROM customer_client`). */
+const CUSTOMER_CLIENT_FIELDS = new Set([
+  "customer_client.client_customer",
+  "customer_client.level",
+  "customer_client.manager",
+  "customer_client.status",
+  "customer_client.descriptive_name",
+  "customer_client.currency_code",
+  "customer_client.time_zone",
+  "customer_client.id",
 ]);
 
 /**
@@ -124,12 +141,11 @@ function checkToken(req: SandboxRequest, world: SandboxWorld): SandboxReply | un
   }
 }
 
-interface ParsedQuery {
-  resource: "campaign" | "customer";
-  fields: string[];
-  since: string;
-  until: string;
-}
+type ParsedQuery =
+  | { resource: "campaign"; fields: string[]; since: string; until: string }
+  | { resource: "customer"; fields: string[] }
+  /** `maxLevel`: the `customer_client.level <= n` filter, if any. */
+  | { resource: "customer_client"; fields: string[]; maxLevel: number };
 
 /** A real calendar day: JS dates roll "2026-02-30" over to March, GAQL refuses it. */
 function isDay(text: string): boolean {
@@ -142,8 +158,9 @@ function isDay(text: string): boolean {
 }
 
 /**
- * Enough GAQL for `SELECT … FROM campaign WHERE segments.date BETWEEN 'a' AND 'b'` and for
- * `SELECT customer.… FROM customer`.
+ * Enough GAQL for `SELECT … FROM campaign WHERE segments.date BETWEEN 'a' AND 'b'`, for
+ * `SELECT customer.… FROM customer` and for `SELECT customer_client.… FROM customer_client
+ * [WHERE customer_client.level <= n]`.
  */
 function parseQuery(query: unknown): ParsedQuery | SandboxReply {
   const text = typeof query === "string" ? query.trim() : "";
@@ -158,19 +175,24 @@ function parseQuery(query: unknown): ParsedQuery | SandboxReply {
   if (!resource) {
     return queryError("EXPECTED_FROM", "Missing FROM clause.");
   }
-  if (resource !== "campaign" && resource !== "customer") {
+  if (resource !== "campaign" && resource !== "customer" && resource !== "customer_client") {
     return queryError("BAD_RESOURCE_TYPE_IN_FROM_CLAUSE", `Invalid resource '${resource}'.`);
   }
   const fields = fieldList.split(",").map((field) => field.trim());
-  const unknown = fields.find(
-    (field) => !FIELDS.has(field) || (resource === "customer" && !field.startsWith("customer.")),
+  const unknown = fields.find((field) =>
+    resource === "customer_client"
+      ? !CUSTOMER_CLIENT_FIELDS.has(field)
+      : !FIELDS.has(field) || (resource === "customer" && !field.startsWith("customer.")),
   );
   if (unknown !== undefined) {
     return queryError("UNRECOGNIZED_FIELD", `Unrecognized field in the query: '${unknown}'.`);
   }
   if (resource === "customer") {
     // The customer resource is one row, the customer itself: no date filter needed.
-    return { resource, fields, since: "", until: "" };
+    return { resource, fields };
+  }
+  if (resource === "customer_client") {
+    return parseLevelFilter(fields, rest);
   }
   const between = /\bsegments\.date\s+BETWEEN\s+'([^']*)'\s+AND\s+'([^']*)'/i.exec(rest);
   if (!between) {
@@ -189,6 +211,16 @@ function parseQuery(query: unknown): ParsedQuery | SandboxReply {
     return queryError("DATE_RANGE_TOO_NARROW", "Start date is after end date.");
   }
   return { resource, fields, since, until };
+}
+
+/** `WHERE customer_client.level <= n`, or no filter: every level. */
+function parseLevelFilter(fields: string[], rest: string): ParsedQuery | SandboxReply {
+  const where = rest.trim();
+  const filter = /^WHERE\s+customer_client\.level\s*<=\s*(\d+)$/i.exec(where);
+  if (where !== "" && !filter) {
+    return queryError("QUERY_ERROR", "the sandbox only filters customer_client on level <= n.");
+  }
+  return { resource: "customer_client", fields, maxLevel: filter ? Number(filter[1]) : Infinity };
 }
 
 /**
@@ -228,16 +260,39 @@ function beyondRetention(
     : invalidArgument({ dateRangeError: "INVALID_DATE" }, "Invalid date.");
 }
 
-/** One campaign-day in REST form, restricted to the selected fields (plus resource names). */
+type RestRow = Record<string, Record<string, unknown>>;
+
+/**
+ * A row in REST form restricted to the selected fields (plus resource names); proto3 JSON
+ * leaves fields at their default value (0, "", false) out.
+ */
+function project(full: RestRow, fields: readonly string[]): RestRow {
+  const row: RestRow = {};
+  for (const field of fields) {
+    const [resource = "", name = ""] = field.split(".").map(camel);
+    const value = full[resource]?.[name];
+    const target = (row[resource] ??= {});
+    const resourceName = full[resource]?.resourceName;
+    if (resourceName !== undefined) {
+      target.resourceName = resourceName;
+    }
+    if (value !== 0 && value !== "0" && value !== "" && value !== false) {
+      target[name] = value;
+    }
+  }
+  return row;
+}
+
+/** One campaign-day in REST form, restricted to the selected fields. */
 function renderRow(
   account: SandboxAccount,
   campaign: { id: string; name: string },
   date: string,
   fields: readonly string[],
   world: SandboxWorld,
-): Record<string, Record<string, unknown>> {
+): RestRow {
   const metrics = world.metrics(account, campaign.id, date);
-  const full: Record<string, Record<string, unknown>> = {
+  const full: RestRow = {
     customer: {
       resourceName: `customers/${account.id}`,
       id: account.id,
@@ -260,21 +315,123 @@ function renderRow(
       conversionsValue: Number(metrics.conversionValueMicros) / 1_000_000,
     },
   };
-  const row: Record<string, Record<string, unknown>> = {};
-  for (const field of fields) {
-    const [resource = "", name = ""] = field.split(".");
-    const value = full[resource]?.[camel(name)];
-    const target = (row[resource] ??= {});
-    const resourceName = full[resource]?.resourceName;
-    if (resourceName !== undefined) {
-      target.resourceName = resourceName;
-    }
-    // proto3 JSON leaves fields at their default value out.
-    if (value !== 0 && value !== "0" && value !== "") {
-      target[camel(name)] = value;
-    }
+  return project(full, fields);
+}
+
+/** Neither the account nor a manager above it is hidden from the login (`world.reveal`). */
+function visible(account: SandboxAccount, world: SandboxWorld): boolean {
+  return (
+    !account.hidden &&
+    (account.parents ?? []).every((parent) => world.account("google", parent)?.hidden !== true)
+  );
+}
+
+/**
+ * `FROM customer_client` on `account`: "a link between the given customer and a client
+ * customer … All direct and indirect client customers are included, as well as the manager
+ * itself", `level` being the "distance between given customer and client. For self link, the
+ * level value will be 0" (https://developers.google.com/google-ads/api/reference/rpc/v25/CustomerClient).
+ * A client account answers its own level-0 row.
+ */
+function customerClientRows(
+  account: SandboxAccount,
+  query: Extract<ParsedQuery, { resource: "customer_client" }>,
+  world: SandboxWorld,
+): RestRow[] {
+  const below = account.manager
+    ? world.accounts.flatMap((client) => {
+        const at = client.provider === "google" ? (client.parents ?? []).indexOf(account.id) : -1;
+        return at >= 0 && visible(client, world)
+          ? [{ client, level: (client.parents?.length ?? 0) - at }]
+          : [];
+      })
+    : [];
+  return [{ client: account, level: 0 }, ...below]
+    .filter(({ level }) => level <= query.maxLevel)
+    .map(({ client, level }) =>
+      project(
+        {
+          customerClient: {
+            resourceName: `customers/${account.id}/customerClients/${client.id}`,
+            clientCustomer: `customers/${client.id}`,
+            level: String(level),
+            manager: client.manager === true,
+            // The world's disabled accounts were canceled (an admin can reactivate them).
+            status: client.disabled ? "CANCELED" : "ENABLED",
+            descriptiveName: client.name,
+            currencyCode: client.currency,
+            timeZone: client.timeZone,
+            id: client.id,
+          },
+        },
+        query.fields,
+      ),
+    );
+}
+
+/**
+ * The answer to a login that reaches `account` no way it asked for, in Google's own words
+ * (https://developers.google.com/google-ads/api/reference/rpc/v25/AuthorizationErrorEnum.AuthorizationError).
+ */
+const userPermissionDenied = (): SandboxReply =>
+  status(403, "PERMISSION_DENIED", "The caller does not have permission", [
+    adsFailure(
+      { authorizationError: "USER_PERMISSION_DENIED" },
+      "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header. See https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid",
+    ),
+  ]);
+
+/**
+ * Whether the login reaches `account` as the request says: a hidden account not at all; one
+ * below managers (`parents`) only with one of them as `login-customer-id` ("If you're accessing
+ * a client customer, the manager's customer id must be set in the 'login-customer-id' header");
+ * one granted directly whatever the header says, as before hierarchies existed.
+ */
+function reaches(account: SandboxAccount, login: string | undefined, world: SandboxWorld): boolean {
+  if (!visible(account, world)) {
+    return false;
   }
-  return row;
+  const parents = account.parents ?? [];
+  return parents.length === 0 || (login !== undefined && parents.includes(login));
+}
+
+/** A canceled, suspended or closed customer, as Google refuses it to every query. */
+const customerNotEnabled = (): SandboxReply =>
+  status(403, "PERMISSION_DENIED", "The caller does not have permission", [
+    adsFailure(
+      { authorizationError: "CUSTOMER_NOT_ENABLED" },
+      "The customer can't be used because it isn't enabled.",
+    ),
+  ]);
+
+/** A searchStream answer: `rows` in batches of at most 10,000, one batch when there are none. */
+function stream(rows: readonly RestRow[], fields: readonly string[]): SandboxReply {
+  const id = requestId();
+  const fieldMask = fields.map((field) => field.split(".").map(camel).join(".")).join(",");
+  const batches = [];
+  for (let start = 0; start === 0 || start < rows.length; start += BATCH_ROWS) {
+    const results = rows.slice(start, start + BATCH_ROWS);
+    batches.push({ ...(results.length > 0 ? { results } : {}), fieldMask, requestId: id });
+  }
+  return { status: 200, body: batches };
+}
+
+/**
+ * `GET /{version}/customers:listAccessibleCustomers`: "Resource name of customers directly
+ * accessible by the user authenticating the call"
+ * (https://developers.google.com/google-ads/api/reference/rpc/v25/ListAccessibleCustomersResponse):
+ * top managers and directly granted clients, canceled ones included; an empty list is left out.
+ */
+function listAccessibleCustomers(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  const unauthenticated = checkToken(req, world);
+  if (unauthenticated) {
+    return unauthenticated;
+  }
+  const resourceNames = world
+    .reachable("google")
+    .filter((account) => (account.parents ?? []).length === 0)
+    .map((account) => `customers/${account.id}`);
+  return { status: 200, body: resourceNames.length > 0 ? { resourceNames } : {} };
 }
 
 function searchStream(req: SandboxRequest, world: SandboxWorld): SandboxReply {
@@ -314,17 +471,27 @@ function searchStream(req: SandboxRequest, world: SandboxWorld): SandboxReply {
       ),
     ]);
   }
-  if (world.faults("google").forbiddenAccounts?.includes(cid)) {
-    return status(403, "PERMISSION_DENIED", "The caller does not have permission", [
-      adsFailure(
-        { authorizationError: "USER_PERMISSION_DENIED" },
-        "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header. See https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid",
-      ),
-    ]);
+  if (!reaches(account, login, world) || world.faults("google").forbiddenAccounts?.includes(cid)) {
+    return userPermissionDenied();
+  }
+  if (account.disabled) {
+    return customerNotEnabled();
   }
   if (parsed.resource === "customer") {
-    const row = renderRow(account, { id: "", name: "" }, "", parsed.fields, world);
-    return { status: 200, body: [{ results: [row], requestId: requestId() }] };
+    return stream(
+      [renderRow(account, { id: "", name: "" }, "", parsed.fields, world)],
+      parsed.fields,
+    );
+  }
+  if (parsed.resource === "customer_client") {
+    return stream(customerClientRows(account, parsed, world), parsed.fields);
+  }
+  if (account.manager && parsed.fields.some((field) => field.startsWith("metrics."))) {
+    // https://developers.google.com/google-ads/api/reference/rpc/v25/QueryErrorEnum.QueryError
+    return invalidArgument(
+      { queryError: "REQUESTED_METRICS_FOR_MANAGER" },
+      "Metrics cannot be requested for a manager account. To retrieve metrics, issue separate requests against each client account under the manager account.",
+    );
   }
   const tooOld = beyondRetention(req, account, parsed.since, world);
   if (tooOld) {
@@ -337,14 +504,7 @@ function searchStream(req: SandboxRequest, world: SandboxWorld): SandboxReply {
   const rows = days.flatMap((date) =>
     campaigns.map((campaign) => renderRow(account, campaign, date, parsed.fields, world)),
   );
-  const id = requestId();
-  const fieldMask = parsed.fields.map((field) => field.split(".").map(camel).join(".")).join(",");
-  const batches = [];
-  for (let start = 0; start === 0 || start < rows.length; start += BATCH_ROWS) {
-    const results = rows.slice(start, start + BATCH_ROWS);
-    batches.push({ ...(results.length > 0 ? { results } : {}), fieldMask, requestId: id });
-  }
-  return { status: 200, body: batches };
+  return stream(rows, parsed.fields);
 }
 
 const oauthError = (httpStatus: number, error: string, description: string): SandboxReply => ({
@@ -441,6 +601,9 @@ export const googleSandbox: PlatformSandbox = {
     }
     if (req.method === "POST" && SEARCH_STREAM.test(req.path)) {
       return searchStream(req, world);
+    }
+    if (req.method === "GET" && LIST_ACCESSIBLE.test(req.path)) {
+      return listAccessibleCustomers(req, world);
     }
     // Google's front end answers unknown routes with an HTML 404, not a Status.
     return { status: 404, body: "<!DOCTYPE html><title>Error 404 (Not Found)!!1</title>" };

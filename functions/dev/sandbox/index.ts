@@ -6,10 +6,10 @@ import type { ProviderSettings } from "../../src/providers/settings";
 import type { ProviderId } from "../../src/providers/types";
 import { GOOGLE_SANDBOX_CLIENT, googleSandbox } from "./google";
 import { linkedinSandbox } from "./linkedin";
-import { META_SANDBOX_APP_SECRET, metaSandbox } from "./meta";
+import { META_SANDBOX_APP_ID, META_SANDBOX_APP_SECRET, metaSandbox } from "./meta";
 import type { PlatformSandbox } from "./platform";
 import type { RunningSandbox } from "./server";
-import { tiktokSandbox } from "./tiktok";
+import { TIKTOK_SANDBOX_APP, tiktokSandbox } from "./tiktok";
 import type { SandboxAccount } from "./world";
 
 export const SANDBOX_PLATFORMS: readonly PlatformSandbox[] = [
@@ -34,14 +34,15 @@ export function sandboxProviderSettings(sandbox: RunningSandbox): {
   return {
     settings: {
       google: { ...urls.google, clientId: GOOGLE_SANDBOX_CLIENT.clientId },
-      meta: urls.meta,
+      meta: { ...urls.meta, appId: META_SANDBOX_APP_ID },
       linkedin: { ...urls.linkedin, clientId: LINKEDIN_SANDBOX_CLIENT.clientId },
-      tiktok: urls.tiktok,
+      tiktok: { ...urls.tiktok, appId: TIKTOK_SANDBOX_APP.appId },
     },
     secrets: {
       google: { clientSecret: GOOGLE_SANDBOX_CLIENT.clientSecret },
       linkedin: { clientSecret: LINKEDIN_SANDBOX_CLIENT.clientSecret },
       meta: { appSecret: META_SANDBOX_APP_SECRET },
+      tiktok: { appSecret: TIKTOK_SANDBOX_APP.secret },
     },
   };
 }

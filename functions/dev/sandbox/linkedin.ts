@@ -1,10 +1,13 @@
 /**
  * LinkedIn Marketing API sandbox, under `/linkedin`:
- * - `GET /rest/adAccounts/{id}`, `GET /rest/adAccounts/{id}/adCampaigns?q=search` (cursor pages:
- *   `pageSize`, `pageToken`, `metadata.nextPageToken`) and
+ * - `GET /rest/adAccounts?q=search` (the accounts the member has a role on: not hidden ones),
+ *   `GET /rest/adAccounts/{id}`, `GET /rest/adAccounts/{id}/adCampaigns?q=search` (both finders
+ *   in cursor pages: `pageSize`, `pageToken`, `metadata.nextPageToken`) and
  *   `GET /rest/adAnalytics?q=analytics&pivot=CAMPAIGN&timeGranularity=DAILY`, which has no paging
  *   and silently truncates at `maxElements` (LinkedIn: 15,000);
- * - `POST /oauth/v2/accessToken` (form-encoded refresh_token grant).
+ * - `POST /oauth/v2/accessToken` (form-encoded refresh_token grant; the refresh token lives 365
+ *   days from the consent, and an access token minted late in that year ends with it) and
+ *   `POST /oauth/v2/introspectToken`.
  * Requests are checked as LinkedIn does — Bearer token, `LinkedIn-Version` present and active,
  * Rest.li 2.0 syntax of the structured parameters (which needs `X-Restli-Protocol-Version: 2.0.0`)
  * — and answered with LinkedIn's error bodies. Data comes from `world.metrics`, reported in UTC,
@@ -13,10 +16,17 @@
 import { z } from "zod";
 
 import type { PlatformSandbox, SandboxReply, SandboxRequest } from "./platform";
-import { daysBetween, decimalOf, type SandboxAccount, type SandboxWorld } from "./world";
+import {
+  daysBetween,
+  decimalOf,
+  type SandboxAccount,
+  type SandboxWorld,
+  type TokenRecord,
+} from "./world";
 
-const ACCESS_TOKEN_LIFETIME_S = 60 * 86_400;
-const REFRESH_TOKEN_LIFETIME_S = 365 * 86_400;
+const DAY_MS = 86_400_000;
+const ACCESS_TOKEN_LIFETIME_MS = 60 * DAY_MS;
+const REFRESH_TOKEN_LIFETIME_MS = 365 * DAY_MS;
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 const CAMPAIGN_STATUSES = ["ACTIVE", "PAUSED", "ARCHIVED", "COMPLETED"];
@@ -215,6 +225,13 @@ function checkVersion(req: SandboxRequest, now: number): SandboxReply | undefine
   return undefined;
 }
 
+/**
+ * Whether the member may read the account: it is reachable (not hidden) and not one the
+ * `forbiddenAccounts` knob takes away.
+ */
+const memberCanRead = (world: SandboxWorld, account: SandboxAccount): boolean =>
+  !account.hidden && !world.faults("linkedin").forbiddenAccounts?.includes(account.id);
+
 /** The account, or LinkedIn's answer for one that does not exist or the user may not read. */
 function readableAccount(
   world: SandboxWorld,
@@ -228,7 +245,7 @@ function readableAccount(
       denied: apiError(404, `Not found: urn:li:sponsoredAccount:${id}`, { code: "NOT_FOUND" }),
     };
   }
-  if (world.faults("linkedin").forbiddenAccounts?.includes(id)) {
+  if (!memberCanRead(world, account)) {
     const version = versionDate(String(req.headers["linkedin-version"]));
     return {
       denied: apiError(403, `Not enough permissions to access: ${resource}.${version}`, {
@@ -242,26 +259,31 @@ function readableAccount(
 
 // ---- Resources ----------------------------------------------------------------------------------
 
+/**
+ * An ad account as LinkedIn renders it: a disabled one is CANCELED ("permanently canceled") and
+ * no longer servable
+ * (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads/account-structure/create-and-manage-accounts).
+ */
+function renderAccount(account: SandboxAccount): Record<string, unknown> {
+  return {
+    currency: account.currency,
+    id: Number(account.id),
+    name: account.name,
+    reference: "urn:li:organization:2414183",
+    servingStatuses: account.disabled ? ["STOPPED"] : ["RUNNABLE"],
+    status: account.disabled ? "CANCELED" : "ACTIVE",
+    test: false,
+    type: "BUSINESS",
+    version: { versionTag: "1" },
+  };
+}
+
 function adAccount(req: SandboxRequest, world: SandboxWorld, id: string): SandboxReply {
   const access = readableAccount(world, id, "adAccounts.GET", req);
   if ("denied" in access) {
     return access.denied;
   }
-  const { account } = access;
-  return {
-    status: 200,
-    body: {
-      currency: account.currency,
-      id: Number(account.id),
-      name: account.name,
-      reference: "urn:li:organization:2414183",
-      servingStatuses: ["RUNNABLE"],
-      status: "ACTIVE",
-      test: false,
-      type: "BUSINESS",
-      version: { versionTag: "1" },
-    },
-  };
+  return { status: 200, body: renderAccount(access.account) };
 }
 
 /** Page tokens are opaque to clients; here they carry the offset of the next page. */
@@ -279,24 +301,12 @@ function pageOffset(token: string): number | undefined {
   }
 }
 
-function adCampaigns(req: SandboxRequest, world: SandboxWorld, id: string): SandboxReply {
-  const access = readableAccount(world, id, "adCampaigns.FINDER-search", req);
-  if ("denied" in access) {
-    return access.denied;
-  }
-  const { account } = access;
-  const query = queryOf(req);
-  if (query.raw("q") !== "search") {
-    return paramError("q", query.raw("q") === undefined ? "required" : "invalid");
-  }
-  const search = z
-    .object({ status: z.object({ values: z.array(z.string()) }).optional() })
-    .optional()
-    .safeParse(query.value("search"));
-  if (!search.success) {
-    return paramError("search", "invalid");
-  }
-  const statuses = search.data?.status?.values;
+/**
+ * One cursor page of a search finder's results: `pageSize` (default 100, at most 1000) from
+ * `pageToken` on, and `metadata.nextPageToken` while more are left
+ * (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads/cursor-based-pagination).
+ */
+function cursorPage(query: ReturnType<typeof queryOf>, items: readonly unknown[]): SandboxReply {
   const pageSize = Number(query.raw("pageSize") ?? DEFAULT_PAGE_SIZE);
   if (!Number.isInteger(pageSize) || pageSize < 1) {
     return paramError("pageSize", "invalid");
@@ -309,6 +319,61 @@ function adCampaigns(req: SandboxRequest, world: SandboxWorld, id: string): Sand
   if (offset === undefined) {
     return paramError("pageToken", "invalid");
   }
+  const elements = items.slice(offset, offset + pageSize);
+  const next = offset + pageSize < items.length ? offset + pageSize : undefined;
+  return {
+    status: 200,
+    body: {
+      elements,
+      metadata: next === undefined ? {} : { nextPageToken: pageToken(next) },
+    },
+  };
+}
+
+/** `search=(status:(values:List(…)))`: a finder's status criterion. */
+const statusCriterion = z.object({ values: z.array(z.string()) }).optional();
+
+/**
+ * The ad accounts the member has a role on (managers and hidden accounts are not), filtered by
+ * the `status` criterion when there is one. Other criteria LinkedIn documents (id, name,
+ * reference, type, test) are not rendered: refused as invalid rather than silently ignored.
+ */
+function adAccountsSearch(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  const query = queryOf(req);
+  if (query.raw("q") !== "search") {
+    return paramError("q", query.raw("q") === undefined ? "required" : "invalid");
+  }
+  const search = z
+    .strictObject({ status: statusCriterion })
+    .optional()
+    .safeParse(query.value("search"));
+  if (!search.success) {
+    return paramError("search", "invalid");
+  }
+  const statuses = search.data?.status?.values;
+  const accounts = world
+    .reachable("linkedin")
+    .filter((account) => !account.manager)
+    .map(renderAccount)
+    .filter((account) => statuses === undefined || statuses.includes(String(account.status)));
+  return cursorPage(query, accounts);
+}
+
+function adCampaigns(req: SandboxRequest, world: SandboxWorld, id: string): SandboxReply {
+  const access = readableAccount(world, id, "adCampaigns.FINDER-search", req);
+  if ("denied" in access) {
+    return access.denied;
+  }
+  const { account } = access;
+  const query = queryOf(req);
+  if (query.raw("q") !== "search") {
+    return paramError("q", query.raw("q") === undefined ? "required" : "invalid");
+  }
+  const search = z.object({ status: statusCriterion }).optional().safeParse(query.value("search"));
+  if (!search.success) {
+    return paramError("search", "invalid");
+  }
+  const statuses = search.data?.status?.values;
   const campaigns = world
     .campaigns(account)
     .map((campaign, index) => ({
@@ -320,15 +385,7 @@ function adCampaigns(req: SandboxRequest, world: SandboxWorld, id: string): Sand
       type: "SPONSORED_UPDATES",
     }))
     .filter((campaign) => statuses === undefined || statuses.includes(campaign.status));
-  const elements = campaigns.slice(offset, offset + pageSize);
-  const next = offset + pageSize < campaigns.length ? offset + pageSize : undefined;
-  return {
-    status: 200,
-    body: {
-      elements,
-      metadata: next === undefined ? {} : { nextPageToken: pageToken(next) },
-    },
-  };
+  return cursorPage(query, campaigns);
 }
 
 const calendarDaySchema = z.object({
@@ -404,7 +461,7 @@ function adAnalytics(req: SandboxRequest, world: SandboxWorld, maxElements: numb
   for (const urn of accounts.data) {
     const account = world.account("linkedin", urn.slice("urn:li:sponsoredAccount:".length));
     // adAnalytics answers an account the caller cannot read with no elements, not an error.
-    if (!account || world.faults("linkedin").forbiddenAccounts?.includes(account.id)) {
+    if (!account || !memberCanRead(world, account)) {
       continue;
     }
     const campaigns = world.campaigns(account);
@@ -458,31 +515,134 @@ function adAnalytics(req: SandboxRequest, world: SandboxWorld, maxElements: numb
   };
 }
 
-function accessToken(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+// ---- OAuth: the refresh grant and introspection ------------------------------------------------
+
+/**
+ * The world's record of an access token (`tokens`) or refresh token (`refreshTokens`), and the
+ * world's clock. SandboxWorld keeps both private and has no accessor for them yet, so they are
+ * read through TypeScript's element access until it has one.
+ */
+function tokenRecord(
+  world: SandboxWorld,
+  kind: "tokens" | "refreshTokens",
+  token: string,
+): TokenRecord | undefined {
+  const record = world[kind].get(token);
+  return record?.provider === "linkedin" ? record : undefined;
+}
+
+const worldNow = (world: SandboxWorld): number => world["now"]();
+
+/**
+ * When the member consented, by refresh token. The world restamps a token's record at every
+ * refresh, so the consent is kept here from the first refresh on; until then the record's own
+ * issue time is the consent.
+ */
+const consents = new WeakMap<SandboxWorld, Map<string, number>>();
+
+function consentOf(world: SandboxWorld, record: TokenRecord): number {
+  const kept =
+    record.refreshToken === undefined ? undefined : consents.get(world)?.get(record.refreshToken);
+  return kept ?? record.issuedAt;
+}
+
+function rememberConsent(world: SandboxWorld, refreshToken: string, consent: number): void {
+  const kept = consents.get(world) ?? new Map<string, number>();
+  kept.set(refreshToken, consent);
+  consents.set(world, kept);
+}
+
+const seconds = (ms: number): number => Math.floor(ms / 1000);
+
+/** The form of an OAuth POST with every `required` field, or LinkedIn's answer to a bad one. */
+function oauthForm(
+  req: SandboxRequest,
+  required: readonly string[],
+): { form: Record<string, string> } | { refused: SandboxReply } {
   const form = z.record(z.string(), z.string()).safeParse(req.body);
   if (req.method !== "POST" || !form.success) {
-    return oauthError(400, "invalid_request", "The request must be a form-encoded POST");
+    return {
+      refused: oauthError(400, "invalid_request", "The request must be a form-encoded POST"),
+    };
   }
-  for (const name of ["grant_type", "refresh_token", "client_id", "client_secret"]) {
-    if (!form.data[name]) {
-      return oauthError(400, "invalid_request", `A required parameter "${name}" is missing`);
-    }
+  const missing = required.find((name) => !form.data[name]);
+  return missing === undefined
+    ? { form: form.data }
+    : {
+        refused: oauthError(400, "invalid_request", `A required parameter "${missing}" is missing`),
+      };
+}
+
+/**
+ * The refresh grant: a new 60-day access token, the same refresh token. The refresh token's TTL
+ * "remains the same as specified in the initial OAuth flow (365 days)": `refresh_token_expires_in`
+ * counts down from the consent, and an access token minted less than 60 days before it ends
+ * expires with it ("Day 360 … both expire in 5 days"); after it, the grant is refused
+ * (https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens).
+ */
+function accessToken(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  const parsed = oauthForm(req, ["grant_type", "refresh_token", "client_id", "client_secret"]);
+  if ("refused" in parsed) {
+    return parsed.refused;
   }
-  if (form.data.grant_type !== "refresh_token") {
+  const { form } = parsed;
+  if (form.grant_type !== "refresh_token") {
     return oauthError(400, "unsupported_grant_type", "The grant type is not supported");
   }
-  const issued = world.refresh("linkedin", form.data.refresh_token, ACCESS_TOKEN_LIFETIME_S * 1000);
-  if (typeof issued === "string") {
-    return oauthError(400, "invalid_grant", "Token has been expired or revoked.");
+  const refused = oauthError(400, "invalid_grant", "Token has been expired or revoked.");
+  const refreshToken = form.refresh_token ?? "";
+  const record = tokenRecord(world, "refreshTokens", refreshToken);
+  if (!record) {
+    return refused;
   }
+  const consent = consentOf(world, record);
+  const left = consent + REFRESH_TOKEN_LIFETIME_MS - worldNow(world);
+  const lifetimeMs = Math.min(ACCESS_TOKEN_LIFETIME_MS, left);
+  const issued = left > 0 ? world.refresh("linkedin", refreshToken, lifetimeMs) : "expired";
+  if (typeof issued === "string") {
+    return refused;
+  }
+  rememberConsent(world, refreshToken, consent);
   return {
     status: 200,
     body: {
       access_token: issued.accessToken,
-      expires_in: ACCESS_TOKEN_LIFETIME_S,
+      expires_in: seconds(lifetimeMs),
       refresh_token: issued.refreshToken,
-      // The world does not record the original consent, so the full lifetime is reported.
-      refresh_token_expires_in: REFRESH_TOKEN_LIFETIME_S,
+      refresh_token_expires_in: seconds(left),
+    },
+  };
+}
+
+/**
+ * Token introspection: 200 for any token LinkedIn issued — `active` false with `status`
+ * "expired" or "revoked" when it no longer works — and 400 "Invalid client id or token" for one
+ * it does not know. The error body is not documented; it is rendered as the token endpoint's.
+ * https://learn.microsoft.com/en-us/linkedin/shared/authentication/token-introspection
+ */
+function introspectToken(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  const parsed = oauthForm(req, ["client_id", "client_secret", "token"]);
+  if ("refused" in parsed) {
+    return parsed.refused;
+  }
+  const { form } = parsed;
+  const token = form.token ?? "";
+  const record = tokenRecord(world, "tokens", token);
+  const check = world.checkAccessToken("linkedin", token);
+  if (!record || check === "unknown") {
+    return oauthError(400, "invalid_request", "Invalid client id or token");
+  }
+  return {
+    status: 200,
+    body: {
+      active: check === "valid",
+      client_id: form.client_id,
+      authorized_at: seconds(consentOf(world, record)),
+      created_at: seconds(record.issuedAt),
+      status: check === "valid" ? "active" : check,
+      ...(record.expiresAt === undefined ? {} : { expires_at: seconds(record.expiresAt) }),
+      scope: "r_ads,r_ads_reporting",
+      auth_type: "3L",
     },
   };
 }
@@ -532,6 +692,9 @@ export function createLinkedinSandbox(options: LinkedinSandboxOptions = {}): Pla
       if (req.path === "/oauth/v2/accessToken") {
         return accessToken(req, world);
       }
+      if (req.path === "/oauth/v2/introspectToken") {
+        return introspectToken(req, world);
+      }
       const denied = authenticate(req, world) ?? checkVersion(req, versionsActiveAt());
       if (denied) {
         return denied;
@@ -539,6 +702,9 @@ export function createLinkedinSandbox(options: LinkedinSandboxOptions = {}): Pla
       const accountPath = /^\/rest\/adAccounts\/(\d+)(\/adCampaigns)?$/.exec(req.path);
       if (req.method === "GET" && req.path === "/rest/adAnalytics") {
         return adAnalytics(req, world, maxElements);
+      }
+      if (req.method === "GET" && req.path === "/rest/adAccounts") {
+        return adAccountsSearch(req, world);
       }
       if (req.method === "GET" && accountPath?.[1] !== undefined) {
         return accountPath[2]

@@ -4,8 +4,9 @@
  * `GET /{v}/{report_run_id}` and `GET /{v}/{report_run_id}/insights`), with Graph's request
  * checks and error envelope, opaque cursor paging, usage headers, the "reduce the amount of data"
  * refusal of queries that are too large, the 37-month history limit, and archived and deleted
- * campaigns left out unless `filtering` asks for them, all rendered as Meta documents them
- * (provider-apis notes §2; Graph error handling:
+ * campaigns left out unless `filtering` asks for them; for discovery, the user's ad accounts and
+ * businesses and each business's owned and client ad accounts, and `debug_token` answered from the
+ * world's tokens; all rendered as Meta documents them (provider-apis notes §2; Graph error handling:
  * https://developers.facebook.com/docs/graph-api/guides/error-handling; object status:
  * https://developers.facebook.com/docs/marketing-api/best-practices/storing_adobjects;
  * asynchronous jobs: https://developers.facebook.com/docs/marketing-api/insights/best-practices#asynchronous).
@@ -22,11 +23,17 @@ import {
   type SandboxAccount,
   type SandboxCampaign,
   type SandboxWorld,
+  type TokenRecord,
 } from "./world";
 
-/** The app the sandbox plays: its secret verifies `appsecret_proof`. */
-const META_SANDBOX_APP_ID = "1000000000000001";
+/** The app the sandbox plays: its secret verifies `appsecret_proof`; both make its app token. */
+export const META_SANDBOX_APP_ID = "1000000000000001";
 export const META_SANDBOX_APP_SECRET = "meta-sandbox-app-secret";
+const META_SANDBOX_APP_NAME = "Sandbox Reporting";
+/** The scopes the sandbox's users granted: reading ads and listing their businesses. */
+const GRANTED_SCOPES = ["ads_read", "business_management", "public_profile"];
+/** The id `debug_token` gives the sandbox's (one) user. */
+const SANDBOX_USER_ID = "10215241773831025";
 /** The business whose use-case usage a throttled call reports (the key of its BUC header). */
 const BUSINESS_ID = "2000000000000002";
 
@@ -98,13 +105,25 @@ const INSIGHTS_FIELDS = new Set([
   "actions",
   "action_values",
 ]);
-const ACCOUNT_FIELDS = new Set(["id", "account_id", "name", "currency", "timezone_name"]);
+const ACCOUNT_FIELDS = new Set([
+  "id",
+  "account_id",
+  "name",
+  "currency",
+  "timezone_name",
+  "account_status",
+]);
 const LEVELS = ["ad", "adset", "campaign", "account"];
 
 /** An ad account node or its insights edge. */
 const ACCOUNT_ROUTE = /^\/(v(\d+)\.\d+)\/act_([^/]+)(\/insights)?\/?$/;
 /** An Ad Report Run node (its id is a number, as Graph ids are) or its insights edge. */
 const RUN_ROUTE = /^\/(v(\d+)\.\d+)\/(\d+)(\/insights)?\/?$/;
+/**
+ * What discovery reads: the user's listings, a business's (its id is a number), and debug_token.
+ */
+const DISCOVERY_ROUTE =
+  /^\/(?<version>v(?<major>\d+)\.\d+)\/(?:me\/(?<user>adaccounts|businesses)|(?<business>\d+)\/(?<businessEdge>owned_ad_accounts|client_ad_accounts)|(?<debug>debug_token))\/?$/;
 
 interface GraphErrorFields {
   message: string;
@@ -202,6 +221,11 @@ function rejectToken(req: SandboxRequest, world: SandboxWorld): SandboxReply | u
         error_subcode: 458,
       });
   }
+  return rejectProof(req, token);
+}
+
+/** An `appsecret_proof` that is not the HMAC-SHA256 of the request's token with the app secret. */
+function rejectProof(req: SandboxRequest, token: string): SandboxReply | undefined {
   const proof = req.query.get("appsecret_proof");
   const expected = createHmac("sha256", META_SANDBOX_APP_SECRET).update(token).digest("hex");
   if (proof !== null && proof !== expected) {
@@ -251,21 +275,47 @@ function usageHeaders(world: SandboxWorld, account: SandboxAccount): Record<stri
   };
 }
 
-function accountNode(req: SandboxRequest, account: SandboxAccount): SandboxReply {
-  const fields = (req.query.get("fields") ?? "id").split(",").filter(Boolean);
-  const unknown = fields.find((field) => !ACCOUNT_FIELDS.has(field));
+/**
+ * The fields a request asks of a node type (`defaults` when it names none), or Graph's refusal of
+ * one the type does not have.
+ */
+function askedFields(
+  req: SandboxRequest,
+  known: ReadonlySet<string>,
+  nodeType: string,
+  defaults: readonly string[],
+): readonly string[] | SandboxReply {
+  const asked = req.query.get("fields")?.split(",").filter(Boolean);
+  const unknown = asked?.find((field) => !known.has(field));
   if (unknown) {
     return invalidParameter(
-      `Tried accessing nonexisting field (${unknown}) on node type (AdAccount)`,
+      `Tried accessing nonexisting field (${unknown}) on node type (${nodeType})`,
     );
   }
-  const all: Record<string, string> = {
+  return asked ?? defaults;
+}
+
+/**
+ * An ad account's `account_status`: 1 ACTIVE, or 2 DISABLED for one the world has disabled (the
+ * ad account reference, https://developers.facebook.com/docs/marketing-api/reference/ad-account/).
+ */
+const accountStatus = (account: SandboxAccount): number => (account.disabled ? 2 : 1);
+
+/** An ad account node's requested fields; `id` (`act_…`) always comes with them. */
+function adAccountFields(account: SandboxAccount, fields: readonly string[]) {
+  const all: Record<string, string | number> = {
     account_id: account.id,
     name: account.name,
     currency: account.currency,
     timezone_name: account.timeZone,
+    account_status: accountStatus(account),
   };
-  return { status: 200, body: { ...pick(all, fields), id: `act_${account.id}` } };
+  return { ...pick(all, fields), id: `act_${account.id}` };
+}
+
+function accountNode(req: SandboxRequest, account: SandboxAccount): SandboxReply {
+  const fields = askedFields(req, ACCOUNT_FIELDS, "AdAccount", ["id"]);
+  return "status" in fields ? fields : { status: 200, body: adAccountFields(account, fields) };
 }
 
 function parseJson(text: string): unknown {
@@ -497,33 +547,45 @@ function insightsPage(
   world: SandboxWorld,
   account: SandboxAccount,
   query: InsightsQuery,
-  { limit, after }: Paging,
+  paging: Paging,
 ): SandboxReply {
   const { days, campaigns } = queriedCells(world, account, query);
   const rows = days.flatMap((day) =>
     campaigns.map((campaign) => insightsRow(world, account, campaign, day, query.fields)),
   );
-  const start = after + 1;
-  const data = rows.slice(start, start + limit);
-  const last = cursorOf(start + data.length - 1);
-  // `next` repeats the query (and an access_token sent as a parameter, as Meta does) with the
-  // after cursor; it is absent on the last page.
-  const next = new URLSearchParams(req.query);
-  next.set("after", last);
-  const paging = {
-    // Meta may leave the cursors out and send `next` alone (the pagingWithoutCursors knob).
-    ...(data.length === 0 || world.faults("meta").pagingWithoutCursors
-      ? {}
-      : { cursors: { before: cursorOf(start), after: last } }),
-    ...(data.length > 0 && start + data.length < rows.length
-      ? { next: `http://${req.headers.host ?? "localhost"}/meta${req.path}?${next.toString()}` }
-      : {}),
-  };
   return {
     status: 200,
     headers: usageHeaders(world, account),
-    body: { data, ...(Object.keys(paging).length > 0 ? { paging } : {}) },
+    // Meta may leave the cursors out and send `next` alone (the pagingWithoutCursors knob).
+    body: cursorPage(req, rows, paging, !world.faults("meta").pagingWithoutCursors),
   };
+}
+
+/**
+ * One page of an edge's items as Graph pages every edge: `cursors` around the page (unless
+ * `withCursors` is false), and a `next` that repeats the request (an access_token sent as a
+ * parameter included, as Meta does) with the after cursor, absent on the last page.
+ */
+function cursorPage(
+  req: SandboxRequest,
+  items: readonly unknown[],
+  { limit, after }: Paging,
+  withCursors = true,
+): { data: unknown[]; paging?: object } {
+  const start = after + 1;
+  const data = items.slice(start, start + limit);
+  const last = cursorOf(start + data.length - 1);
+  const next = new URLSearchParams(req.query);
+  next.set("after", last);
+  const paging = {
+    ...(data.length === 0 || !withCursors
+      ? {}
+      : { cursors: { before: cursorOf(start), after: last } }),
+    ...(data.length > 0 && start + data.length < items.length
+      ? { next: `http://${req.headers.host ?? "localhost"}/meta${req.path}?${next.toString()}` }
+      : {}),
+  };
+  return { data, ...(Object.keys(paging).length > 0 ? { paging } : {}) };
 }
 
 function insights(req: SandboxRequest, world: SandboxWorld, account: SandboxAccount): SandboxReply {
@@ -680,19 +742,15 @@ const REPORT_RUN_FIELDS = new Set([
 
 /** `GET /{report_run_id}`: each call is one status check, which moves the run on. */
 function reportRunNode(req: SandboxRequest, run: ReportRun, major: number): SandboxReply {
-  const asked = req.query.get("fields")?.split(",").filter(Boolean);
-  const unknown = asked?.find((field) => !REPORT_RUN_FIELDS.has(field));
-  if (unknown) {
-    return invalidParameter(
-      `Tried accessing nonexisting field (${unknown}) on node type (AdReportRun)`,
-    );
+  const fields = askedFields(req, REPORT_RUN_FIELDS, "AdReportRun", [...REPORT_RUN_FIELDS]);
+  if ("status" in fields) {
+    return fields;
   }
   run.checks += 1;
   if (run.outcome === "completed" && run.checks > run.checksBeforeDone) {
     run.timeCompleted ??= Math.floor(Date.now() / 1000);
   }
-  const all = reportRunFields(run, major);
-  return { status: 200, body: asked ? { ...pick(all, asked), id: run.id } : all };
+  return { status: 200, body: { ...pick(reportRunFields(run, major), fields), id: run.id } };
 }
 
 /**
@@ -754,6 +812,215 @@ function withBodyParameters(req: SandboxRequest): SandboxRequest {
   return { ...req, query };
 }
 
+// ---- Discovery: the user's ad accounts and businesses, and each business's ad accounts ----------
+
+/**
+ * How the world's Meta accounts sit in businesses. `parents[0]` is the business the user reaches an
+ * account through, one of the user's businesses; a second parent is the business that owns it,
+ * when another: the account is that client's, shared with the user's business (in its
+ * `client_ad_accounts`, and in the owner's `owned_ad_accounts` should the user be in the owner
+ * too). Otherwise `parents[0]` owns it. An account without parents is the user's own. Hidden
+ * accounts are not reachable, and managers (a Google notion) are no ad accounts.
+ */
+function listedAccounts(world: SandboxWorld): SandboxAccount[] {
+  return world.reachable("meta").filter((account) => !account.manager);
+}
+
+const ownerOf = ({ parents = [] }: SandboxAccount): string | undefined => parents[1] ?? parents[0];
+
+const isClientAccount = (account: SandboxAccount): boolean =>
+  ownerOf(account) !== account.parents?.[0];
+
+/** The user's businesses: every business an account is reached through, in the world's order. */
+const businessesOf = (world: SandboxWorld): string[] => [
+  ...new Set(listedAccounts(world).flatMap(({ parents = [] }) => parents.slice(0, 1))),
+];
+
+const BUSINESS_FIELDS = new Set(["id", "name"]);
+const businessName = (id: string): string => `Business ${id.slice(-4)}`;
+
+/**
+ * `GET /me/adaccounts`, "the advertising accounts to which this person has access"
+ * (https://developers.facebook.com/docs/graph-api/reference/user/adaccounts/): the user's own and
+ * those of the user's businesses, whose accounts members are assigned to; a client's account
+ * shared with the business is reached through the business alone. `GET /me/businesses`
+ * (https://developers.facebook.com/docs/graph-api/reference/user/businesses/), and a business's
+ * `owned_ad_accounts` and `client_ad_accounts`
+ * (https://developers.facebook.com/docs/marketing-api/reference/business/owned_ad_accounts/,
+ * https://developers.facebook.com/docs/marketing-api/reference/business/client_ad_accounts/).
+ * All cursor-paged; a business the user is not in is an object Graph cannot load.
+ */
+function listing(
+  req: SandboxRequest,
+  world: SandboxWorld,
+  { user, business, businessEdge }: Record<string, string | undefined>,
+): SandboxReply {
+  if (req.method !== "GET" || (business && !businessesOf(world).includes(business))) {
+    return unsupportedRequest(req.method, business ?? "me");
+  }
+  const paging = parsePaging(req.query);
+  if ("status" in paging) {
+    return paging;
+  }
+  if (user === "businesses") {
+    const fields = askedFields(req, BUSINESS_FIELDS, "Business", ["id", "name"]);
+    if ("status" in fields) {
+      return fields;
+    }
+    const businesses = businessesOf(world).map((id) =>
+      pick({ id, name: businessName(id) }, fields),
+    );
+    return { status: 200, body: cursorPage(req, businesses, paging) };
+  }
+  // An edge's ad accounts carry `account_id` and `id` unless fields are asked for.
+  const fields = askedFields(req, ACCOUNT_FIELDS, "AdAccount", ["account_id", "id"]);
+  if ("status" in fields) {
+    return fields;
+  }
+  const accounts = listedAccounts(world).filter((account) =>
+    businessEdge === "client_ad_accounts"
+      ? account.parents?.[0] === business && isClientAccount(account)
+      : businessEdge === "owned_ad_accounts"
+        ? ownerOf(account) === business
+        : !isClientAccount(account),
+  );
+  return {
+    status: 200,
+    body: cursorPage(
+      req,
+      accounts.map((account) => adAccountFields(account, fields)),
+      paging,
+    ),
+  };
+}
+
+/**
+ * A discovery request: debug_token is called with the app's token, the listings with the user's.
+ */
+function discoveryReply(
+  req: SandboxRequest,
+  world: SandboxWorld,
+  route: Record<string, string | undefined>,
+): SandboxReply {
+  if (route.debug) {
+    return debugToken(req, world);
+  }
+  return rejectToken(req, world) ?? listing(req, world, route);
+}
+
+// ---- debug_token -------------------------------------------------------------------------------
+
+/** The app's token: "{app-id}|{app-secret}" (https://developers.facebook.com/docs/facebook-login/guides/access-tokens#apptokens). */
+const APP_TOKEN = `${META_SANDBOX_APP_ID}|${META_SANDBOX_APP_SECRET}`;
+
+/**
+ * Data access lasts 90 days from the user's last use of the app
+ * (https://developers.facebook.com/docs/facebook-login/auth-vs-data/): here, from the token's issue.
+ */
+const DATA_ACCESS_MS = 90 * 86_400_000;
+/** Meta's short-lived user tokens last about an hour or two; longer ones are long-lived. */
+const SHORT_LIVED_MS = 2 * HOUR_MS;
+
+/**
+ * The world's record of an access token. SandboxWorld keeps its records private and has no accessor
+ * for them yet, so it is read through TypeScript's element access until it has one.
+ */
+function tokenRecord(world: SandboxWorld, token: string): TokenRecord | undefined {
+  const record = world["tokens"].get(token);
+  return record?.provider === "meta" ? record : undefined;
+}
+
+const seconds = (ms: number): number => Math.floor(ms / 1000);
+
+/**
+ * `GET /debug_token?input_token=…` (https://developers.facebook.com/docs/graph-api/reference/debug_token/),
+ * called with the app's token. A user token cannot call it: the sandbox's users are no developers
+ * of the app. The input token's metadata, whether it works or not
+ * (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/debugging): a token
+ * that no longer works is answered with `is_valid: false` and the error its calls get, one Meta
+ * cannot parse with that alone; `expires_at` 0 for a token that never expires, `issued_at` for a
+ * long-lived one.
+ */
+function debugToken(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  const appToken = tokenOf(req);
+  if (appToken?.startsWith(`${META_SANDBOX_APP_ID}|`) && appToken !== APP_TOKEN) {
+    // The app's id with another secret.
+    return graphError(400, { message: "Invalid OAuth access token signature.", code: 190 });
+  }
+  if (appToken !== APP_TOKEN) {
+    return graphError(400, {
+      message:
+        "(#100) You must provide an app access token, or a user access token that is an owner or developer of the app",
+      code: 100,
+    });
+  }
+  const rejected = rejectProof(req, appToken);
+  if (rejected) {
+    return rejected;
+  }
+  const input = req.query.get("input_token");
+  if (!input) {
+    return invalidParameter("The parameter input_token is required");
+  }
+  const record = tokenRecord(world, input);
+  if (!record) {
+    return {
+      status: 200,
+      body: {
+        data: {
+          error: { code: 190, message: "Invalid OAuth access token - Cannot parse access token" },
+          is_valid: false,
+          scopes: [],
+        },
+      },
+    };
+  }
+  const check = world.checkAccessToken("meta", input);
+  const error =
+    check === "expired"
+      ? {
+          code: 190,
+          message: `Error validating access token: Session has expired on ${new Date(record.expiresAt ?? 0).toUTCString()}. The current time is ${new Date().toUTCString()}.`,
+          subcode: 463,
+        }
+      : check === "revoked"
+        ? {
+            code: 190,
+            message: `Error validating access token: The user has not authorized application ${META_SANDBOX_APP_ID}.`,
+            subcode: 458,
+          }
+        : undefined;
+  const longLived =
+    record.expiresAt === undefined || record.expiresAt - record.issuedAt > SHORT_LIVED_MS;
+  return {
+    status: 200,
+    body: {
+      data: {
+        app_id: META_SANDBOX_APP_ID,
+        type: "USER",
+        application: META_SANDBOX_APP_NAME,
+        data_access_expires_at: seconds(record.issuedAt + DATA_ACCESS_MS),
+        ...(error ? { error } : {}),
+        expires_at: record.expiresAt === undefined ? 0 : seconds(record.expiresAt),
+        is_valid: check === "valid",
+        ...(longLived ? { issued_at: seconds(record.issuedAt) } : {}),
+        scopes: GRANTED_SCOPES,
+        user_id: SANDBOX_USER_ID,
+      },
+    },
+  };
+}
+
+/** A version Meta no longer serves is refused before anything else. */
+function deprecatedVersion(version: string, major: number): SandboxReply | undefined {
+  return major < OLDEST_MAJOR_VERSION
+    ? graphError(400, {
+        message: `(#2635) You are calling a deprecated version of the Ads API (${version}). Please update to the latest version.`,
+        code: 2635,
+      })
+    : undefined;
+}
+
 export const metaSandbox: PlatformSandbox = {
   provider: "meta",
 
@@ -771,6 +1038,13 @@ export const metaSandbox: PlatformSandbox = {
   },
 
   handle(incoming, world) {
+    const discovery = DISCOVERY_ROUTE.exec(incoming.path)?.groups;
+    if (discovery) {
+      return (
+        deprecatedVersion(discovery.version ?? "", Number(discovery.major)) ??
+        discoveryReply(incoming, world, discovery)
+      );
+    }
     const route = routeOf(incoming.path);
     if (!route) {
       return graphError(400, {
@@ -778,11 +1052,9 @@ export const metaSandbox: PlatformSandbox = {
         code: 2500,
       });
     }
-    if (route.major < OLDEST_MAJOR_VERSION) {
-      return graphError(400, {
-        message: `(#2635) You are calling a deprecated version of the Ads API (${route.version}). Please update to the latest version.`,
-        code: 2635,
-      });
+    const deprecated = deprecatedVersion(route.version, route.major);
+    if (deprecated) {
+      return deprecated;
     }
     const req = withBodyParameters(incoming);
     const rejected = rejectToken(req, world);

@@ -18,7 +18,7 @@ export interface RunningSandbox {
   url: string;
   world: SandboxWorld;
   /** `PROVIDER_SETTINGS` overrides pointing each platform (and its token URL) at the sandbox. */
-  baseUrls(): Record<ProviderId, { baseUrl: string; tokenUrl?: string }>;
+  baseUrls(): Record<ProviderId, { baseUrl: string; tokenUrl?: string; introspectUrl?: string }>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +63,11 @@ const faultKnobsSchema = z.strictObject({
 }) satisfies z.ZodType<FaultKnobs>;
 
 /** The OAuth token endpoints (Google's `/token`, LinkedIn's): not the APIs' rate-limited calls. */
-const OAUTH_PATHS: ReadonlySet<string> = new Set(["/token", "/oauth/v2/accessToken"]);
+const OAUTH_PATHS: ReadonlySet<string> = new Set([
+  "/token",
+  "/oauth/v2/accessToken",
+  "/oauth/v2/introspectToken",
+]);
 
 function parseBody(raw: string, contentType: string | undefined): unknown {
   if (raw.length === 0) {
@@ -231,6 +235,7 @@ export async function startSandbox(options: {
       linkedin: {
         baseUrl: `${url}/linkedin/rest`,
         tokenUrl: `${url}/linkedin/oauth/v2/accessToken`,
+        introspectUrl: `${url}/linkedin/oauth/v2/introspectToken`,
       },
       tiktok: { baseUrl: `${url}/tiktok/open_api/v1.3` },
     }),

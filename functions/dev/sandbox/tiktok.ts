@@ -1,5 +1,6 @@
 /**
- * TikTok API for Business v1.3 in the sandbox: `GET /advertiser/info/`, the synchronous report
+ * TikTok API for Business v1.3 in the sandbox: the advertisers that authorized our app
+ * (`GET /oauth2/advertiser/get/`), `GET /advertiser/info/`, the synchronous report
  * `GET /report/integrated/get/` and the asynchronous report tasks (`POST /report/task/create/`,
  * `GET /report/task/check/`, `GET /report/task/download/`, `POST /report/task/cancel/`) under
  * `/open_api/v1.3/`, answering as TikTok does — HTTP 200 with the envelope
@@ -21,6 +22,7 @@ import { daysBetween, decimalOf, type SandboxAccount, type SandboxWorld } from "
 const PREFIX = "/open_api/v1.3";
 const REPORT_PATH = `${PREFIX}/report/integrated/get/`;
 const ADVERTISER_INFO_PATH = `${PREFIX}/advertiser/info/`;
+const AUTHORIZED_ADVERTISERS_PATH = `${PREFIX}/oauth2/advertiser/get/`;
 const TASK_CREATE_PATH = `${PREFIX}/report/task/create/`;
 const TASK_CHECK_PATH = `${PREFIX}/report/task/check/`;
 const TASK_DOWNLOAD_PATH = `${PREFIX}/report/task/download/`;
@@ -38,6 +40,7 @@ const KNOWN_METRICS = new Set([
 const ADVERTISER_FIELDS = new Set([
   "advertiser_id",
   "name",
+  "status",
   "currency",
   "timezone",
   "display_timezone",
@@ -51,6 +54,15 @@ const MAX_ADVERTISER_IDS = 100;
  * return-code list we hold, so the wording of its message is ours).
  */
 const QUERY_TOO_LARGE_CODE = 40067;
+
+/**
+ * Our developer app as the sandbox knows it: `/oauth2/advertiser/get/` takes its `app_id` and
+ * `secret` besides the user's token.
+ */
+export const TIKTOK_SANDBOX_APP = {
+  appId: "7000000000000000100",
+  secret: "sandbox-tiktok-app-secret",
+} as const;
 
 /** TikTok request ids: a UTC timestamp followed by hex, e.g. `202203232218030102452410100E00D348`. */
 function requestId(): string {
@@ -141,7 +153,10 @@ function requiredList(params: Params, name: string): string[] | SandboxReply {
   return list === "invalid" ? parameterError(`${name}: Not a valid list.`) : list;
 }
 
-/** Unknown advertisers, and advertisers the token was not authorized for. */
+/**
+ * Unknown advertisers, and advertisers the token was not authorized for: one the user's login
+ * does not reach yet (hidden) or one the `forbiddenAccounts` knob names.
+ */
 function advertiserAccess(
   world: SandboxWorld,
   advertiserId: string,
@@ -150,7 +165,7 @@ function advertiserAccess(
   if (!account) {
     return envelope(40300, `Advertiser ${advertiserId} does not exist or has been deleted.`);
   }
-  if (world.faults("tiktok").forbiddenAccounts?.includes(advertiserId)) {
+  if (account.hidden || world.faults("tiktok").forbiddenAccounts?.includes(advertiserId)) {
     return envelope(40001, `No permission to operate advertiser ${advertiserId}.`);
   }
   return account;
@@ -159,15 +174,35 @@ function advertiserAccess(
 const isReply = (value: object): value is SandboxReply => "status" in value && "body" in value;
 const isAdvertiserId = (value: string): boolean => /^\d+$/.test(value);
 
+/**
+ * An advertiser's status as `/advertiser/info/` names it (Enumeration, "Advertiser status",
+ * https://business-api.tiktok.com/portal/docs?id=1737174886619138): a disabled account is
+ * `STATUS_DISABLE`, every other one approved, `STATUS_ENABLE`.
+ */
+const statusOf = (account: SandboxAccount): string =>
+  account.disabled ? "STATUS_DISABLE" : "STATUS_ENABLE";
+
+/**
+ * `GET /advertiser/info/` (https://business-api.tiktok.com/portal/docs?id=1739593083610113):
+ * up to 100 advertisers a request, each with the `fields` asked (all of them by default). More
+ * ids get 40011, the return code for "Too many IDs are provided in a single request"
+ * (https://business-api.tiktok.com/portal/docs?id=1737172488964097).
+ */
 function advertiserInfo(req: SandboxRequest, world: SandboxWorld): SandboxReply {
   const params = queryParams(req);
   const ids = requiredList(params, "advertiser_ids");
   if (!Array.isArray(ids)) {
     return ids;
   }
-  if (ids.length === 0 || ids.length > MAX_ADVERTISER_IDS || !ids.every(isAdvertiserId)) {
+  if (ids.length > MAX_ADVERTISER_IDS) {
+    return envelope(
+      40011,
+      `Too many IDs in advertiser_ids: at most ${MAX_ADVERTISER_IDS} a request, ${ids.length} given.`,
+    );
+  }
+  if (ids.length === 0 || !ids.every(isAdvertiserId)) {
     return parameterError(
-      `advertiser_ids: Length must be between 1 and ${MAX_ADVERTISER_IDS}, each a numeric advertiser ID.`,
+      "advertiser_ids: Length must be at least 1, each a numeric advertiser ID.",
     );
   }
   const fields = params.list("fields") ?? [...ADVERTISER_FIELDS];
@@ -187,12 +222,44 @@ function advertiserInfo(req: SandboxRequest, world: SandboxWorld): SandboxReply 
     const all: Record<string, string> = {
       advertiser_id: account.id,
       name: account.name,
+      status: statusOf(account),
       currency: account.currency,
       timezone: account.timeZone,
       display_timezone: account.timeZone,
     };
     list.push(Object.fromEntries(fields.map((field) => [field, all[field] ?? ""])));
   }
+  return envelope(0, "OK", { list });
+}
+
+/**
+ * `GET /oauth2/advertiser/get/` (https://business-api.tiktok.com/portal/docs?id=1738455508553729):
+ * "a list of advertiser accounts that authorized an app", for the app's `app_id` and `secret` (both
+ * required) and the user's `Access-Token`, as `data.list[]` of `advertiser_id` and
+ * `advertiser_name`, unpaged. The accounts are those the user's login reaches (not hidden:
+ * one authorized later appears once revealed), disabled ones included. A wrong app answers as the
+ * return codes name it: 40113 "The app has been blocked or does not exist", 40101 "Secret and app
+ * ID do not match" (https://business-api.tiktok.com/portal/docs?id=1737172488964097).
+ */
+function authorizedAdvertisers(req: SandboxRequest, world: SandboxWorld): SandboxReply {
+  for (const name of ["app_id", "secret"]) {
+    if (!req.query.get(name)) {
+      return parameterError(`${name}: Missing data for required field.`);
+    }
+  }
+  if (req.query.get("app_id") !== TIKTOK_SANDBOX_APP.appId) {
+    return envelope(
+      40113,
+      "The app_id is inconsistent with the token's app information. Please retry after correcting it.",
+    );
+  }
+  if (req.query.get("secret") !== TIKTOK_SANDBOX_APP.secret) {
+    return envelope(40101, "Invalid secret: the secret and app_id do not match.");
+  }
+  const list = world
+    .reachable("tiktok")
+    .filter((account) => !account.manager)
+    .map((account) => ({ advertiser_id: account.id, advertiser_name: account.name }));
   return envelope(0, "OK", { list });
 }
 
@@ -587,6 +654,7 @@ type Route = (req: SandboxRequest, world: SandboxWorld) => SandboxReply;
 const ROUTES: ReadonlyMap<string, { method: "GET" | "POST"; route: Route }> = new Map([
   [REPORT_PATH, { method: "GET", route: report }],
   [ADVERTISER_INFO_PATH, { method: "GET", route: advertiserInfo }],
+  [AUTHORIZED_ADVERTISERS_PATH, { method: "GET", route: authorizedAdvertisers }],
   [TASK_CREATE_PATH, { method: "POST", route: createTask }],
   [TASK_CHECK_PATH, { method: "GET", route: checkTask }],
   [TASK_DOWNLOAD_PATH, { method: "GET", route: downloadTask }],
@@ -595,7 +663,11 @@ const ROUTES: ReadonlyMap<string, { method: "GET" | "POST"; route: Route }> = ne
 
 export const tiktokSandbox: PlatformSandbox = {
   provider: "tiktok",
-  isReportingRequest: (req) => req.path !== ADVERTISER_INFO_PATH && ROUTES.has(req.path),
+  // Account lookups are not reports: the reporting faults spare them.
+  isReportingRequest: (req) =>
+    req.path !== ADVERTISER_INFO_PATH &&
+    req.path !== AUTHORIZED_ADVERTISERS_PATH &&
+    ROUTES.has(req.path),
   handle(req, world) {
     const entry = ROUTES.get(req.path);
     if (!entry) {
@@ -619,8 +691,8 @@ export const tiktokSandbox: PlatformSandbox = {
       "Due to too many requests, requests from App 7000000000000000000 are temporarily restricted.",
     ),
   subjectOf(req) {
-    // Reports and tasks name one advertiser (a POST in its body); advertiser info a list, of
-    // one in our requests.
+    // Reports and tasks name one advertiser (a POST in its body); advertiser info a list (a
+    // subject when it is of one), the authorized advertisers' listing none.
     const params = isRecord(req.body) ? bodyParams(req.body) : queryParams(req);
     const infoIds = params.list("advertiser_ids");
     const accountId =

@@ -15,7 +15,16 @@ import { canonicalAccountId } from "./ids";
 import type { LimiterClock, RateLimiter } from "./limiter";
 import { requestedRange } from "./ranges";
 import type { SettingsOf } from "./settings";
-import type { AccountOutcome, Credentials, FetchRequest, FetchResult, ProviderId } from "./types";
+import type {
+  AccountOutcome,
+  CredentialFacts,
+  Credentials,
+  DiscoveredAccount,
+  FetchRequest,
+  FetchResult,
+  ProviderErrorInfo,
+  ProviderId,
+} from "./types";
 
 export interface FetchDeps<P extends ProviderId> {
   settings: SettingsOf<P>;
@@ -43,6 +52,7 @@ const fetchRequestSchema = z
     window: z.object({ days: z.number().int().min(0), at: z.number().int().positive() }).optional(),
     timeZones: z.record(z.string(), z.string().min(1)).optional(),
     loginCustomerId: z.string().min(1).optional(),
+    loginCustomerIds: z.record(z.string(), z.string().min(1)).optional(),
     deadline: z.number().int().positive().optional(),
     bulk: z.boolean().optional(),
   })
@@ -73,54 +83,16 @@ export async function fetchMetrics<P extends ProviderId>(
     );
   }
 
-  let credentials = request.credentials;
-  let refreshed = false;
-  // Every token seen in this fetch, old and new, is redacted from every message.
-  const secrets = secretsOf(credentials, deps.settings);
-  const sent = { requests: 0 };
-  const context = (accountId?: string): AdapterContext<P> => ({
-    settings: deps.settings,
-    now: () => deps.clock.now(),
-    http: new PlatformHttp({
-      provider: adapter.id,
-      axios: deps.axios,
-      limiter: deps.limiter,
-      clock: deps.clock,
-      classify: adapter.classify,
-      timeoutMs: deps.settings.timeoutMs,
-      maxInlineWaitMs: deps.settings.maxInlineWaitMs,
-      maxInlineRetries: deps.settings.maxInlineRetries,
-      secrets,
-      // A wait the platform scopes to this account or this user holds back only their requests.
-      scope: {
-        member: request.credentials.refreshToken ?? request.credentials.accessToken,
-        ...(accountId === undefined ? {} : { accountId }),
-      },
-      ...(request.deadline === undefined ? {} : { deadlineMs: request.deadline }),
-      sent,
-    }),
-  });
-  const refresh = async (): Promise<void> => {
-    if (!adapter.tokens || !credentials.refreshToken) {
-      throw new ProviderError(
-        adapter.id,
-        "auth",
-        "reconnect_required",
-        "the access token is no longer valid and cannot be refreshed: the user must reconnect",
-      );
-    }
-    credentials = await adapter.tokens.refresh(context(), credentials);
-    secrets.push(...secretsOf(credentials, {}));
-    refreshed = true;
-  };
+  const session = new Session(adapter, deps, request.credentials, request.deadline);
+  const context = (accountId?: string) => session.context(accountId);
+  const refresh = () => session.refresh();
+  const { secrets } = session;
 
   const accounts: AccountOutcome[] = [];
   let fatal: ProviderError | undefined;
 
   try {
-    if (adapter.tokens?.isExpiring(credentials, deps.clock.now())) {
-      await refresh();
-    }
+    await session.refreshIfExpiring();
   } catch (error) {
     fatal = asProviderError(adapter.id, error, secrets);
   }
@@ -131,26 +103,28 @@ export async function fetchMetrics<P extends ProviderId>(
       continue;
     }
     const knownTimeZone = request.timeZones?.[canonicalAccountId(adapter.id, accountId)];
+    const loginCustomer = request.loginCustomerIds?.[accountId] ?? request.loginCustomerId;
     const query: AccountQuery = {
       accountId,
       // Fixed days, or the window in the account's own days once the adapter knows its zone.
       rangeIn: (timeZone) => rangeForZone(adapter.id, request, timeZone),
       ...(request.range ? { fixedRange: request.range } : {}),
       ...(knownTimeZone ? { knownTimeZone } : {}),
-      ...(request.loginCustomerId ? { loginCustomerId: request.loginCustomerId } : {}),
+      ...(loginCustomer ? { loginCustomerId: loginCustomer } : {}),
       ...(request.bulk ? { bulk: true } : {}),
     };
     let accountRows: AccountRows;
     try {
       try {
-        accountRows = await adapter.fetchAccount(context(accountId), credentials, query);
+        accountRows = await adapter.fetchAccount(context(accountId), session.credentials, query);
       } catch (error) {
         // The platform rejected the token mid-fetch: refresh once, then try this account again.
-        const refreshable = adapter.tokens !== undefined && credentials.refreshToken !== undefined;
+        const refreshable =
+          adapter.tokens !== undefined && session.credentials.refreshToken !== undefined;
         if (
           !(error instanceof ProviderError) ||
           error.code !== "auth" ||
-          refreshed ||
+          session.refreshed ||
           !refreshable
         ) {
           throw error;
@@ -162,7 +136,7 @@ export async function fetchMetrics<P extends ProviderId>(
           fatal = asProviderError(adapter.id, refreshError, secrets);
           throw fatal;
         }
-        accountRows = await adapter.fetchAccount(context(accountId), credentials, query);
+        accountRows = await adapter.fetchAccount(context(accountId), session.credentials, query);
       }
     } catch (error) {
       const providerError = asProviderError(adapter.id, error, secrets);
@@ -180,15 +154,159 @@ export async function fetchMetrics<P extends ProviderId>(
       rows,
       range,
       timeZone,
-      ...(refreshed ? { refreshedCredentials: credentials } : {}),
+      ...(session.refreshed ? { refreshedCredentials: session.credentials } : {}),
     });
   }
 
   return {
     accounts,
-    ...(refreshed ? { refreshedCredentials: credentials } : {}),
-    requests: sent.requests,
+    ...(session.refreshed ? { refreshedCredentials: session.credentials } : {}),
+    requests: session.sent.requests,
   };
+}
+
+/**
+ * One fetch's (or discovery's) dealings with a platform: the credentials as they stand (a
+ * refresh replaces them), every token seen so far for redaction, the requests sent, and the
+ * adapter context for each request — bound to the limiter, the deadline, and the account or
+ * user a platform's wait may be scoped to.
+ */
+class Session<P extends ProviderId> {
+  credentials: Credentials;
+  refreshed = false;
+  /** Every token seen, old and new, is redacted from every message. */
+  readonly secrets: string[];
+  readonly sent = { requests: 0 };
+
+  constructor(
+    private readonly adapter: ProviderAdapter<P>,
+    private readonly deps: FetchDeps<P>,
+    private readonly original: Credentials,
+    private readonly deadline?: number,
+  ) {
+    this.credentials = original;
+    this.secrets = secretsOf(original, deps.settings);
+  }
+
+  context(accountId?: string): AdapterContext<P> {
+    const { adapter, deps } = this;
+    return {
+      settings: deps.settings,
+      now: () => deps.clock.now(),
+      http: new PlatformHttp({
+        provider: adapter.id,
+        axios: deps.axios,
+        limiter: deps.limiter,
+        clock: deps.clock,
+        classify: adapter.classify,
+        timeoutMs: deps.settings.timeoutMs,
+        maxInlineWaitMs: deps.settings.maxInlineWaitMs,
+        maxInlineRetries: deps.settings.maxInlineRetries,
+        secrets: this.secrets,
+        // A wait the platform scopes to this account or this user holds back only their requests.
+        scope: {
+          member: this.original.refreshToken ?? this.original.accessToken,
+          ...(accountId === undefined ? {} : { accountId }),
+        },
+        ...(this.deadline === undefined ? {} : { deadlineMs: this.deadline }),
+        sent: this.sent,
+      }),
+    };
+  }
+
+  async refresh(): Promise<void> {
+    const { adapter } = this;
+    if (!adapter.tokens || !this.credentials.refreshToken) {
+      throw new ProviderError(
+        adapter.id,
+        "auth",
+        "reconnect_required",
+        "the access token is no longer valid and cannot be refreshed: the user must reconnect",
+      );
+    }
+    this.credentials = await adapter.tokens.refresh(this.context(), this.credentials);
+    this.secrets.push(...secretsOf(this.credentials, {}));
+    this.refreshed = true;
+  }
+
+  async refreshIfExpiring(): Promise<void> {
+    if (this.adapter.tokens?.isExpiring(this.credentials, this.deps.clock.now())) {
+      await this.refresh();
+    }
+  }
+}
+
+/** What a discovery found, with what the platform said of the credentials and any new token. */
+export interface DiscoveryResult {
+  accounts: DiscoveredAccount[];
+  /** Absent where the platform has no inspection endpoint, or the inspection failed. */
+  facts?: CredentialFacts;
+  /** Why the inspection failed (the listing succeeded). */
+  inspectFailure?: ProviderErrorInfo;
+  refreshedCredentials?: Credentials;
+  requests: number;
+}
+
+/**
+ * Lists the accounts the credentials reach (and inspects them where the platform can): an
+ * expiring token is refreshed first, and a token refused mid-way is refreshed once and the
+ * listing asked again, as for a fetch. Throws the `ProviderError` that stopped it, redacted.
+ */
+export async function discoverAccounts<P extends ProviderId>(
+  adapter: ProviderAdapter<P>,
+  deps: FetchDeps<P>,
+  credentials: Credentials,
+): Promise<DiscoveryResult> {
+  const { discovery } = adapter;
+  if (!discovery) {
+    throw new ProviderError(
+      adapter.id,
+      "permanent",
+      "discovery_unsupported",
+      `${adapter.id} has no account discovery`,
+    );
+  }
+  const session = new Session(adapter, deps, credentials);
+  try {
+    await session.refreshIfExpiring();
+    let accounts: DiscoveredAccount[];
+    try {
+      accounts = await discovery.discover(session.context(), session.credentials);
+    } catch (error) {
+      const refreshable = adapter.tokens !== undefined && session.credentials.refreshToken;
+      if (
+        !(error instanceof ProviderError) ||
+        error.code !== "auth" ||
+        session.refreshed ||
+        !refreshable
+      ) {
+        throw error;
+      }
+      await session.refresh();
+      accounts = await discovery.discover(session.context(), session.credentials);
+    }
+    let facts: CredentialFacts | undefined;
+    let inspectFailure: ProviderErrorInfo | undefined;
+    try {
+      facts = await discovery.inspect?.(session.context(), session.credentials);
+    } catch (error) {
+      // The listing stands without the facts: an inspection our side cannot make (an app id
+      // not configured) or one the platform answers oddly leaves the health as the calls say.
+      if (!(error instanceof ProviderError) || error.code === "auth") {
+        throw error;
+      }
+      inspectFailure = error.redacted(session.secrets).toInfo();
+    }
+    return {
+      accounts,
+      ...(facts ? { facts } : {}),
+      ...(inspectFailure ? { inspectFailure } : {}),
+      ...(session.refreshed ? { refreshedCredentials: session.credentials } : {}),
+      requests: session.sent.requests,
+    };
+  } catch (error) {
+    throw asProviderError(adapter.id, error, session.secrets);
+  }
 }
 
 /**

@@ -9,14 +9,14 @@ import axios, { type AxiosInstance } from "axios";
 
 import type { ProviderAdapter } from "./adapter";
 import { runLimits } from "./budget";
-import { fetchMetrics } from "./fetch";
+import { discoverAccounts, type DiscoveryResult, fetchMetrics } from "./fetch";
 import { googleAdapter } from "./google";
 import { type LimiterClock, RateLimiter, realClock } from "./limiter";
 import { linkedinAdapter } from "./linkedin";
 import { metaAdapter } from "./meta";
 import type { ProviderSettings } from "./settings";
 import { tiktokAdapter } from "./tiktok";
-import type { FetchRequest, FetchResult, ProviderId } from "./types";
+import type { Credentials, FetchRequest, FetchResult, ProviderId } from "./types";
 
 export const ADAPTERS: { readonly [P in ProviderId]: ProviderAdapter<P> } = {
   google: googleAdapter,
@@ -30,24 +30,48 @@ export type ProviderRuntime = (
   request: FetchRequest,
 ) => Promise<FetchResult>;
 
+export type DiscoveryRuntime = (
+  providerId: ProviderId,
+  credentials: Credentials,
+) => Promise<DiscoveryResult>;
+
+interface RuntimeOptions {
+  axios?: AxiosInstance;
+  clock?: LimiterClock;
+}
+
+/** What one call to a platform needs: its settings, the HTTP client, a limiter of the run's own. */
+function depsFor<P extends ProviderId>(
+  settings: ProviderSettings,
+  providerId: P,
+  options: RuntimeOptions,
+) {
+  const clock = options.clock ?? realClock;
+  return {
+    settings: settings[providerId],
+    axios: options.axios ?? axios.create(),
+    limiter: new RateLimiter(runLimits(providerId, settings[providerId]), clock, {
+      startFull: true,
+    }),
+    clock,
+  };
+}
+
 export function createProviderRuntime(
   settings: ProviderSettings,
-  options: { axios?: AxiosInstance; clock?: LimiterClock } = {},
+  options: RuntimeOptions = {},
 ): ProviderRuntime {
-  const http = options.axios ?? axios.create();
-  const clock = options.clock ?? realClock;
-  const run = <P extends ProviderId>(providerId: P, request: FetchRequest) =>
-    fetchMetrics(
-      ADAPTERS[providerId],
-      {
-        settings: settings[providerId],
-        axios: http,
-        limiter: new RateLimiter(runLimits(providerId, settings[providerId]), clock, {
-          startFull: true,
-        }),
-        clock,
-      },
-      request,
-    );
-  return run;
+  const shared = { ...options, axios: options.axios ?? axios.create() };
+  return (providerId, request) =>
+    fetchMetrics(ADAPTERS[providerId], depsFor(settings, providerId, shared), request);
+}
+
+/** Account discovery and credential inspection, each call within one run's share of the budget. */
+export function createDiscoveryRuntime(
+  settings: ProviderSettings,
+  options: RuntimeOptions = {},
+): DiscoveryRuntime {
+  const shared = { ...options, axios: options.axios ?? axios.create() };
+  return (providerId, credentials) =>
+    discoverAccounts(ADAPTERS[providerId], depsFor(settings, providerId, shared), credentials);
 }

@@ -71,6 +71,8 @@ export const providerSettingsSchema = z.strictObject({
         .default("v26.0"),
       /** When set, requests carry `appsecret_proof` (HMAC-SHA256 of the token). */
       appSecret: secret,
+      /** The Meta app's id: with `appSecret`, the app token `debug_token` needs. */
+      appId: z.string().regex(/^\d+$/).optional(),
       ...asyncReports,
     })
     .prefault({}),
@@ -86,6 +88,8 @@ export const providerSettingsSchema = z.strictObject({
         .regex(/^\d{6}$/)
         .default("202603"),
       tokenUrl: url.default("https://www.linkedin.com/oauth/v2/accessToken"),
+      /** Token introspection (https://learn.microsoft.com/linkedin/shared/authentication/token-introspection). */
+      introspectUrl: url.default("https://www.linkedin.com/oauth/v2/introspectToken"),
       clientId: secret,
       clientSecret: secret,
     })
@@ -96,6 +100,9 @@ export const providerSettingsSchema = z.strictObject({
       requestsPerSecond: common.requestsPerSecond.default(5),
       concurrency: common.concurrency.default(5),
       baseUrl: url.default("https://business-api.tiktok.com/open_api/v1.3"),
+      /** The developer app's `app_id` and `secret`, which listing its advertisers needs. */
+      appId: z.string().min(1).optional(),
+      appSecret: secret,
       ...asyncReports,
     })
     .prefault({}),

@@ -48,6 +48,11 @@ export interface FetchRequest {
   /** Google: manager (MCC) customer id sent as `login-customer-id`, when access is through one. */
   loginCustomerId?: string;
   /**
+   * Google: each account's own manager to send as `login-customer-id` (by account id as
+   * requested), from its discovered hierarchy; an account without one uses `loginCustomerId`.
+   */
+  loginCustomerIds?: Readonly<Record<string, string>>;
+  /**
    * The run's deadline (ms since the epoch): no platform request starts at or after it, and the
    * accounts not fetched by then fail `rate_limited` `run_deadline` (deferred, not failed).
    */

@@ -7,9 +7,17 @@ import type { ProviderAdapter } from "../adapter";
 import { ProviderError } from "../errors";
 import { sliceRange } from "../ranges";
 import type { MetricRow } from "../types";
+import { googleDiscovery } from "./discovery";
 import { classifyGoogle } from "./errors";
 import { toMetricRows } from "./map";
-import { campaignDailyQuery, CUSTOMER_ZONE_QUERY, customerId, MAX_SLICE_DAYS } from "./query";
+import {
+  adsHeaders,
+  campaignDailyQuery,
+  CUSTOMER_ZONE_QUERY,
+  customerId,
+  MAX_SLICE_DAYS,
+  searchStreamUrl,
+} from "./query";
 import { customerZoneResponseSchema, searchStreamResponseSchema } from "./schema";
 import { googleTokens } from "./tokens";
 
@@ -17,6 +25,7 @@ export const googleAdapter: ProviderAdapter<"google"> = {
   id: "google",
   classify: classifyGoogle,
   tokens: googleTokens,
+  discovery: googleDiscovery,
   history: {
     // Counted in the customer's zone, as every GAQL date range is; older days fail the query
     // with the DateRangeError that `errors.ts` turns into `beyond_retention`.
@@ -34,21 +43,13 @@ export const googleAdapter: ProviderAdapter<"google"> = {
   },
 
   async fetchAccount(ctx, credentials, query) {
-    const { baseUrl, apiVersion, developerToken } = ctx.settings;
     const customer = customerId(query.accountId, "account id");
     const loginCustomer =
       query.loginCustomerId === undefined
         ? undefined
         : customerId(query.loginCustomerId, "login customer id");
-    const headers: Record<string, string> = {
-      Authorization: `Bearer ${credentials.accessToken}`,
-      // Developer tokens were sunset on 2026-09-09: still accepted (and ignored) when sent, and a
-      // future version may reject them, so the header goes out only when one is configured.
-      ...(developerToken ? { "developer-token": developerToken } : {}),
-      // Access through a manager account needs its id, or Google answers USER_PERMISSION_DENIED.
-      ...(loginCustomer ? { "login-customer-id": loginCustomer } : {}),
-    };
-    const url = `${baseUrl}/${apiVersion}/customers/${customer}/googleAds:searchStream`;
+    const headers = adsHeaders(ctx.settings, credentials.accessToken, loginCustomer);
+    const url = searchStreamUrl(ctx.settings, customer);
     const lookUpZone = async (): Promise<string> => {
       const answer = await ctx.http.request({
         method: "POST",

@@ -56,6 +56,41 @@ export const customerZoneResponseSchema = z.array(
 );
 export type SearchStreamResponse = z.infer<typeof searchStreamResponseSchema>;
 
+/** A customer's resource name, `customers/{customer_id}`. */
+const customerResourceName = z.string().regex(/^customers\/\d+$/);
+
+/**
+ * `GET /{version}/customers:listAccessibleCustomers`: the customers the login can access
+ * directly; proto3 JSON leaves an empty list out.
+ * https://developers.google.com/google-ads/api/reference/rpc/v25/ListAccessibleCustomersResponse
+ */
+export const accessibleCustomersSchema = z.object({
+  resourceNames: z.array(customerResourceName).default([]),
+});
+
+/**
+ * One `customer_client` row (`CUSTOMER_CLIENT_QUERY`). proto3 JSON omits defaults: level 0 (the
+ * queried customer itself), `manager: false`, an empty name, currency or zone, and the status
+ * UNSPECIFIED. Status: ENABLED, CANCELED, SUSPENDED or CLOSED
+ * (https://developers.google.com/google-ads/api/reference/rpc/v25/CustomerStatusEnum.CustomerStatus).
+ */
+export const customerClientSchema = z.object({
+  clientCustomer: customerResourceName,
+  level: int64.default(0),
+  manager: z.boolean().default(false),
+  status: z.string().default("UNSPECIFIED"),
+  descriptiveName: z.string().default(""),
+  currencyCode: z.string().optional(),
+  timeZone: z.string().optional(),
+});
+export type CustomerClient = z.infer<typeof customerClientSchema>;
+
+export const customerClientResponseSchema = z.array(
+  z.object({
+    results: z.array(z.object({ customerClient: customerClientSchema })).default([]),
+  }),
+);
+
 /** One entry of `GoogleAdsFailure.errors`. `errorCode` has exactly one key, e.g. `quotaError`. */
 const googleAdsErrorSchema = z.object({
   errorCode: z.record(z.string(), z.string()).optional(),

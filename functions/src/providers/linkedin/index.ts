@@ -6,9 +6,8 @@
  *    and the campaign count the date slices are sized by, paged with `pageToken`;
  * 3. `GET /adAnalytics?q=analytics&pivot=CAMPAIGN&timeGranularity=DAILY` per date slice.
  * Every call carries `LinkedIn-Version` (no default exists) and `X-Restli-Protocol-Version: 2.0.0`.
+ * Which accounts a member can use, and what introspection says of a token: `discovery.ts`.
  */
-import type { z } from "zod";
-
 import type {
   AccountQuery,
   AccountRows,
@@ -20,6 +19,7 @@ import { ProviderError } from "../errors";
 import { canonicalAccountId } from "../ids";
 import { fetchSlices } from "../ranges";
 import type { Credentials, DateRange } from "../types";
+import { clientCredentials, linkedinDiscovery, restGet, searchAll } from "./discovery";
 import { classifyLinkedin } from "./errors";
 import { calendarDay, LINKEDIN_REPORT_TIME_ZONE, toMetricRow } from "./map";
 import { restliQuery } from "./restli";
@@ -75,54 +75,20 @@ const ANALYTICS_FIELDS = [
  */
 const REFRESH_MARGIN_MS = 86_400_000;
 
-function get<T>(
-  ctx: Context,
-  credentials: Credentials,
-  pathAndQuery: string,
-  schema: z.ZodType<T>,
-  label: string,
-): Promise<T> {
-  return ctx.http.request({
-    method: "GET",
-    url: `${ctx.settings.baseUrl}${pathAndQuery}`,
-    headers: {
-      Authorization: `Bearer ${credentials.accessToken}`,
-      "LinkedIn-Version": ctx.settings.apiVersion,
-      "X-Restli-Protocol-Version": "2.0.0",
-    },
-    schema,
-    label,
-  });
-}
-
-async function listCampaigns(
+function listCampaigns(
   ctx: Context,
   credentials: Credentials,
   accountId: string,
 ): Promise<Campaign[]> {
-  const campaigns: Campaign[] = [];
-  let pageToken: string | undefined;
-  for (let page = 1; ; page += 1) {
-    const query = restliQuery({
-      q: "search",
-      search: { status: { values: SERVED_STATUSES } },
-      pageSize: CAMPAIGN_PAGE_SIZE,
-      ...(pageToken === undefined ? {} : { pageToken }),
-    });
-    const result = await get(
-      ctx,
-      credentials,
-      `/adAccounts/${accountId}/adCampaigns?${query}`,
-      campaignsPageSchema,
-      `adCampaigns ${accountId} page ${page}`,
-    );
-    campaigns.push(...result.elements);
-    // The last page is the one without a (non-empty) nextPageToken.
-    pageToken = result.metadata?.nextPageToken || undefined;
-    if (pageToken === undefined) {
-      return campaigns;
-    }
-  }
+  return searchAll(
+    ctx,
+    credentials,
+    `/adAccounts/${accountId}/adCampaigns`,
+    { search: { status: { values: SERVED_STATUSES } } },
+    CAMPAIGN_PAGE_SIZE,
+    campaignsPageSchema,
+    `adCampaigns ${accountId}`,
+  );
 }
 
 function analyticsPath(accountId: string, slice: DateRange): string {
@@ -161,7 +127,7 @@ async function fetchAccount(
   }
   // Before any request: LinkedIn would answer days past its retention as days without activity.
   refuseBeyondRetention(range, ctx.now());
-  const account = await get(
+  const account = await restGet(
     ctx,
     credentials,
     `/adAccounts/${accountId}`,
@@ -176,7 +142,7 @@ async function fetchAccount(
     maxElements,
     async (slice: DateRange) =>
       (
-        await get(
+        await restGet(
           ctx,
           credentials,
           analyticsPath(accountId, slice),
@@ -205,7 +171,6 @@ export const linkedinTokens: TokenRefresher<"linkedin"> = {
     credentials.expiresAt !== undefined && credentials.expiresAt - now <= REFRESH_MARGIN_MS,
 
   async refresh(ctx, credentials) {
-    const { clientId, clientSecret, tokenUrl } = ctx.settings;
     if (credentials.refreshToken === undefined) {
       throw new ProviderError(
         "linkedin",
@@ -214,17 +179,10 @@ export const linkedinTokens: TokenRefresher<"linkedin"> = {
         "no LinkedIn refresh token: the user must reconnect",
       );
     }
-    if (clientId === undefined || clientSecret === undefined) {
-      throw new ProviderError(
-        "linkedin",
-        "permanent",
-        "missing_client_credentials",
-        "the linkedin clientId and clientSecret settings are needed to refresh tokens",
-      );
-    }
+    const { clientId, clientSecret } = clientCredentials(ctx, "refresh tokens");
     const token = await ctx.http.request({
       method: "POST",
-      url: tokenUrl,
+      url: ctx.settings.tokenUrl,
       data: new URLSearchParams({
         grant_type: "refresh_token",
         refresh_token: credentials.refreshToken,
@@ -255,6 +213,7 @@ export function createLinkedinAdapter(
     id: "linkedin",
     classify: classifyLinkedin,
     tokens: linkedinTokens,
+    discovery: linkedinDiscovery,
     history: {
       retentionMonths: RETENTION_MONTHS,
       source:

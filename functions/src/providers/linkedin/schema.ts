@@ -3,10 +3,14 @@
  * - adAnalytics: https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/ads-reporting
  *   and the field types in .../ads-reporting/ads-reporting-schema (counts are JSON numbers; money
  *   fields are BigDecimal strings such as "107.5300000000000335346");
- * - the campaign finder with cursor pagination (`metadata.nextPageToken`):
+ * - the campaign and ad account search finders with cursor pagination (`metadata.nextPageToken`):
  *   https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads/cursor-based-pagination
+ *   and the ad account fields in
+ *   https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads/account-structure/create-and-manage-accounts
  * - the OAuth token endpoint:
  *   https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens
+ *   and its token introspection:
+ *   https://learn.microsoft.com/en-us/linkedin/shared/authentication/token-introspection
  * - error bodies: https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/error-handling
  */
 import { z } from "zod";
@@ -40,15 +44,49 @@ export const analyticsResponseSchema = z.object({
   elements: z.array(analyticsElementSchema),
 });
 
-export const campaignsPageSchema = z.object({
-  elements: z.array(z.object({ id: z.number().int().positive(), name: z.string() })),
-  metadata: z.object({ nextPageToken: z.string().nullish() }).optional(),
-});
+/** One page of a search finder; the last page has no (or an empty) `nextPageToken`. */
+export interface CursorPage<T> {
+  elements: T[];
+  metadata?: { nextPageToken?: string | null | undefined } | undefined;
+}
+
+function cursorPage<T extends z.ZodType>(element: T) {
+  return z.object({
+    elements: z.array(element),
+    metadata: z.object({ nextPageToken: z.string().nullish() }).optional(),
+  });
+}
+
+export const campaignsPageSchema = cursorPage(
+  z.object({ id: z.number().int().positive(), name: z.string() }),
+);
 export type Campaign = z.infer<typeof campaignsPageSchema>["elements"][number];
 
+/** ISO 4217; LinkedIn defaults it to "USD", so every account has one. */
 export const adAccountSchema = z.object({
   id: z.number().int().positive(),
   currency: z.string().regex(/^[A-Z]{3}$/),
+});
+
+/**
+ * An ad account as the search finder lists it. `status` is ACTIVE (the default), CANCELED,
+ * DRAFT, PENDING_DELETION or REMOVED; kept as the string sent, so that a status LinkedIn adds
+ * later reads as "not active" instead of failing the listing.
+ */
+export const adAccountsPageSchema = cursorPage(
+  adAccountSchema.extend({ name: z.string(), status: z.string().min(1) }),
+);
+export type AdAccountListing = z.infer<typeof adAccountsPageSchema>["elements"][number];
+
+/**
+ * `POST /oauth/v2/introspectToken`: `active` is the only field always sent; times are epoch
+ * seconds. `authorized_at` is when the member authorized the app (the consent), `expires_at` the
+ * token's own end; `status` ("active", "expired", "revoked") only restates `active`.
+ */
+export const introspectionSchema = z.object({
+  active: z.boolean(),
+  expires_at: z.number().int().positive().optional(),
+  authorized_at: z.number().int().positive().optional(),
 });
 
 export const tokenResponseSchema = z.object({
@@ -57,6 +95,7 @@ export const tokenResponseSchema = z.object({
   expires_in: z.number().int().positive(),
   /** The same refresh token: its 365-day lifetime runs from the original consent. */
   refresh_token: z.string().min(1).optional(),
+  /** Seconds the refresh token has left, counting down from the consent, not from this refresh. */
   refresh_token_expires_in: z.number().int().optional(),
 });
 

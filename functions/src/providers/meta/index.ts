@@ -8,7 +8,8 @@
  * query of an asynchronous report run instead, halved while a run does not complete.
  *
  * Tokens are long-lived and cannot be refreshed (no refresh token exists), so `tokens` is absent:
- * code 190 is `auth` and the user reconnects.
+ * code 190 is `auth` and the user reconnects. Which accounts a token reaches, and what Meta says of
+ * the token, is `discovery.ts`.
  */
 import { createHmac } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,8 +18,9 @@ import type { AdapterContext, ProviderAdapter } from "../adapter";
 import { ProviderError } from "../errors";
 import { canonicalAccountId } from "../ids";
 import { dayCount, fetchSlices, queryTooLarge } from "../ranges";
-import type { Credentials, DateRange } from "../types";
+import type { DateRange } from "../types";
 import { classifyMeta, describeError } from "./classify";
+import { createMetaDiscovery, type GraphAuth, type GraphEdge } from "./discovery";
 import { type AccountInfo, DEFAULT_CONVERSION_ACTION_TYPES, toMetricRow } from "./map";
 import {
   adAccountSchema,
@@ -30,7 +32,7 @@ import {
 } from "./schema";
 
 export interface MetaAdapterOptions {
-  /** Rows per insights page (`limit`). */
+  /** Objects per page (`limit`) of the insights edge and of the account listings. */
   pageSize: number;
   /** Action types counted as conversions, most preferred first (see `map.ts`). */
   conversionActionTypes: readonly string[];
@@ -165,21 +167,54 @@ export function nextPageUrl(
  * (HMAC-SHA256 of the token keyed with the app secret) is sent whenever the app secret is
  * configured: https://developers.facebook.com/docs/graph-api/securing-requests
  */
-function authOf(
-  ctx: AdapterContext<"meta">,
-  credentials: Credentials,
-): { headers: Record<string, string>; params: Record<string, string> } {
+function authOf(ctx: AdapterContext<"meta">, accessToken: string): GraphAuth {
   const { appSecret } = ctx.settings;
   return {
-    headers: { Authorization: `Bearer ${credentials.accessToken}` },
+    headers: { Authorization: `Bearer ${accessToken}` },
     params: appSecret
-      ? {
-          appsecret_proof: createHmac("sha256", appSecret)
-            .update(credentials.accessToken)
-            .digest("hex"),
-        }
+      ? { appsecret_proof: createHmac("sha256", appSecret).update(accessToken).digest("hex") }
       : {},
   };
+}
+
+/**
+ * Every item of a cursor-paged edge, its first page asked with `edge.firstPage`; the items of an
+ * edge that fails midway are dropped with it.
+ */
+async function readEdge<Item>(
+  ctx: AdapterContext<"meta">,
+  auth: GraphAuth,
+  { endpoint, firstPage, what, schema }: GraphEdge<Item>,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  const seen = new Set<string>();
+  for (let page = 1, url = withQuery(endpoint, firstPage); ; page += 1) {
+    const label = `${what} page ${page}`;
+    seen.add(url);
+    const body = await ctx.http.request({
+      method: "GET",
+      url,
+      headers: auth.headers,
+      schema,
+      label,
+    });
+    items.push(...body.data);
+    // `next` is absent on the last page.
+    const next = body.paging?.next;
+    if (next === undefined) {
+      return items;
+    }
+    const following = nextPageUrl({ ...body.paging, next }, endpoint, firstPage, auth.params);
+    if (following === undefined || seen.has(following)) {
+      throw new ProviderError(
+        "meta",
+        "transient",
+        "malformed_response",
+        `${label}: a next page that is not a new page of this edge`,
+      );
+    }
+    url = following;
+  }
 }
 
 export function createMetaAdapter(
@@ -190,6 +225,7 @@ export function createMetaAdapter(
   return {
     id: "meta",
     classify: classifyMeta,
+    discovery: createMetaDiscovery({ authOf, readEdge }, { pageSize: options.pageSize }),
     history: {
       retentionMonths: 37,
       source:
@@ -206,7 +242,7 @@ export function createMetaAdapter(
     async fetchAccount(ctx, credentials, query) {
       const { accountId, rangeIn } = query;
       const number = adAccountNumber(accountId);
-      const auth = authOf(ctx, credentials);
+      const auth = authOf(ctx, credentials.accessToken);
       const nodeUrl = `${ctx.settings.baseUrl}/${ctx.settings.apiVersion}/act_${number}`;
 
       const account = await ctx.http.request({
@@ -232,45 +268,13 @@ export function createMetaAdapter(
         filtering: STATUS_FILTERING,
       });
 
-      /**
-       * Every page of one insights edge, the first one asked with `firstPage`; the rows of an
-       * edge that fails midway are dropped with it.
-       */
-      const readPages = async (
+      /** Every row of one insights edge (the synchronous one, or a report run's results). */
+      const readPages = (
         endpoint: string,
         firstPage: Readonly<Record<string, string>>,
         what: string,
-      ): Promise<InsightsRow[]> => {
-        const rows: InsightsRow[] = [];
-        const seen = new Set<string>();
-        for (let page = 1, url = withQuery(endpoint, firstPage); ; page += 1) {
-          const label = `${what} page ${page}`;
-          seen.add(url);
-          const body = await ctx.http.request({
-            method: "GET",
-            url,
-            headers: auth.headers,
-            schema: insightsPageSchema,
-            label,
-          });
-          rows.push(...body.data);
-          // `next` is absent on the last page.
-          const next = body.paging?.next;
-          if (next === undefined) {
-            return rows;
-          }
-          const following = nextPageUrl({ ...body.paging, next }, endpoint, firstPage, auth.params);
-          if (following === undefined || seen.has(following)) {
-            throw new ProviderError(
-              "meta",
-              "transient",
-              "malformed_response",
-              `${label}: a next page that is not a new page of this report`,
-            );
-          }
-          url = following;
-        }
-      };
+      ): Promise<InsightsRow[]> =>
+        readEdge(ctx, auth, { endpoint, firstPage, what, schema: insightsPageSchema });
 
       const page = { limit: String(options.pageSize), ...auth.params };
 

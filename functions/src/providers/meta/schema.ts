@@ -7,6 +7,12 @@
  * - asynchronous report runs: https://developers.facebook.com/docs/marketing-api/insights/best-practices#asynchronous
  *   and https://developers.facebook.com/docs/marketing-api/reference/ad-report-run
  * - usage headers: https://developers.facebook.com/docs/graph-api/overview/rate-limiting
+ * - discovery: the user's ad accounts (https://developers.facebook.com/docs/graph-api/reference/user/adaccounts/)
+ *   and businesses (https://developers.facebook.com/docs/graph-api/reference/user/businesses/), a
+ *   business's owned and client ad accounts
+ *   (https://developers.facebook.com/docs/marketing-api/reference/business/owned_ad_accounts/,
+ *   https://developers.facebook.com/docs/marketing-api/reference/business/client_ad_accounts/), and
+ *   token debugging (https://developers.facebook.com/docs/graph-api/reference/debug_token/)
  */
 import { z } from "zod";
 
@@ -64,17 +70,26 @@ export const insightsRowSchema = z
   });
 export type InsightsRow = z.infer<typeof insightsRowSchema>;
 
-export const insightsPageSchema = z.object({
-  data: z.array(insightsRowSchema),
-  /** `next` is absent on the last page; an empty result may carry no paging at all. */
-  paging: z
-    .object({
-      cursors: z.object({ before: z.string(), after: z.string() }).partial().optional(),
-      next: z.string().optional(),
-      previous: z.string().optional(),
-    })
-    .optional(),
-});
+/** Graph's cursor paging: `next` is absent on the last page; an empty result may carry none. */
+const pagingSchema = z
+  .object({
+    cursors: z.object({ before: z.string(), after: z.string() }).partial().optional(),
+    next: z.string().optional(),
+    previous: z.string().optional(),
+  })
+  .optional();
+
+/** One page of a cursor-paged edge (insights, a report run's results, the account listings). */
+export interface GraphPage<Item> {
+  data: Item[];
+  paging?: z.infer<typeof pagingSchema>;
+}
+
+function graphPage<Item>(item: z.ZodType<Item>): z.ZodType<GraphPage<Item>> {
+  return z.object({ data: z.array(item), paging: pagingSchema });
+}
+
+export const insightsPageSchema = graphPage(insightsRowSchema);
 
 /**
  * `POST /act_{id}/insights` → `{"report_run_id": "6023920149050"}`. Graph sends ids as strings;
@@ -150,4 +165,49 @@ export const adAccountUsageSchema = z.object({
 export const insightsThrottleSchema = z.object({
   app_id_util_pct: z.number().optional(),
   acc_id_util_pct: z.number().optional(),
+});
+
+/**
+ * One ad account of `/me/adaccounts`, `/{business_id}/owned_ad_accounts` or
+ * `/{business_id}/client_ad_accounts` as discovery asks for it. `account_status` is Meta's number
+ * (1 ACTIVE, 2 DISABLED, 3 UNSETTLED, 7 PENDING_RISK_REVIEW, 8 PENDING_SETTLEMENT,
+ * 9 IN_GRACE_PERIOD, 100 PENDING_CLOSURE, 101 CLOSED: the ad account reference,
+ * https://developers.facebook.com/docs/marketing-api/reference/ad-account/), kept open so that a
+ * status Meta adds later is listed rather than failing discovery. Graph leaves out a field it has
+ * no value for, so currency and zone may be missing.
+ */
+const listedAdAccountSchema = z.object({
+  account_id: z.string().regex(/^\d+$/),
+  name: z.string(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
+  timezone_name: z.string().min(1).optional(),
+  account_status: z.number().int(),
+});
+export type ListedAdAccount = z.infer<typeof listedAdAccountSchema>;
+
+/** The `fields` discovery asks the account listings for: exactly those its schema reads. */
+export const LISTED_AD_ACCOUNT_FIELDS = listedAdAccountSchema.keyof().options.join(",");
+
+export const adAccountListingPageSchema = graphPage(listedAdAccountSchema);
+
+/** One business of `/me/businesses`; its id goes into a URL path, so it must be a Graph id. */
+export const businessPageSchema = graphPage(z.object({ id: z.string().regex(/^\d+$/) }));
+
+/**
+ * `GET /debug_token?input_token=…` with the app's token: `data` describes the input token. A token
+ * that no longer works is still answered with HTTP 200, `is_valid: false` and the reason in
+ * `data.error` (code 190 with the subcode its calls would get: 463 expired, 458 app removed, …);
+ * `expires_at` and `data_access_expires_at` are seconds since the epoch, `expires_at` 0 for a token
+ * that never expires (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/debugging).
+ * A token Meta cannot parse has neither time.
+ */
+export const debugTokenSchema = z.object({
+  data: z.object({
+    is_valid: z.boolean(),
+    expires_at: z.number().int().min(0).optional(),
+    data_access_expires_at: z.number().int().min(0).optional(),
+  }),
 });

@@ -8,6 +8,7 @@ import { ProviderError } from "../errors";
 import { canonicalAccountId } from "../ids";
 import { fetchSlices, sliceRange } from "../ranges";
 import { classifyTikTok } from "./classify";
+import { settingsApp, tiktokDiscovery } from "./discovery";
 import { fetchAdvertiser, fetchReportSlice, MAX_DAYS_PER_REQUEST } from "./report";
 import { fetchReportTask } from "./task";
 
@@ -17,6 +18,8 @@ const ASYNC_NOT_ALLOWED = "tiktok_code_40118";
 export const tiktokAdapter: ProviderAdapter<"tiktok"> = {
   id: "tiktok",
   classify: classifyTikTok,
+  // The advertiser listing is the one call that needs our developer app's app_id and secret.
+  discovery: tiktokDiscovery(settingsApp),
   history: {
     // TikTok keeps report data without limit, so any bound is ours: ten years (the backfill's
     // longest request, MAX_BACKFILL_DAYS), which also reaches Airbyte's default start_date

@@ -27,24 +27,73 @@ function isTimeZone(name: string): boolean {
   }
 }
 
+const currencyCode = z.string().regex(/^[A-Z]{3}$/, "not an ISO 4217 code");
+const timeZoneName = z.string().refine(isTimeZone, "not a time zone name");
+
 /**
  * `GET /advertiser/info/` (https://business-api.tiktok.com/portal/docs?id=1739593083610113):
- * `data.list[]` of the requested advertisers with the requested `fields`.
+ * `data.list[]` of the requested advertisers (`advertiser_ids`, several at once), each with the
+ * requested `fields`.
  */
-export const advertiserInfoResponseSchema = z.object({
-  code: z.literal(0),
-  data: z.object({
-    list: z.array(
-      z.object({
-        advertiser_id: z.string().min(1),
-        currency: z.string().regex(/^[A-Z]{3}$/, "not an ISO 4217 code"),
-        timezone: z.string().refine(isTimeZone, "not a time zone name"),
-      }),
-    ),
+const advertiserInfoResponse = <Entry extends z.ZodType>(entry: Entry) =>
+  z.object({ code: z.literal(0), data: z.object({ list: z.array(entry) }) });
+
+/** What a report needs of its advertiser: the currency of its amounts and the zone of its days. */
+export const advertiserInfoResponseSchema = advertiserInfoResponse(
+  z.object({
+    advertiser_id: z.string().min(1),
+    currency: currencyCode,
+    timezone: timeZoneName,
   }),
-});
+);
 
 export type AdvertiserInfo = z.infer<typeof advertiserInfoResponseSchema>["data"]["list"][number];
+
+/** A string field TikTok leaves empty when it has no value, read as `null`. */
+const unlessEmpty = <Value extends z.ZodType<string>>(value: Value) =>
+  z.union([z.literal("").transform(() => null), value]);
+
+/**
+ * What discovery reads of each advertiser. `status` is the advertiser's status as sent, one of
+ * TikTok's advertiser statuses (Enumeration, "Advertiser status",
+ * https://business-api.tiktok.com/portal/docs?id=1737174886619138): `STATUS_ENABLE` (approved),
+ * `STATUS_DISABLE`, `STATUS_LIMIT` (restricted as a penalty), the review states
+ * `STATUS_PENDING_CONFIRM`, `STATUS_PENDING_VERIFIED`, `STATUS_PENDING_CONFIRM_MODIFY`,
+ * `STATUS_WAIT_FOR_BPM_AUDIT`, `STATUS_WAIT_FOR_PUBLIC_AUTH`, `STATUS_SELF_SERVICE_UNAUDITED`,
+ * the failed reviews `STATUS_CONFIRM_FAIL`, `STATUS_CONFIRM_FAIL_END`,
+ * `STATUS_CONFIRM_MODIFY_FAIL`, and `STATUS_CONTRACT_PENDING`; kept open, so a status TikTok adds
+ * later is listed rather than failing discovery. TikTok does not document currency and zone as
+ * always set (an account still in review may lack them): an empty one reads as `null` rather
+ * than failing the listing of every advertiser.
+ */
+export const advertiserStatusResponseSchema = advertiserInfoResponse(
+  z.object({
+    advertiser_id: z.string().min(1),
+    name: z.string(),
+    status: z.string().min(1),
+    currency: unlessEmpty(currencyCode),
+    timezone: unlessEmpty(timeZoneName),
+  }),
+);
+
+export type AdvertiserStatus = z.infer<
+  typeof advertiserStatusResponseSchema
+>["data"]["list"][number];
+
+/** The `fields` discovery asks `/advertiser/info/` for: exactly those its schema reads. */
+export const ADVERTISER_STATUS_FIELDS =
+  advertiserStatusResponseSchema.shape.data.shape.list.element.keyof().options;
+
+/**
+ * `GET /oauth2/advertiser/get/` (https://business-api.tiktok.com/portal/docs?id=1738455508553729):
+ * "a list of advertiser accounts that authorized an app", for the app's `app_id` and `secret`
+ * and the user's token, as `data.list[]` of `advertiser_id` and `advertiser_name`; not paged.
+ * Only the ids are read: the name comes with the rest from `/advertiser/info/`.
+ */
+export const authorizedAdvertisersSchema = z.object({
+  code: z.literal(0),
+  data: z.object({ list: z.array(z.object({ advertiser_id: z.string().min(1) })) }),
+});
 
 /**
  * One campaign-day of `GET /report/integrated/get/` with dimensions `campaign_id` and

@@ -57,6 +57,7 @@ const modules = [
     integrationsProcess: true,
     integrationsStatus: true,
     integrationsAutomation: true,
+    integrationsAccounts: true,
   }),
   triggers(() => require("./triggers/jobs") as typeof Jobs, {
     processSyncJob: true,

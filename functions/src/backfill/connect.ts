@@ -7,6 +7,11 @@
  * Idempotent, for the trigger's at-least-once deliveries: a second delivery finds the plan with
  * its job (`existing`) and the sync job active (`existing`), and adds nothing.
  */
+import {
+  discoverIntegration,
+  type DiscoveryDeps,
+  type DiscoveryOutcome,
+} from "../integrations/discovery";
 import { MAX_LOOKBACK_DAYS } from "../integrations/model";
 import { enqueueJobs, type EnqueueOutcome, type StoreDeps } from "../jobs/store";
 import { RESTATEMENT_LOOKBACK_DAYS } from "../jobs/window";
@@ -38,11 +43,18 @@ function syncDays(backfill: BackfillOutcome, now: Date, providerId: ProviderId):
       );
 }
 
+/**
+ * `discovery`: the connection's accounts are discovered first (`integrations/discovery.ts`), so
+ * the plan and the first sync cover the accounts the login reaches, and the credentials' health
+ * is known from the start; a connection refused there gets neither.
+ */
 export async function onIntegrationConnected(
   deps: StoreDeps,
   target: { userId: string; providerId: ProviderId },
   history: HistoryLimits,
-): Promise<{ backfill: BackfillOutcome; sync: EnqueueOutcome }> {
+  discovery?: DiscoveryDeps,
+): Promise<{ discovery?: DiscoveryOutcome; backfill: BackfillOutcome; sync: EnqueueOutcome }> {
+  const discovered = discovery ? await discoverIntegration(discovery, target) : undefined;
   const backfill = await requestBackfill(
     deps,
     {
@@ -60,5 +72,5 @@ export async function onIntegrationConnected(
       source: CONNECT_SOURCE,
     },
   ]);
-  return { backfill, sync: sync! };
+  return { ...(discovered ? { discovery: discovered } : {}), backfill, sync: sync! };
 }

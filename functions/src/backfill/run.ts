@@ -14,6 +14,7 @@
  * reconnect, a deferral to the platform's wait, a retry with backoff), every slice stored so far
  * kept.
  */
+import { syncedAccountIds } from "../integrations/accounts";
 import type { Integration } from "../integrations/model";
 import type { Job, JobResult } from "../jobs/model";
 import { addCounts, MetricsStore, noCounts } from "../metrics/store";
@@ -156,7 +157,7 @@ export async function runBackfill(
     owner: work.owner,
   };
   const held = new Set(
-    integration.accountIds.map((accountId) => canonicalAccountId(job.providerId, accountId)),
+    syncedAccountIds(integration).map((accountId) => canonicalAccountId(job.providerId, accountId)),
   );
   // Accounts the integration no longer holds are left as they are (their history kept).
   const accounts = Object.fromEntries(

@@ -18,6 +18,7 @@ import {
   type Transaction,
 } from "firebase-admin/firestore";
 
+import { syncedAccountIds } from "../integrations/accounts";
 import { integrationPath, integrationSchema } from "../integrations/model";
 import { DEFAULT_MAX_ATTEMPTS } from "../jobs/backoff";
 import { type JobResult, JOBS_COLLECTION } from "../jobs/model";
@@ -150,7 +151,7 @@ export async function requestBackfill(
     if (integration.data.status !== "active") {
       return { status: "skipped", reason: "integration_inactive" } as const;
     }
-    if (integration.data.accountIds.length === 0) {
+    if (syncedAccountIds(integration.data).length === 0) {
       return { status: "skipped", reason: "no_accounts" } as const;
     }
     const { plan: stored, invalid } = parsePlan(planSnap?.data());
@@ -174,7 +175,7 @@ export async function requestBackfill(
     const accounts = planAccounts(
       ctx,
       request.providerId,
-      integration.data.accountIds,
+      syncedAccountIds(integration.data),
       requestedSince,
       stored?.accounts,
     );

@@ -9,7 +9,11 @@
  * backfill: null | {status, jobId, requestedSince, since, until, oldestCompleteDate, slicesDone,
  * slicesTotal, estimatedSecondsLeft, runs, requests, startedAt, completedAt, accounts: [{accountId,
  * status, since, until, clampedFrom, clampedBy, oldestCompleteDate, slicesDone, slicesTotal,
- * rowsWritten, error}]}}],
+ * rowsWritten, error}]}, accountSelection: "all" | "selected", accounts: [{accountId, name,
+ * currency, timeZone, status: "active" | "inactive" | "lost_access", platformStatus, hierarchy,
+ * selected, firstSeenAt, lastSeenAt, lostAccessAt}], discoveredAt, credentialHealth: null |
+ * {state: "ok" | "expiring" | "expired" | "revoked", reconnectBy, basis, checkedAt,
+ * lastVerifiedAt}}],
  * recentJobs: [{jobId, providerId, type, status, timeframeDays, attempts, maxAttempts, source,
  * createdAt, startedAt, finishedAt, nextAttemptAt, result: {since, until, rowsFetched,
  * rowsWritten, rowsUnchanged, rowsZeroed} | null, lastError: {code, reason, message, at} | null}]}`, times
@@ -22,17 +26,16 @@ import { z } from "zod";
 
 import { type Plan, planSchema, progressOf } from "../backfill/plan";
 import { BACKFILLS_COLLECTION } from "../backfill/store";
+import { syncedAccountIds } from "../integrations/accounts";
 import { integrationSchema, integrationsPath, isProviderId } from "../integrations/model";
 import { jobSchema } from "../jobs/model";
 import { describeIssues, jobQueries } from "../jobs/store";
 import type { Logger } from "../shared/logger";
 import { defineEndpoint } from "./context";
 import { parseQuery, queryIntField } from "./validation";
+import { accountView, credentialHealthView, iso } from "./views";
 
 const statusQuerySchema = z.strictObject({ limit: queryIntField(1, 50).default(10) });
-
-const iso = (timestamp: Timestamp | null): string | null =>
-  timestamp ? timestamp.toDate().toISOString() : null;
 
 const errorView = (
   error: { code: string; reason: string; message: string; at: Timestamp } | null,
@@ -106,7 +109,7 @@ export const handleStatus = defineEndpoint({
             {
               providerId: doc.id,
               status: integration.status,
-              accountCount: integration.accountIds.length,
+              accountCount: syncedAccountIds(integration).length,
               lastSyncRequestedAt: iso(integration.lastSyncRequestedAt),
               lastSyncedAt: iso(integration.lastSyncedAt),
               automation: integration.automation,
@@ -114,6 +117,10 @@ export const handleStatus = defineEndpoint({
               consecutiveFailures: integration.consecutiveFailures,
               activeJobId: integration.activeJobId,
               backfill: backfillView(plans.get(doc.id), deps.clock()),
+              accountSelection: integration.accountSelection,
+              accounts: Object.values(integration.accounts).map(accountView),
+              discoveredAt: iso(integration.discoveredAt),
+              credentialHealth: credentialHealthView(integration.credentialHealth),
             },
           ];
         }),

@@ -51,6 +51,54 @@ export const automationSchema = z.object({
 
 const timestamp = z.instanceof(Timestamp);
 
+/**
+ * Which discovered accounts an integration syncs: every one (`all`, accounts found later
+ * included), or the chosen ones (`selected`). Documents from before discovery hold a fixed list:
+ * they read as `selected`, that list being the selection.
+ */
+export const ACCOUNT_SELECTIONS = ["all", "selected"] as const;
+export type AccountSelection = (typeof ACCOUNT_SELECTIONS)[number];
+
+/**
+ * One ad account the connection reached (by canonical id in `accounts`): what its platform said
+ * of it at the last discovery. `lost_access`: listed before, not any more (access removed, the
+ * account deleted) — kept and marked, its history kept, no longer synced.
+ */
+export const accountEntrySchema = z.object({
+  /** As the platform spells it, and the syncs ask for it. */
+  accountId: z.string().min(1),
+  name: z.string(),
+  currency: z.string().nullable().default(null),
+  timeZone: z.string().nullable().default(null),
+  status: z.enum(["active", "inactive", "lost_access"]),
+  platformStatus: z.string().default(""),
+  /** Google: its managers, top first (the first is its `login-customer-id`); Meta: its business. */
+  hierarchy: z.array(z.string()).default([]),
+  selected: z.boolean(),
+  firstSeenAt: timestamp,
+  lastSeenAt: timestamp.nullable().default(null),
+  lostAccessAt: timestamp.nullable().default(null),
+});
+export type AccountEntry = z.infer<typeof accountEntrySchema>;
+
+export const CREDENTIAL_STATES = ["ok", "expiring", "expired", "revoked"] as const;
+export type CredentialState = (typeof CREDENTIAL_STATES)[number];
+
+/** What is known of the connection's life (`health.ts`), as of its last check. */
+export const credentialHealthSchema = z.object({
+  state: z.enum(CREDENTIAL_STATES),
+  /** When the user must reconnect by; null: the platform sets no end (Google, TikTok). */
+  reconnectBy: timestamp.nullable(),
+  /** What decided it, e.g. `linkedin_refresh_token_end`, `meta_data_access_end`, `revoked`. */
+  basis: z.string(),
+  checkedAt: timestamp,
+  /** When the platform last accepted the credentials (a discovery, a refresh). */
+  lastVerifiedAt: timestamp.nullable().default(null),
+  /** The `reconnectBy` an expiry alert was sent for: one alert per expiry. */
+  alertedFor: timestamp.nullable().default(null),
+});
+export type CredentialHealth = z.infer<typeof credentialHealthSchema>;
+
 export const integrationSchema = z.object({
   status: z.enum(INTEGRATION_STATUSES),
   accountIds: z.array(z.string().min(1)).default([]),
@@ -73,6 +121,11 @@ export const integrationSchema = z.object({
    * by its last successful fetch: the next job resolves its window without looking it up.
    */
   accountTimeZones: z.record(z.string(), z.string().min(1)).default({}),
+  accountSelection: z.enum(ACCOUNT_SELECTIONS).default("selected"),
+  /** Every account discovery found (canonical id → entry); `accountIds` is what is synced. */
+  accounts: z.record(z.string(), accountEntrySchema).default({}),
+  discoveredAt: timestamp.nullable().default(null),
+  credentialHealth: credentialHealthSchema.nullable().default(null),
 });
 export type Integration = z.infer<typeof integrationSchema>;
 

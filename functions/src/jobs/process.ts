@@ -8,8 +8,16 @@
  * one account's rows at a time, however many accounts the integration has.
  */
 import { type BackfillDeps, BackfillRunFailure, runBackfill } from "../backfill/run";
+import { loginCustomerIdsOf, syncedAccountIds } from "../integrations/accounts";
 import { CredentialsError, openCredentials, sealCredentials } from "../integrations/credentials";
-import { credentialsPath, integrationPath, integrationSchema } from "../integrations/model";
+import { discoverIntegration, type DiscoveryDeps } from "../integrations/discovery";
+import { hasEnded } from "../integrations/health";
+import {
+  credentialsPath,
+  type Integration,
+  integrationPath,
+  integrationSchema,
+} from "../integrations/model";
 import type { TokenKeyring } from "../integrations/token-keys";
 import { type AccountWindow, addCounts, MetricsStore, noCounts } from "../metrics/store";
 import { ProviderError } from "../providers/errors";
@@ -37,7 +45,7 @@ import {
   type StoreDeps,
   storeRefreshedCredentials,
 } from "./store";
-import { windowDays } from "./window";
+import { isDailySlot, windowDays } from "./window";
 
 /**
  * Pulls one integration's rows, handing each account's to `request.onAccount`; the provider
@@ -62,7 +70,15 @@ export interface ProcessDeps extends StoreDeps {
   history?: BackfillDeps["history"];
   /** Backfill runs: the requests one run may start slices with (`BACKFILL_RUN_REQUESTS`). */
   backfillRunRequests?: number;
+  /**
+   * Account discovery and credential inspection, run before the day's first daily sync of an
+   * integration (`integrations/discovery.ts`); absent: accounts stay as stored.
+   */
+  discovery?: Omit<DiscoveryDeps, keyof StoreDeps | "logger" | "tokenKeys">;
 }
+
+/** An integration is discovered again by its first daily sync this long after the last time. */
+export const REDISCOVER_AFTER_MS = 20 * 3_600_000;
 
 export interface RunOutcome {
   /** `invalid_document`: the job document failed validation and was failed `permanent`. */
@@ -128,6 +144,14 @@ async function loadWork(deps: ProcessDeps, job: Job) {
     });
   }
   const integration = parsed.data;
+  if (hasEnded(integration.credentialHealth, deps.clock())) {
+    // Known to be over (revoked, or past the end its platform set): no request could succeed.
+    throw new JobFailure({
+      code: "auth",
+      reason: "connection_expired",
+      message: "the connection has ended: the user must reconnect",
+    });
+  }
   if (integration.status !== "active") {
     throw new JobFailure({
       code: integration.status === "needs_reauth" ? "auth" : "permanent",
@@ -203,6 +227,26 @@ function credentialPersister(
   };
 }
 
+/** A daily scheduled sync whose integration was not discovered within `REDISCOVER_AFTER_MS`. */
+function discoveryDue(deps: ProcessDeps, job: Job, integration: Integration): boolean {
+  const last = integration.discoveredAt?.toMillis();
+  return (
+    deps.discovery !== undefined &&
+    job.type === "scheduled-sync" &&
+    isDailySlot(job.slot ?? null) &&
+    (last === undefined || deps.clock().getTime() - last >= REDISCOVER_AFTER_MS)
+  );
+}
+
+/**
+ * Accounts that lost access: no longer synced, but their stored days are never zeroed as a
+ * removed account's would be (`MetricsStore.finish`) — their history stays as it was.
+ */
+const lostAccess = (integration: Integration): string[] =>
+  Object.values(integration.accounts)
+    .filter((entry) => entry.status === "lost_access")
+    .map((entry) => entry.accountId);
+
 export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutcome> {
   const { claimed, invalid } = await claim(deps, jobId);
   if (invalid !== undefined) {
@@ -215,7 +259,20 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
   const logger = deps.logger.child({ jobId, userId: job.userId, provider: job.providerId });
   logger.info("job started", { type: job.type, attempt: job.attempts });
   try {
-    const { integration, credentials, credentialsReadAt } = await loadWork(deps, job);
+    let work = await loadWork(deps, job);
+    if (discoveryDue(deps, job, work.integration)) {
+      const outcome = await discoverIntegration(
+        { ...deps, ...deps.discovery!, logger },
+        { userId: job.userId, providerId: job.providerId },
+      );
+      if (outcome.status === "refused") {
+        throw new JobFailure(outcome.error);
+      }
+      // The accounts to sync, and any token the discovery refreshed, as they now stand.
+      work = await loadWork(deps, job);
+    }
+    const { integration, credentials, credentialsReadAt } = work;
+    const synced = syncedAccountIds(integration);
     const persist = credentialPersister(deps, jobId, job, credentialsReadAt, logger);
     if (job.type === "initial-backfill") {
       const run = await runBackfill(
@@ -260,16 +317,17 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
     /** Canonical ids of the accounts whose rows were stored. */
     const stored = new Set<string>();
     const fetched =
-      integration.accountIds.length === 0
+      synced.length === 0
         ? { accounts: [], requests: 0 }
         : await deps.fetchMetrics(job.providerId, {
             credentials,
-            accountIds: integration.accountIds,
+            accountIds: synced,
             window,
             timeZones: integration.accountTimeZones,
             ...(integration.loginCustomerId
               ? { loginCustomerId: integration.loginCustomerId }
               : {}),
+            loginCustomerIds: loginCustomerIdsOf(integration.accounts),
             ...(deps.deadline ? { deadline: deps.deadline.getTime() } : {}),
             onAccount: async (account) => {
               if (account.refreshedCredentials) {
@@ -293,7 +351,7 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
       counts,
       await metrics.finish(
         // Every account the integration holds; one whose rows were not stored is left alone.
-        integration.accountIds.map((accountId): AccountWindow => {
+        [...synced, ...lostAccess(integration)].map((accountId): AccountWindow => {
           const outcome = outcomes.get(accountId);
           const canonical = canonicalAccountId(job.providerId, accountId);
           return outcome?.status === "ok" && stored.has(canonical)

@@ -452,6 +452,31 @@ export interface AlertDeps extends StoreDeps {
 }
 
 /**
+ * A one-off notice (a connection about to expire): posted once to the webhook, with no incident
+ * to track. `undefined` when no webhook is configured; never throws (a failure is returned, and
+ * the caller tries again on its next run).
+ */
+export async function sendNotice(
+  deps: AlertDeps,
+  key: string,
+  text: string,
+): Promise<AlertDelivery | undefined> {
+  try {
+    const config = requireAlertConfig(deps.env);
+    if (config.webhookUrl === undefined) {
+      return undefined;
+    }
+    await postToWebhook(config.webhookUrl, `${PREFIX} ${text}`, config.timeoutMs);
+    deps.logger.info("notice delivered", { alert: key });
+    return { key, action: "alert", delivered: true };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    deps.logger.warn("notice not delivered", { alert: key, reason: message });
+    return { key, action: "alert", delivered: false, error: message };
+  }
+}
+
+/**
  * Runs `build` and evaluates what it observed, when a webhook is configured. Never throws: a bad
  * configuration or a Firestore error is logged and returned for the event, not raised into the
  * run it reports on.

@@ -33,6 +33,7 @@ export const DEFAULT_ENDPOINT_LIMITS = {
   process: 60,
   status: 120,
   automation: 30,
+  accounts: 30,
 } as const;
 
 /** Every endpoint that authenticates its callers, and so is limited per caller. */
@@ -76,6 +77,7 @@ const endpointLimitsSchema = z.strictObject({
   process: requestsPerMinute,
   status: requestsPerMinute,
   automation: requestsPerMinute,
+  accounts: requestsPerMinute,
 } satisfies Record<LimitedEndpoint, typeof requestsPerMinute>);
 
 export type EndpointLimits = Readonly<Record<LimitedEndpoint, number>>;

@@ -20,29 +20,37 @@ import { DEFAULT_LEASE_MS, JOB_TIMEOUT_SECONDS, RUN_BUDGET_MS } from "../jobs/le
 import type { MetricsFetcher, ProcessDeps } from "../jobs/process";
 import { readRawEnv, REGION } from "../params";
 import { queuesOf } from "../providers/budget";
-import type { ProviderRuntime } from "../providers/registry";
+import type { DiscoveryRuntime, ProviderRuntime } from "../providers/registry";
 import type { OperationDeps } from "../scheduler/operations";
 import type { SchedulerOperation } from "../shared/alert-config";
 import { systemClock } from "../shared/clock";
 import { requireProviderSettings } from "../shared/config";
 import { createLogger, type LogFields, type Logger } from "../shared/logger";
 
-let runtime: { key: string; fetch: ProviderRuntime } | undefined;
+let runtime: { key: string; fetch: ProviderRuntime; discover: DiscoveryRuntime } | undefined;
 
-async function providerRuntime(): Promise<ProviderRuntime> {
+async function providerRuntime() {
   const settings = requireProviderSettings(readRawEnv());
   // Rebuilt only if the settings change (they do not within a deployed instance).
   const key = JSON.stringify(settings);
   if (runtime?.key !== key) {
-    const { createProviderRuntime } = await import("../providers/registry");
-    runtime = { key, fetch: createProviderRuntime(settings) };
+    const { createDiscoveryRuntime, createProviderRuntime } = await import("../providers/registry");
+    runtime = {
+      key,
+      fetch: createProviderRuntime(settings),
+      discover: createDiscoveryRuntime(settings),
+    };
   }
-  return runtime.fetch;
+  return runtime;
 }
 
 /** Fetches through the instance's provider runtime, loading it on first use. */
 export const fetchMetrics: MetricsFetcher = async (providerId, request) =>
-  (await providerRuntime())(providerId, request);
+  (await providerRuntime()).fetch(providerId, request);
+
+/** Discovers an integration's accounts through the instance's provider runtime. */
+export const discoverAccounts: DiscoveryRuntime = async (providerId, credentials) =>
+  (await providerRuntime()).discover(providerId, credentials);
 
 /**
  * Cloud Tasks through firebase-admin: the platform's queue is its task function's
@@ -96,6 +104,7 @@ export async function processDeps(
   return {
     ...deps,
     fetchMetrics,
+    discovery: { discover: discoverAccounts, env: deps.env },
     owner: `${process.env.K_REVISION ?? "local"}/${randomUUID()}`,
     leaseMs: DEFAULT_LEASE_MS,
     deadline: new Date(deps.clock().getTime() + RUN_BUDGET_MS),

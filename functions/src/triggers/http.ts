@@ -100,3 +100,8 @@ export const integrationsAutomation = onRequest(
   {},
   serve(async () => (await import("../http/automation")).handleAutomation),
 );
+
+export const integrationsAccounts = onRequest(
+  {},
+  serve(async () => (await import("../http/accounts")).handleAccounts),
+);

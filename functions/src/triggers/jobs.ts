@@ -8,7 +8,8 @@
  */
 import { onDocumentCreated } from "firebase-functions/firestore";
 
-import { dispatchDeps } from "./deps";
+import { providerSecrets, tokenEncryptionKeys } from "../params";
+import { discoverAccounts, dispatchDeps, operationDeps } from "./deps";
 
 export const processSyncJob = onDocumentCreated(
   { document: "syncJobs/{jobId}", retry: true },
@@ -28,15 +29,22 @@ export const processSyncJob = onDocumentCreated(
  * `retry: true`: a store that was busy is tried again by Eventarc.
  */
 export const startBackfillOnConnect = onDocumentCreated(
-  { document: "users/{userId}/integrations/{providerId}", retry: true },
+  {
+    document: "users/{userId}/integrations/{providerId}",
+    retry: true,
+    // Discovery calls the platform with the connection's tokens.
+    secrets: [providerSecrets, tokenEncryptionKeys],
+  },
   async (event) => {
     const { userId, providerId } = event.params;
-    const [{ isProviderId }, { onIntegrationConnected }, { ADAPTERS }] = await Promise.all([
-      import("../integrations/model"),
-      import("../backfill/connect"),
-      import("../providers/registry"),
-    ]);
-    const deps = dispatchDeps({ trigger: "startBackfillOnConnect", userId, providerId });
+    const [{ isProviderId }, { onIntegrationConnected }, { ADAPTERS }, { requireTokenKeys }] =
+      await Promise.all([
+        import("../integrations/model"),
+        import("../backfill/connect"),
+        import("../providers/registry"),
+        import("../integrations/token-keys"),
+      ]);
+    const deps = operationDeps({ trigger: "startBackfillOnConnect", userId, providerId });
     if (!isProviderId(providerId)) {
       deps.logger.warn("integration of an unknown platform ignored", { providerId });
       return;
@@ -45,8 +53,10 @@ export const startBackfillOnConnect = onDocumentCreated(
       deps,
       { userId, providerId },
       ADAPTERS[providerId].history,
+      { ...deps, discover: discoverAccounts, tokenKeys: requireTokenKeys(deps.env) },
     );
     deps.logger.info("integration connected", {
+      discovery: outcome.discovery?.status,
       backfill: outcome.backfill.status,
       sync: outcome.sync.status,
     });

@@ -10,7 +10,12 @@ import { type RunningSandbox, startSandbox } from "../../dev/sandbox/server";
 import { daysBetween, type SandboxAccount, SandboxWorld } from "../../dev/sandbox/world";
 import { writeCredentials } from "../../src/integrations/credentials";
 import { integrationPath } from "../../src/integrations/model";
-import { createProviderRuntime, type ProviderRuntime } from "../../src/providers/registry";
+import {
+  createDiscoveryRuntime,
+  createProviderRuntime,
+  type DiscoveryRuntime,
+  type ProviderRuntime,
+} from "../../src/providers/registry";
 import { parseProviderSettings } from "../../src/providers/settings";
 import type { DateRange, ProviderId } from "../../src/providers/types";
 import { LINKEDIN_VERSIONS_AT } from "./sandbox";
@@ -20,6 +25,8 @@ export interface TestStack {
   sandbox: RunningSandbox;
   world: SandboxWorld;
   runtime: ProviderRuntime;
+  /** Account discovery and credential inspection against the sandbox. */
+  discover: DiscoveryRuntime;
   /** A fresh runtime (another function instance: its own limiters). */
   newRuntime(): ProviderRuntime;
   /** The PROVIDER_SETTINGS / PROVIDER_SECRETS values for this sandbox. */
@@ -56,6 +63,7 @@ export async function startTestStack(
     sandbox,
     world,
     runtime: createProviderRuntime(merged),
+    discover: createDiscoveryRuntime(merged),
     newRuntime: () => createProviderRuntime(merged),
     env: {
       PROVIDER_SETTINGS: JSON.stringify(withLimits),

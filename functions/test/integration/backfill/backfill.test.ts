@@ -117,6 +117,23 @@ async function seed(userId: string, accounts: SandboxAccount[]): Promise<void> {
   await writeCredentials(firestore.db, TEST_TOKEN_KEYS, userId, providerId, tokens);
 }
 
+/**
+ * The runtime behind a gate: a fetch says it has started (`inside`), then waits for `release` —
+ * a run held inside its first platform call while the test does something else.
+ */
+function gatedFetcher(): { gated: MetricsFetcher; inside: Promise<void>; release: () => void } {
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const gated: MetricsFetcher = async (providerId, fetchRequest) => {
+    entered();
+    await gate;
+    return runtime(providerId, fetchRequest);
+  };
+  return { gated, inside, release };
+}
+
 const newUser = () => `backfill-user-${(users += 1)}`;
 
 async function request(
@@ -430,15 +447,7 @@ it("runs the nightly syncs of the same user, on the same and another platform, d
   const jobId = expectQueued(await request(userId, "google", 200));
 
   // The backfill's run holds its job and waits inside its first fetch until the syncs are done.
-  let entered!: () => void;
-  const inside = new Promise<void>((resolve) => (entered = resolve));
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const gated: MetricsFetcher = async (providerId, fetchRequest) => {
-    entered();
-    await gate;
-    return runtime(providerId, fetchRequest);
-  };
+  const { gated, inside, release } = gatedFetcher();
   const backfill = runJob(deps({ fetchMetrics: gated, owner: "backfill-worker" }), jobId);
   await inside;
   expect(await readJob(jobId)).toMatchObject({ status: "running", type: "initial-backfill" });
@@ -613,15 +622,7 @@ it("extends a plan while its job runs: the run goes on to the older days", async
   const queriesBefore = stack.world.queryLog.length;
   const jobId = expectQueued(await request(userId, "google", 200));
   // The run has read its plan (200 days) and waits inside its first fetch.
-  let entered!: () => void;
-  const inside = new Promise<void>((resolve) => (entered = resolve));
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const gated: MetricsFetcher = async (providerId, fetchRequest) => {
-    entered();
-    await gate;
-    return runtime(providerId, fetchRequest);
-  };
+  const { gated, inside, release } = gatedFetcher();
   await dispatchJobs(deps(), [jobId]);
   const running = runJob(deps({ fetchMetrics: gated }), jobId);
   await inside;

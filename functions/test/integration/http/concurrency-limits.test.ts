@@ -10,6 +10,7 @@
  * - forged X-Forwarded-For entries, rotated on every call, change nothing: the burst still
  *   counts as one source and the address they name is not blocked.
  */
+import { handleAccounts } from "../../../src/http/accounts";
 import { handleAutomation } from "../../../src/http/automation";
 import type { EndpointDeps, Handler, HttpRequestLike } from "../../../src/http/context";
 import { handleCron } from "../../../src/http/cron";
@@ -102,6 +103,14 @@ const CALLS: Record<LimitedEndpoint, Call> = {
       request("PATCH", {
         headers: viaFrontEnd(sourceOf(i, several), bearer(instances.mint(userOf(i, several)))),
         body: { providerId: "google", autoSync: i % 2 === 0 },
+      }),
+  },
+  accounts: {
+    handler: handleAccounts,
+    request: (i, several) =>
+      request("PATCH", {
+        headers: viaFrontEnd(sourceOf(i, several), bearer(instances.mint(userOf(i, several)))),
+        body: { providerId: "google", selection: i % 2 === 0 ? "all" : "selected" },
       }),
   },
 };

@@ -3,8 +3,9 @@
  * automation honoured by the next scheduler run, jobs processed into metrics, stale jobs reset,
  * old jobs cleaned up, and each caller seeing only their own integrations.
  */
-import type { Firestore } from "firebase-admin/firestore";
+import { type Firestore, Timestamp } from "firebase-admin/firestore";
 
+import { handleAccounts } from "../../../src/http/accounts";
 import { handleAutomation } from "../../../src/http/automation";
 import type { Handler } from "../../../src/http/context";
 import { handleCron } from "../../../src/http/cron";
@@ -389,6 +390,11 @@ describe("GET /api/integrations/status", () => {
         consecutiveFailures: 0,
         activeJobId: jobId,
         backfill: null,
+        // Not discovered yet: its fixed accounts are synced, its health unknown.
+        accountSelection: "selected",
+        accounts: [],
+        discoveredAt: null,
+        credentialHealth: null,
       },
       expect.objectContaining({
         providerId: "tiktok",
@@ -526,5 +532,88 @@ describe("PATCH /api/integrations/automation", () => {
     expect(status).toBe(404);
     expect((await integrationRef(db, "frank", "meta").get()).exists).toBe(false);
     expect(await storedAutomation(db, "erin", "meta")).toMatchObject({ autoSync: true });
+  });
+});
+
+describe("PATCH /api/integrations/accounts", () => {
+  let db: Firestore;
+  const seen = Timestamp.fromDate(NOW);
+  const entry = (
+    accountId: string,
+    status: "active" | "inactive" | "lost_access",
+    selected = false,
+  ) => ({
+    accountId,
+    name: `Account ${accountId}`,
+    currency: "USD",
+    timeZone: "UTC",
+    status,
+    platformStatus: status === "active" ? "ENABLED" : "CANCELED",
+    hierarchy: ["9000000001"],
+    selected,
+    firstSeenAt: seen,
+    lastSeenAt: seen,
+    lostAccessAt: null,
+  });
+
+  beforeAll(async () => {
+    db = freshProject("http-accounts");
+    await seedIntegration(db, "gina", "google");
+    await integrationRef(db, "gina", "google").update({
+      accountIds: ["1111111111"],
+      discoveredAt: seen,
+      accounts: {
+        "1111111111": entry("1111111111", "active", true),
+        "2222222222": entry("2222222222", "active"),
+        "3333333333": entry("3333333333", "inactive"),
+      },
+    });
+    await seedIntegration(db, "henry", "google");
+  });
+
+  const patch = (uid: string, body: unknown) =>
+    invoke(db, handleAccounts, { method: "PATCH", headers: userHeaders(uid), body });
+  const synced = (body: unknown) => (body as { accountIds: string[] }).accountIds;
+
+  it("syncs every active account with selection all, and only the chosen ones with a selection", async () => {
+    const all = await patch("gina", { providerId: "google", selection: "all" });
+    expect(all.status).toBe(200);
+    expect(synced(all.body)).toEqual(["1111111111", "2222222222"]);
+
+    const chosen = await patch("gina", {
+      providerId: "google",
+      selection: "selected",
+      accountIds: ["222-222-2222"],
+    });
+    expect(chosen.status).toBe(200);
+    expect(synced(chosen.body)).toEqual(["2222222222"]);
+    const stored = await integration(db, "gina", "google");
+    expect(stored.accountSelection).toBe("selected");
+    expect(stored.accounts["1111111111"]?.selected).toBe(false);
+    expect(stored.accounts["2222222222"]?.selected).toBe(true);
+  });
+
+  it("refuses an account discovery has not found, and writes nothing", async () => {
+    const before = await writtenState(db);
+    const response = await patch("gina", { providerId: "google", accountIds: ["4444444444"] });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(response.body)).toContain("4444444444");
+    expect(await writtenState(db)).toEqual(before);
+  });
+
+  it("answers 404 for an integration the caller does not have, and touches no other user's", async () => {
+    const before = await writtenState(db);
+    const response = await patch("henry", { providerId: "meta", selection: "all" });
+    expect(response.status).toBe(404);
+    expect(await writtenState(db)).toEqual(before);
+  });
+
+  it.each([
+    [{ providerId: "google" }],
+    [{ providerId: "google", selection: "some" }],
+    [{ providerId: "google", accountIds: "1111111111" }],
+    [{ providerId: "google", selection: "all", userId: "gina" }],
+  ])("answers 400 for %j", async (body) => {
+    expect((await patch("gina", body)).status).toBe(400);
   });
 });

@@ -23,6 +23,8 @@ import { type Firestore, Timestamp } from "firebase-admin/firestore";
 
 import { freePorts, type RunningSuite, startSuite } from "../../dev/emulators/suite";
 import type { SandboxAccount } from "../../dev/sandbox/world";
+import { planSchema } from "../../src/backfill/plan";
+import { backfillPath } from "../../src/backfill/store";
 import { integrationPath, integrationSchema } from "../../src/integrations/model";
 import { type Job, JOBS_COLLECTION } from "../../src/jobs/model";
 import { ENQUEUE_STATE_PATH } from "../../src/jobs/schedule";
@@ -97,6 +99,7 @@ const USERS = {
   stale: { uid: "e2e-user-d", provider: "google", autoSync: false },
   old: { uid: "e2e-user-e", provider: "meta", autoSync: false },
   lost: { uid: "e2e-user-f", provider: "tiktok", autoSync: false },
+  connect: { uid: "e2e-user-g", provider: "google", autoSync: false },
 } as const satisfies Record<string, { uid: string; provider: ProviderId; autoSync: boolean }>;
 
 /** What each scheduled function records (its scheduler event's operation). */
@@ -266,11 +269,42 @@ const readIntegration = async (userId: string, providerId: ProviderId) =>
   integrationSchema.parse((await db.doc(integrationPath(userId, providerId)).get()).data());
 
 type Seeded = (typeof USERS)[keyof typeof USERS];
-const seed = (user: Seeded, cadenceHours = 24) =>
-  seedSandboxIntegration(db, stack, user.uid, user.provider, {
+
+/** The on-connect trigger's account of a new integration of `userId` (its log line). */
+const connected = (userId: string, entry: Record<string, unknown>) =>
+  waitFor(
+    `startBackfillOnConnect for ${userId}`,
+    () =>
+      Promise.resolve(
+        jobLogs(suite.output(), userId).find((logEntry) =>
+          Object.entries({
+            trigger: "startBackfillOnConnect",
+            message: "integration connected",
+            ...entry,
+          }).every(([key, value]) => logEntry[key] === value),
+        ),
+      ),
+    { describe: suiteLog },
+  );
+
+/**
+ * An integration of the scenario, with no on-connect work: each test asserts its own jobs. It
+ * is created disabled — the deployed startBackfillOnConnect then finds nothing to do, as for any
+ * integration connected inactive — and activated once the trigger has said so. The on-connect
+ * work itself has its own test.
+ */
+async function seed(user: Seeded, cadenceHours = 24): Promise<void> {
+  const exists = (await db.doc(integrationPath(user.uid, user.provider)).get()).exists;
+  await seedSandboxIntegration(db, stack, user.uid, user.provider, {
     autoSync: user.autoSync,
     cadenceHours,
+    status: exists ? "active" : "disabled",
   });
+  if (!exists) {
+    await connected(user.uid, { sync: "skipped", backfill: "skipped" });
+    await db.doc(integrationPath(user.uid, user.provider)).update({ status: "active" });
+  }
+}
 
 /** A job document in any state, valid for `jobSchema`, written with create() as the store does. */
 async function writeJob(user: Seeded, overrides: Partial<Job>): Promise<string> {
@@ -750,4 +784,26 @@ describe("secrets as deployed", () => {
     expect(without.status).toBe(401);
     expect(without.body).toMatchObject(errorShape("unauthenticated"));
   });
+});
+
+// Last: the integration it connects would be one more for the fan-outs of the tests above.
+it("gives a new integration its discovery, a sync of its recent days and its backfill plan, through the deployed startBackfillOnConnect", async () => {
+  const user = USERS.connect;
+  await seedSandboxIntegration(db, stack, user.uid, user.provider, { autoSync: false });
+  await connected(user.uid, { discovery: "discovered", sync: "queued", backfill: "queued" });
+  const stored = await readIntegration(user.uid, user.provider);
+  // The sandbox login reaches the platform's accounts; the fixed list stays the selection.
+  expect(stored.discoveredAt).not.toBeNull();
+  expect(stored.accounts["6666666666"]).toMatchObject({ status: "active", selected: true });
+  const plan = planSchema.parse((await db.doc(backfillPath(user.uid, user.provider)).get()).data());
+  expect(plan).toMatchObject({ status: "active", source: "on-connect" });
+  expect(Object.keys(plan.accounts)).toEqual(["6666666666"]);
+  // The first sync, queued by the trigger, runs through the platform queue.
+  const sync = await db
+    .collection(JOBS_COLLECTION)
+    .where("userId", "==", user.uid)
+    .where("type", "==", "manual-sync")
+    .get();
+  expect(sync.docs).toHaveLength(1);
+  await processedThroughQueue(sync.docs[0]!.id, user.provider);
 });

@@ -79,7 +79,7 @@ export async function seedSandboxIntegration(
   stack: TestStack,
   userId: string,
   providerId: ProviderId,
-  options: { autoSync?: boolean; cadenceHours?: number } = {},
+  options: { autoSync?: boolean; cadenceHours?: number; status?: "active" | "disabled" } = {},
 ): Promise<void> {
   const accounts = stack.world.accounts.filter((account) => account.provider === providerId);
   const refreshable = providerId === "google" || providerId === "linkedin";
@@ -88,7 +88,7 @@ export async function seedSandboxIntegration(
     ...(refreshable ? { lifetimeMs: 3_600_000 } : {}),
   });
   await db.doc(integrationPath(userId, providerId)).set({
-    status: "active",
+    status: options.status ?? "active",
     accountIds: accounts.map((account) => account.id),
     automation: {
       autoSync: options.autoSync ?? true,

@@ -5,6 +5,7 @@
  * emulator instead (`test/e2e`).
  */
 import type { JobTask, TaskQueues } from "../../src/jobs/dispatch";
+import type { QueueKind } from "../../src/providers/budget";
 import type { ProviderId } from "../../src/providers/types";
 
 export interface EnqueuedTask {
@@ -12,6 +13,8 @@ export interface EnqueuedTask {
   task: JobTask;
   id: string;
   scheduleTime: Date;
+  /** The platform's sync queue, or its backfill queue. */
+  queue: QueueKind;
 }
 
 export interface RecordingQueues {

@@ -31,6 +31,7 @@ beforeAll(async () => {
         accessToken: "ciphertext",
       });
       await setDoc(doc(db, `users/${uid}/metrics/google_1_2_2026-11-28`), { clicks: 1 });
+      await setDoc(doc(db, `users/${uid}/backfills/google`), { status: "active" });
     }
     await setDoc(doc(db, "syncJobs/job-1"), { userId: "alice", status: "queued" });
     await setDoc(doc(db, "admin/scheduler/events/e1"), { operation: "x" });
@@ -43,15 +44,17 @@ const alice = () => env.authenticatedContext("alice").firestore();
 const anonymous = () => env.unauthenticatedContext().firestore();
 
 describe("a signed-in user", () => {
-  it("reads their own integrations and metrics", async () => {
+  it("reads their own integrations, backfills and metrics", async () => {
     await assertSucceeds(getDoc(doc(alice(), "users/alice/integrations/google")));
     await assertSucceeds(getDocs(collection(alice(), "users/alice/integrations")));
     await assertSucceeds(getDocs(collection(alice(), "users/alice/metrics")));
+    await assertSucceeds(getDoc(doc(alice(), "users/alice/backfills/google")));
   });
 
   it("reads nobody else's", async () => {
     await assertFails(getDoc(doc(alice(), "users/bob/integrations/google")));
     await assertFails(getDocs(collection(alice(), "users/bob/metrics")));
+    await assertFails(getDoc(doc(alice(), "users/bob/backfills/google")));
   });
 
   it("never reads tokens, not even their own", async () => {
@@ -64,6 +67,7 @@ describe("a signed-in user", () => {
     );
     await assertFails(setDoc(doc(alice(), "users/alice/metrics/forged"), { clicks: 1e9 }));
     await assertFails(deleteDoc(doc(alice(), "users/alice/integrations/google")));
+    await assertFails(setDoc(doc(alice(), "users/alice/backfills/google"), { status: "complete" }));
   });
 
   it("cannot see jobs or anything under admin/", async () => {

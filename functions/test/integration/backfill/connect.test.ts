@@ -6,7 +6,7 @@
 import { CONNECT_SOURCE, onIntegrationConnected } from "../../../src/backfill/connect";
 import { DEFAULT_BACKFILL_DAYS } from "../../../src/backfill/plan";
 import { sinceDaysBack } from "../../../src/backfill/store";
-import { jobRef,parseJob } from "../../../src/jobs/store";
+import { jobRef, parseJob } from "../../../src/jobs/store";
 import { addDays } from "../../../src/providers/ranges";
 import { ADAPTERS } from "../../../src/providers/registry";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";

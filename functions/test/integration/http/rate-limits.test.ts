@@ -207,7 +207,7 @@ describe("configuration", () => {
     [
       "an unknown endpoint",
       '{"stauts":5}',
-      "ENDPOINT_RATE_LIMITS has invalid requests-per-minute limits: stauts (is not one of cron, worker, schedule, process, status, automation)",
+      "ENDPOINT_RATE_LIMITS has invalid requests-per-minute limits: stauts (is not one of cron, worker, schedule, process, status, automation, accounts)",
     ],
     [
       "a limit below 1",

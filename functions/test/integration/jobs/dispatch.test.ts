@@ -85,9 +85,25 @@ describe("dispatching a job", () => {
         task: { jobId, taskId: taskId(jobId, job) },
         id: taskId(jobId, job),
         scheduleTime: job.nextAttemptAt.toDate(),
+        queue: "sync",
       },
     ]);
     expect(taskId(jobId, job)).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it("sends a backfill run to its platform's backfill queue, every other job to the sync queue", async () => {
+    const userId = `dispatch-user-${(users += 1)}`;
+    await seedIntegration(firestore.db, { userId, providerId: "meta" });
+    const [backfill] = await enqueueJobs(deps(), [
+      { userId, providerId: "meta", type: "initial-backfill", timeframeDays: 400, source: "test" },
+    ]);
+    if (backfill?.status !== "queued") {
+      throw new Error("expected a queued job");
+    }
+    expect(await dispatchSnapshot(deps(), await snapshot(backfill.jobId))).toBe("enqueued");
+    expect(queues.tasks.map((task) => [task.task.jobId, task.queue])).toEqual([
+      [backfill.jobId, "backfill"],
+    ]);
   });
 
   it("gives a running or finished job no task", async () => {
@@ -141,6 +157,7 @@ describe("a task's run", () => {
       task: { jobId, taskId: taskId(jobId, requeued) },
       id: taskId(jobId, requeued),
       scheduleTime: requeued.nextAttemptAt.toDate(),
+      queue: "sync",
     });
     expect(queues.tasks[1]!.id).not.toBe(queues.tasks[0]!.id);
 
@@ -200,6 +217,7 @@ it("the stale reset gives each job it requeues its task", async () => {
       task: { jobId, taskId: taskId(jobId, requeued) },
       id: taskId(jobId, requeued),
       scheduleTime: requeued.nextAttemptAt.toDate(),
+      queue: "sync",
     },
   ]);
 });

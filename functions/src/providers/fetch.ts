@@ -119,14 +119,7 @@ export async function fetchMetrics<P extends ProviderId>(
         accountRows = await adapter.fetchAccount(context(accountId), session.credentials, query);
       } catch (error) {
         // The platform rejected the token mid-fetch: refresh once, then try this account again.
-        const refreshable =
-          adapter.tokens !== undefined && session.credentials.refreshToken !== undefined;
-        if (
-          !(error instanceof ProviderError) ||
-          error.code !== "auth" ||
-          session.refreshed ||
-          !refreshable
-        ) {
+        if (!session.mayRefreshAfter(error)) {
           throw error;
         }
         try {
@@ -229,6 +222,17 @@ class Session<P extends ProviderId> {
     this.refreshed = true;
   }
 
+  /** Whether `error` is a refused token that one refresh (none done yet) may mend. */
+  mayRefreshAfter(error: unknown): boolean {
+    return (
+      error instanceof ProviderError &&
+      error.code === "auth" &&
+      !this.refreshed &&
+      this.adapter.tokens !== undefined &&
+      this.credentials.refreshToken !== undefined
+    );
+  }
+
   async refreshIfExpiring(): Promise<void> {
     if (this.adapter.tokens?.isExpiring(this.credentials, this.deps.clock.now())) {
       await this.refresh();
@@ -273,13 +277,7 @@ export async function discoverAccounts<P extends ProviderId>(
     try {
       accounts = await discovery.discover(session.context(), session.credentials);
     } catch (error) {
-      const refreshable = adapter.tokens !== undefined && session.credentials.refreshToken;
-      if (
-        !(error instanceof ProviderError) ||
-        error.code !== "auth" ||
-        session.refreshed ||
-        !refreshable
-      ) {
+      if (!session.mayRefreshAfter(error)) {
         throw error;
       }
       await session.refresh();

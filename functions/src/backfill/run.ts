@@ -78,7 +78,15 @@ export interface BackfillWork {
 
 /** A failure that ends the run as the job's (`process.ts` records it with `failJob`). */
 export class BackfillRunFailure extends Error {
-  constructor(readonly failure: ProviderErrorInfo) {
+  constructor(
+    readonly failure: ProviderErrorInfo,
+    /** What the run did before it failed (kept: its slices are recorded), for its event. */
+    readonly progress: { slices: number; requests: number; rowsWritten: number } = {
+      slices: 0,
+      requests: 0,
+      rowsWritten: 0,
+    },
+  ) {
     super(failure.message);
   }
 }
@@ -256,6 +264,7 @@ export async function runBackfill(
           reason: "no_outcome",
           message: "the fetch reported no account",
         },
+        { slices, requests, rowsWritten: counts.written },
       );
     }
     // Refused as too old: the account's history starts after this slice; another permanent

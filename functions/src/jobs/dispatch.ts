@@ -220,13 +220,17 @@ export async function runDispatchedJob(
     const counts = emptyCounts();
     counts.processed = 1;
     counts.succeeded = run.outcome === "succeeded" ? 1 : 0;
+    counts.retried = run.outcome === "retry_scheduled" ? 1 : 0;
+    counts.failed = run.outcome === "failed" ? 1 : 0;
     await recordEvent(deps.db, {
       operation: "backfill_run",
       source: "cloud-tasks",
       startedAt,
       finishedAt: deps.clock(),
       counts,
-      errors: [],
+      errors: run.errorCode
+        ? [{ provider: run.backfill.providerId, code: run.errorCode, count: 1 }]
+        : [],
       details: { jobId: task.jobId, ...run.backfill, nextJobId: run.nextJobId ?? null },
     });
   }

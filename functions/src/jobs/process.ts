@@ -420,6 +420,24 @@ export async function runJob(deps: ProcessDeps, jobId: string): Promise<RunOutco
       reason: failure.reason,
       message: failure.message,
     });
-    return { outcome, errorCode: failure.code };
+    const progress =
+      error instanceof BackfillRunFailure
+        ? error.progress
+        : { slices: 0, requests: 0, rowsWritten: 0 };
+    return {
+      outcome,
+      errorCode: failure.code,
+      // A backfill run that failed has its event too (the slices it stored stay stored).
+      ...(job.type === "initial-backfill"
+        ? {
+            backfill: {
+              userId: job.userId,
+              providerId: job.providerId,
+              end: `failed_${failure.code}`,
+              ...progress,
+            },
+          }
+        : {}),
+    };
   }
 }

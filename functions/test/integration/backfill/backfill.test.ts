@@ -40,6 +40,7 @@ import { METRICS_COLLECTION } from "../../../src/metrics/store";
 import { ADAPTERS, createProviderRuntime } from "../../../src/providers/registry";
 import { parseProviderSettings } from "../../../src/providers/settings";
 import type { DateRange, ProviderId } from "../../../src/providers/types";
+import { EVENTS_COLLECTION } from "../../../src/scheduler/events";
 import { recordingLogger } from "../../harness/auth";
 import { type TestFirestore, testFirestore } from "../../harness/firestore";
 import { meterFirestore } from "../../harness/firestore-meter";
@@ -690,3 +691,52 @@ it.each([
   },
   60_000,
 );
+
+it("records one scheduler event per run, a failed run's included", async () => {
+  const userId = newUser();
+  await seed(userId, [SMALL]);
+  const jobId = expectQueued(await request(userId, "google", 200));
+  // The platform fails every request of the first run: the run fails, retried with backoff.
+  stack.world.setFaults("google", { serverErrors: 50 });
+  try {
+    await dispatchJobs(deps(), [jobId]);
+    const task = queues.tasks.find((enqueued) => enqueued.task.jobId === jobId)!;
+    expect((await runDispatchedJob(deps(), task.task)).outcome).toBe("retry_scheduled");
+  } finally {
+    stack.world.setFaults("google", {});
+  }
+  // The retry and the runs after it, to the plan's end: one event each.
+  const runs = await runChain(jobId, SMALL);
+  const events = await firestore.db
+    .collection(EVENTS_COLLECTION)
+    .where("operation", "==", "backfill_run")
+    .where("details.userId", "==", userId)
+    .get();
+  const recorded = events.docs.map((doc) => doc.data());
+  expect(recorded).toHaveLength(1 + runs.length);
+  expect(
+    recorded.filter((event) => (event.details as { end: string }).end !== "failed_transient"),
+  ).toEqual(
+    runs.map((run) =>
+      expect.objectContaining({
+        counts: expect.objectContaining({ processed: 1, succeeded: 1 }) as object,
+        details: expect.objectContaining({ jobId: run.jobId, slices: run.slices }) as object,
+      }),
+    ),
+  );
+  expect(
+    recorded.filter((event) => (event.details as { end: string }).end === "failed_transient"),
+  ).toEqual([
+    expect.objectContaining({
+      source: "cloud-tasks",
+      counts: expect.objectContaining({ processed: 1, retried: 1, succeeded: 0 }) as object,
+      errors: [{ provider: "google", code: "transient", count: 1 }],
+      details: expect.objectContaining({
+        jobId,
+        providerId: "google",
+        end: "failed_transient",
+        slices: 0,
+      }) as object,
+    }),
+  ]);
+});

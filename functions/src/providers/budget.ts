@@ -45,13 +45,15 @@ export const TASK_QUEUES: {
 /**
  * Each platform's backfill queue (`triggers/tasks.ts`): history runs get shares of their own, a
  * few beside the syncs', so however many backfills wait, the syncs keep their shares — a
- * backfill is never ahead of a nightly sync, and never holds one back. A backfill run is bounded
- * (`backfill/run.ts`), so the queue's few slots turn over every few minutes.
+ * backfill is never ahead of a nightly sync, and never holds one back. One share each: 1 of 11
+ * of Google's and TikTok's budget, 1 of 5 of Meta's and LinkedIn's (whose syncs have only 4);
+ * what an idle backfill queue leaves unused is the price of the syncs never waiting. A backfill
+ * run is bounded (`backfill/run.ts`), so the slot turns over every few minutes.
  */
 export const BACKFILL_QUEUES: typeof TASK_QUEUES = {
   google: {
     functionName: "runBackfillGoogle",
-    maxConcurrentDispatches: 2,
+    maxConcurrentDispatches: 1,
     maxDispatchesPerSecond: 1,
   },
   meta: { functionName: "runBackfillMeta", maxConcurrentDispatches: 1, maxDispatchesPerSecond: 1 },
@@ -62,7 +64,7 @@ export const BACKFILL_QUEUES: typeof TASK_QUEUES = {
   },
   tiktok: {
     functionName: "runBackfillTiktok",
-    maxConcurrentDispatches: 2,
+    maxConcurrentDispatches: 1,
     maxDispatchesPerSecond: 1,
   },
 };

@@ -717,11 +717,12 @@ it("records one scheduler event per run, a failed run's included", async () => {
   expect(
     recorded.filter((event) => (event.details as { end: string }).end !== "failed_transient"),
   ).toEqual(
-    runs.map((run) =>
-      expect.objectContaining({
-        counts: expect.objectContaining({ processed: 1, succeeded: 1 }) as object,
-        details: expect.objectContaining({ jobId: run.jobId, slices: run.slices }) as object,
-      }),
+    runs.map(
+      (run): unknown =>
+        expect.objectContaining({
+          counts: expect.objectContaining({ processed: 1, succeeded: 1 }) as object,
+          details: expect.objectContaining({ jobId: run.jobId, slices: run.slices }) as object,
+        }) as unknown,
     ),
   );
   expect(

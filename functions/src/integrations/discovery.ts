@@ -50,16 +50,19 @@ const WRITE_ROUNDS = 3;
 
 const dayOf = (at: Timestamp) => at.toDate().toISOString().slice(0, 10);
 
-/** A refreshed token, stored only if the credentials are the ones read (never older ones). */
+/**
+ * A refreshed token, stored only if the credentials are the ones read (never over newer ones);
+ * returns the stored document's new update time, or undefined when newer ones were there.
+ */
 async function storeRefreshed(
   deps: DiscoveryDeps,
   target: { userId: string; providerId: ProviderId },
   refreshed: Credentials,
   readAt: Timestamp,
-): Promise<void> {
+): Promise<Timestamp | undefined> {
   const sealed = sealCredentials(deps.tokenKeys, target.userId, target.providerId, refreshed);
   try {
-    await deps.db.doc(credentialsPath(target.userId, target.providerId)).update(
+    const written = await deps.db.doc(credentialsPath(target.userId, target.providerId)).update(
       {
         accessToken: sealed.accessToken,
         refreshToken: sealed.refreshToken,
@@ -67,11 +70,13 @@ async function storeRefreshed(
       },
       { lastUpdateTime: readAt },
     );
+    return written.writeTime;
   } catch (error) {
     if ((error as { code?: unknown }).code !== FAILED_PRECONDITION) {
       throw error;
     }
     deps.logger.warn("refreshed credentials not stored", { why: "superseded" });
+    return undefined;
   }
 }
 
@@ -113,9 +118,9 @@ export async function discoverIntegration(
         reason: found.inspectFailure.reason,
       });
     }
-    if (found.refreshedCredentials) {
-      await storeRefreshed(deps, target, found.refreshedCredentials, credentialsSnap.updateTime!);
-    }
+    const storedAt = found.refreshedCredentials
+      ? await storeRefreshed(deps, target, found.refreshedCredentials, credentialsSnap.updateTime!)
+      : undefined;
     const now = deps.clock();
     const health = assessHealth(
       {
@@ -123,6 +128,7 @@ export async function discoverIntegration(
         credentials: found.refreshedCredentials ?? credentials,
         ...(found.facts ? { facts: found.facts } : {}),
         previous: parsed.data.credentialHealth,
+        credentialsAt: storedAt ?? credentialsSnap.updateTime ?? null,
       },
       now,
     );
@@ -168,6 +174,7 @@ export async function discoverIntegration(
         credentials,
         refused: true,
         previous: parsed.data.credentialHealth,
+        credentialsAt: credentialsSnap.updateTime ?? null,
       },
       deps.clock(),
     );

@@ -26,6 +26,8 @@ export interface HealthInput {
   refused?: boolean;
   /** The stored health, whose alert mark is kept for the same expiry. */
   previous: CredentialHealth | null;
+  /** The credentials document's update time (the version judged). */
+  credentialsAt: Timestamp | null;
 }
 
 /** The end the platform sets, and what set it; null when none is known. */
@@ -71,13 +73,25 @@ export function assessHealth(input: HealthInput, now: Date): CredentialHealth {
       previous?.alertedFor && reconnectBy && previous.alertedFor.isEqual(reconnectBy)
         ? previous.alertedFor
         : null,
+    credentialsAt: input.credentialsAt,
   };
 }
 
-/** Whether the stored health says the connection has ended: no platform call can succeed. */
-export function hasEnded(health: CredentialHealth | null, now: Date): boolean {
+/**
+ * Whether the stored health says these credentials (`credentialsAt`: their document's update
+ * time) have ended: no platform call with them can succeed. Credentials written since (a
+ * reconnect) are not held back: the next discovery judges them.
+ */
+export function hasEnded(
+  health: CredentialHealth | null,
+  credentialsAt: Timestamp | undefined,
+  now: Date,
+): boolean {
   return (
     health !== null &&
+    health.credentialsAt !== null &&
+    credentialsAt !== undefined &&
+    health.credentialsAt.isEqual(credentialsAt) &&
     (health.state === "revoked" ||
       (health.reconnectBy !== null && health.reconnectBy.toMillis() <= now.getTime()))
   );

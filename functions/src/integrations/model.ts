@@ -96,6 +96,11 @@ export const credentialHealthSchema = z.object({
   lastVerifiedAt: timestamp.nullable().default(null),
   /** The `reconnectBy` an expiry alert was sent for: one alert per expiry. */
   alertedFor: timestamp.nullable().default(null),
+  /**
+   * The credentials it describes (their document's update time): a reconnect writes new ones,
+   * which an ended health no longer holds back until the next discovery judges them.
+   */
+  credentialsAt: timestamp.nullable().default(null),
 });
 export type CredentialHealth = z.infer<typeof credentialHealthSchema>;
 

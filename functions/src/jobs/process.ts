@@ -144,19 +144,19 @@ async function loadWork(deps: ProcessDeps, job: Job) {
     });
   }
   const integration = parsed.data;
-  if (hasEnded(integration.credentialHealth, deps.clock())) {
-    // Known to be over (revoked, or past the end its platform set): no request could succeed.
-    throw new JobFailure({
-      code: "auth",
-      reason: "connection_expired",
-      message: "the connection has ended: the user must reconnect",
-    });
-  }
   if (integration.status !== "active") {
     throw new JobFailure({
       code: integration.status === "needs_reauth" ? "auth" : "permanent",
       reason: `integration_${integration.status}`,
       message: `the integration is ${integration.status}`,
+    });
+  }
+  if (hasEnded(integration.credentialHealth, credentialsSnap?.updateTime, deps.clock())) {
+    // Known to be over (revoked, or past the end its platform set): no request could succeed.
+    throw new JobFailure({
+      code: "auth",
+      reason: "connection_expired",
+      message: "the connection has ended: the user must reconnect",
     });
   }
   if (!credentialsSnap?.exists) {

@@ -275,6 +275,16 @@ describe("credential health", () => {
       before,
     );
     expect((await integration(userId, "meta")).status).toBe("needs_reauth");
+
+    // The user reconnects: new credentials, the integration active again. They are not held
+    // back by the old health: the next night discovers, judges them ok, and syncs.
+    const fresh = stack.world.issueTokens("meta", { lifetimeMs: 60 * DAY_MS });
+    await writeCredentials(firestore.db, TEST_TOKEN_KEYS, userId, "meta", fresh);
+    await firestore.db.doc(integrationPath(userId, "meta")).update({ status: "active" });
+    time.advance(DAY_MS);
+    const after = await nightlySync(userId, "meta");
+    expect(after.job.status).toBe("succeeded");
+    expect((await integration(userId, "meta")).credentialHealth?.state).toBe("ok");
   });
 
   it("knows a LinkedIn connection ends 365 days after consent, whatever the refreshes", async () => {

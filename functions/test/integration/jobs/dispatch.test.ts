@@ -15,7 +15,7 @@ import {
   taskId,
 } from "../../../src/jobs/dispatch";
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
-import { JOBS_COLLECTION } from "../../../src/jobs/model";
+import { JOBS_COLLECTION,type JobType } from "../../../src/jobs/model";
 import type { MetricsFetcher, ProcessDeps } from "../../../src/jobs/process";
 import { claimJob, enqueueJobs, jobRef, parseJob } from "../../../src/jobs/store";
 import { ProviderError } from "../../../src/providers/errors";
@@ -56,11 +56,11 @@ const deps = (
   env: {},
 });
 
-async function queuedJob(): Promise<string> {
+async function queuedJob(type: JobType = "manual-sync"): Promise<string> {
   const userId = `dispatch-user-${(users += 1)}`;
   await seedIntegration(firestore.db, { userId, providerId: "meta" });
   const [outcome] = await enqueueJobs(deps(), [
-    { userId, providerId: "meta", type: "manual-sync", timeframeDays: 1, source: "test" },
+    { userId, providerId: "meta", type, timeframeDays: 1, source: "test" },
   ]);
   if (outcome?.status !== "queued") {
     throw new Error("expected a queued job");
@@ -92,17 +92,12 @@ describe("dispatching a job", () => {
   });
 
   it("sends a backfill run to its platform's backfill queue, every other job to the sync queue", async () => {
-    const userId = `dispatch-user-${(users += 1)}`;
-    await seedIntegration(firestore.db, { userId, providerId: "meta" });
-    const [backfill] = await enqueueJobs(deps(), [
-      { userId, providerId: "meta", type: "initial-backfill", timeframeDays: 400, source: "test" },
-    ]);
-    if (backfill?.status !== "queued") {
-      throw new Error("expected a queued job");
-    }
-    expect(await dispatchSnapshot(deps(), await snapshot(backfill.jobId))).toBe("enqueued");
+    const backfill = await queuedJob("initial-backfill");
+    const sync = await queuedJob();
+    expect(await dispatchJobs(deps(), [backfill, sync])).toMatchObject({ enqueued: 2 });
     expect(queues.tasks.map((task) => [task.task.jobId, task.queue])).toEqual([
-      [backfill.jobId, "backfill"],
+      [backfill, "backfill"],
+      [sync, "sync"],
     ]);
   });
 

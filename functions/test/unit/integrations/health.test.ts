@@ -12,6 +12,8 @@ import type { DiscoveredAccount } from "../../../src/providers/types";
 
 const NOW = new Date("2026-11-20T00:00:00Z");
 const DAY_MS = 86_400_000;
+/** The credentials document's version the health describes. */
+const VERSION = Timestamp.fromMillis(Date.parse("2026-11-01T00:00:00Z"));
 
 describe("credential health", () => {
   it("is ok far from the end, expiring within the warning, expired past it", () => {
@@ -26,6 +28,7 @@ describe("credential health", () => {
             connectionExpiresAt: NOW.getTime() + daysLeft * DAY_MS,
           },
           previous: null,
+          credentialsAt: VERSION,
         },
         NOW,
       );
@@ -48,6 +51,7 @@ describe("credential health", () => {
           connectionExpiresAt: NOW.getTime() + 90 * DAY_MS,
         },
         previous: null,
+        credentialsAt: VERSION,
       },
       NOW,
     );
@@ -60,17 +64,26 @@ describe("credential health", () => {
         providerId: "google",
         credentials: { accessToken: "a", refreshToken: "r" },
         previous: null,
+        credentialsAt: VERSION,
       },
       NOW,
     );
     expect(google).toMatchObject({ state: "ok", reconnectBy: null, basis: "no_known_end" });
     const refused = assessHealth(
-      { providerId: "google", credentials: { accessToken: "a" }, refused: true, previous: google },
+      {
+        providerId: "google",
+        credentials: { accessToken: "a" },
+        refused: true,
+        previous: google,
+        credentialsAt: VERSION,
+      },
       NOW,
     );
     expect(refused.state).toBe("revoked");
-    expect(hasEnded(refused, NOW)).toBe(true);
-    expect(hasEnded(google, NOW)).toBe(false);
+    expect(hasEnded(refused, VERSION, NOW)).toBe(true);
+    expect(hasEnded(google, VERSION, NOW)).toBe(false);
+    // A reconnect wrote new credentials: they are not held back before a discovery judges them.
+    expect(hasEnded(refused, Timestamp.fromMillis(VERSION.toMillis() + 1), NOW)).toBe(false);
   });
 
   it("alerts once per end: the mark stays for the same end and clears for a new one", () => {
@@ -82,6 +95,7 @@ describe("credential health", () => {
     const input = {
       providerId: "linkedin" as const,
       credentials: { accessToken: "a", refreshToken: "r" },
+      credentialsAt: VERSION,
     };
     const first = assessHealth({ ...input, facts: facts(5), previous: null }, NOW);
     expect(expiryAlertDue(first)).toBe(true);

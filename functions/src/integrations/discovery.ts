@@ -17,7 +17,7 @@ import type { Credentials, ProviderErrorInfo, ProviderId } from "../providers/ty
 import { type AlertDeps, sendNotice } from "../scheduler/alerts";
 import type { Logger } from "../shared/logger";
 import { type AccountChanges, applyDiscovery } from "./accounts";
-import { openCredentials, sealCredentials } from "./credentials";
+import { CredentialsError, openCredentials, sealCredentials } from "./credentials";
 import { assessHealth, expiryAlertDue } from "./health";
 import {
   type CredentialHealth,
@@ -103,13 +103,43 @@ export async function discoverIntegration(
   if (!credentialsSnap?.exists) {
     return { status: "skipped", reason: "no_credentials" };
   }
-  const credentials = openCredentials(
-    deps.tokenKeys,
-    target.userId,
-    target.providerId,
-    credentialsSnap.data(),
-  );
   const logger = deps.logger.child({ discovery: `${target.userId}/${target.providerId}` });
+  /** The connection refused (by the platform, or tokens that cannot be opened): reconnect. */
+  const refuse = async (info: ProviderErrorInfo, seen: Credentials): Promise<DiscoveryOutcome> => {
+    const health = assessHealth(
+      {
+        providerId: target.providerId,
+        credentials: seen,
+        refused: true,
+        previous: parsed.data.credentialHealth,
+        credentialsAt: credentialsSnap.updateTime ?? null,
+      },
+      deps.clock(),
+    );
+    const at = Timestamp.fromDate(deps.clock());
+    // No update precondition: whatever changed meanwhile, the connection is refused.
+    await integrationRef.update({
+      status: "needs_reauth",
+      credentialHealth: health,
+      lastError: { code: info.code, reason: info.reason, message: info.message, at },
+    });
+    logger.warn("discovery refused: the user must reconnect", { reason: info.reason });
+    return { status: "refused", health, error: info };
+  };
+  let credentials: Credentials;
+  try {
+    credentials = openCredentials(
+      deps.tokenKeys,
+      target.userId,
+      target.providerId,
+      credentialsSnap.data(),
+    );
+  } catch (error) {
+    if (!(error instanceof CredentialsError)) {
+      throw error;
+    }
+    return refuse(error.failure, { accessToken: "" });
+  }
   try {
     const found = await deps.discover(target.providerId, credentials);
     if (found.inspectFailure) {
@@ -168,25 +198,7 @@ export async function discoverIntegration(
       logger.warn("discovery failed", { code: info.code, reason: info.reason });
       return { status: "failed", error: info };
     }
-    const health = assessHealth(
-      {
-        providerId: target.providerId,
-        credentials,
-        refused: true,
-        previous: parsed.data.credentialHealth,
-        credentialsAt: credentialsSnap.updateTime ?? null,
-      },
-      deps.clock(),
-    );
-    const at = Timestamp.fromDate(deps.clock());
-    // No update precondition: whatever changed meanwhile, the connection is refused.
-    await integrationRef.update({
-      status: "needs_reauth",
-      credentialHealth: health,
-      lastError: { code: info.code, reason: info.reason, message: info.message, at },
-    });
-    logger.warn("discovery refused: the user must reconnect", { reason: info.reason });
-    return { status: "refused", health, error: info };
+    return refuse(info, credentials);
   }
 }
 

@@ -15,7 +15,7 @@ import {
   taskId,
 } from "../../../src/jobs/dispatch";
 import { DEFAULT_LEASE_MS } from "../../../src/jobs/lease";
-import { JOBS_COLLECTION,type JobType } from "../../../src/jobs/model";
+import { JOBS_COLLECTION, type JobType } from "../../../src/jobs/model";
 import type { MetricsFetcher, ProcessDeps } from "../../../src/jobs/process";
 import { claimJob, enqueueJobs, jobRef, parseJob } from "../../../src/jobs/store";
 import { ProviderError } from "../../../src/providers/errors";

@@ -308,6 +308,21 @@ describe("credential health", () => {
     );
   });
 
+  it("moves a connection whose tokens cannot be opened to needs_reauth, asking the platform nothing", async () => {
+    const userId = await connect("meta", "all", { lifetimeMs: 60 * DAY_MS });
+    // A token stored in the clear (or under a removed key) is refused by credentials.ts.
+    await firestore.db
+      .doc(`${integrationPath(userId, "meta")}/private/credentials`)
+      .update({ accessToken: "not-sealed" });
+    const before = stack.world.requestLog.length;
+    const outcome = await discoverIntegration(discoveryDeps(), { userId, providerId: "meta" });
+    expect(outcome.status).toBe("refused");
+    expect(stack.world.requestLog).toHaveLength(before);
+    const stored = await integration(userId, "meta");
+    expect(stored.status).toBe("needs_reauth");
+    expect(stored.credentialHealth?.state).toBe("revoked");
+  });
+
   it("moves a revoked connection to needs_reauth at discovery", async () => {
     const userId = await connect("meta", "all", { lifetimeMs: 60 * DAY_MS });
     stack.world.setFaults("meta", { revokeTokens: true });

@@ -34,7 +34,7 @@ import {
 import { windowDays } from "../jobs/window";
 import type { HistoryLimits } from "../providers/adapter";
 import { canonicalAccountId } from "../providers/ids";
-import { addDays, dayIn } from "../providers/ranges";
+import { addDays, dayCount, dayIn } from "../providers/ranges";
 import type { ProviderErrorInfo, ProviderId } from "../providers/types";
 import {
   type AccountPlan,
@@ -225,7 +225,10 @@ export async function requestBackfill(
             userId: request.userId,
             providerId: request.providerId,
             type: "initial-backfill",
-            timeframeDays: Math.max(1, daysBetween(requestedSince, now.toDate())),
+            timeframeDays: Math.max(
+              1,
+              dayCount({ since: requestedSince, until: dayIn(now.toMillis(), "UTC") }),
+            ),
             source: request.source,
           },
           now,
@@ -255,9 +258,6 @@ export async function requestBackfill(
     return { status: "queued", jobId, plan } as const;
   });
 }
-
-const daysBetween = (since: string, now: Date): number =>
-  Math.round((Date.parse(dayIn(now.getTime(), "UTC")) - Date.parse(since)) / 86_400_000) + 1;
 
 const accountField = (canonicalId: string, field: string) =>
   new FieldPath("accounts", canonicalId, field);

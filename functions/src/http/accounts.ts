@@ -24,7 +24,7 @@ import { integrationPath, integrationSchema } from "../integrations/model";
 import { canonicalAccountId } from "../providers/ids";
 import { AppError } from "../shared/errors";
 import { defineEndpoint } from "./context";
-import { parseBody, providerIdField } from "./validation";
+import { invalidBodyField, parseBody, providerIdField } from "./validation";
 import { accountView } from "./views";
 
 const MAX_ACCOUNTS = 1000;
@@ -73,14 +73,10 @@ export const handleAccounts = defineEndpoint({
         (id) => integration.accounts[canonicalAccountId(providerId, id)] === undefined,
       );
       if (unknown.length > 0) {
-        throw new AppError("invalid_argument", "Invalid request body", {
-          issues: [
-            {
-              field: "accountIds",
-              message: `not accounts this integration's discovery found: ${unknown.slice(0, 10).join(", ")}`,
-            },
-          ],
-        });
+        throw invalidBodyField(
+          "accountIds",
+          `not accounts this integration's discovery found: ${unknown.slice(0, 10).join(", ")}`,
+        );
       }
       for (const canonicalId of Object.keys(integration.accounts)) {
         updates.push(new FieldPath("accounts", canonicalId, "selected"), chosen.has(canonicalId));

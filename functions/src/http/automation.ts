@@ -15,6 +15,7 @@ import { z } from "zod";
 
 import { automationFields, automationSchema, integrationPath } from "../integrations/model";
 import { AppError } from "../shared/errors";
+import { hasFirestoreCode } from "../shared/firestore-errors";
 import { defineEndpoint } from "./context";
 import { parseBody, providerIdField } from "./validation";
 
@@ -29,8 +30,6 @@ const automationRequestSchema = z
       body.lookbackDays !== undefined,
     { error: "give at least one of autoSync, cadenceHours, lookbackDays" },
   );
-
-const NOT_FOUND = 5;
 
 export const handleAutomation = defineEndpoint({
   name: "automation",
@@ -49,7 +48,7 @@ export const handleAutomation = defineEndpoint({
     try {
       await ref.update(first, firstValue, ...more);
     } catch (error) {
-      if ((error as { code?: unknown }).code === NOT_FOUND) {
+      if (hasFirestoreCode(error, "NOT_FOUND")) {
         throw new AppError("not_found", `You have no ${providerId} integration`);
       }
       throw error;

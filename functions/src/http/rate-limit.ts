@@ -39,6 +39,7 @@ import type { AuthFailureSpike as ReportedSpike } from "../scheduler/alerts";
 import type { Clock } from "../shared/clock";
 import type { RawEnv } from "../shared/config";
 import { AppError } from "../shared/errors";
+import { hasFirestoreCode } from "../shared/firestore-errors";
 import type { Logger } from "../shared/logger";
 import {
   isLimitedEndpoint,
@@ -197,10 +198,6 @@ const blockedError = (untilMs: number, now: Date): AppError =>
     { retryAfterSeconds: retryAfterSeconds(untilMs, now) },
   );
 
-const ALREADY_EXISTS = 6;
-const isAlreadyExists = (error: unknown): boolean =>
-  (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
-
 export interface SourceFailureOutcome {
   /** Set when the source is blocked: the refusal becomes 429. */
   blocked?: AppError;
@@ -263,7 +260,7 @@ export async function recordSourceFailure(
             expireAt: Timestamp.fromMillis(windowStart + windowMs),
           });
         } catch (error) {
-          if (isAlreadyExists(error)) {
+          if (hasFirestoreCode(error, "ALREADY_EXISTS")) {
             // Taken at the same moment: skip every number taken since, then try the next one.
             ticket = Math.max(ticket, await taken());
             continue;

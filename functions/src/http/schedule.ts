@@ -37,6 +37,7 @@ import { AppError } from "../shared/errors";
 import { defineEndpoint, operationResponse } from "./context";
 import {
   cursorField,
+  invalidBodyField,
   jobTypeField,
   maxUsersField,
   parseBody,
@@ -111,14 +112,10 @@ function backfillSince(input: { startDate?: string; timeframeDays?: number }, no
     return sinceDaysBack(now, input.timeframeDays ?? DEFAULT_BACKFILL_DAYS);
   }
   if (input.startDate > today || input.startDate < oldest) {
-    throw new AppError("invalid_argument", "Invalid request", {
-      issues: [
-        {
-          field: "startDate",
-          message: `must be between ${oldest} and ${today} (at most ${MAX_BACKFILL_DAYS} days back, not in the future)`,
-        },
-      ],
-    });
+    throw invalidBodyField(
+      "startDate",
+      `must be between ${oldest} and ${today} (at most ${MAX_BACKFILL_DAYS} days back, not in the future)`,
+    );
   }
   return input.startDate;
 }

@@ -121,16 +121,25 @@ function illFormedStrings(input: unknown, root: string): FieldIssue[] {
   return issues.slice(0, MAX_ISSUES);
 }
 
+/** The 400 of a request whose `root` (body, query) has these issues. */
+const invalidRequest = (root: string, issues: FieldIssue[]): AppError =>
+  new AppError("invalid_argument", `Invalid request ${root}`, { issues });
+
+/**
+ * A body field refused by a rule only its handler can check (against the clock, against stored
+ * documents), answered as a schema's refusal is.
+ */
+export const invalidBodyField = (field: string, message: string): AppError =>
+  invalidRequest("body", [{ field, message }]);
+
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
   const illFormed = illFormedStrings(value, root);
   if (illFormed.length > 0) {
-    throw new AppError("invalid_argument", `Invalid request ${root}`, { issues: illFormed });
+    throw invalidRequest(root, illFormed);
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    throw new AppError("invalid_argument", `Invalid request ${root}`, {
-      issues: toIssues(parsed.error, root),
-    });
+    throw invalidRequest(root, toIssues(parsed.error, root));
   }
   return parsed.data;
 }

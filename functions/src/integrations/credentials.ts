@@ -15,6 +15,7 @@ import {
 } from "firebase-admin/firestore";
 
 import type { Credentials, ProviderErrorInfo, ProviderId } from "../providers/types";
+import { hasFirestoreCode } from "../shared/firestore-errors";
 import { openToken, sealedKeyId, sealToken, TokenCryptoError } from "./crypto";
 import {
   credentialsPath,
@@ -146,7 +147,6 @@ export interface ReencryptSummary {
 
 const PAGE_SIZE = 200;
 /** gRPC status of a write whose `lastUpdateTime` precondition no longer holds. */
-const FAILED_PRECONDITION = 9;
 
 const increment = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
@@ -208,7 +208,7 @@ export async function reencryptDocument(
       // Only if unchanged since read: a token refreshed or reconnected meanwhile is newer.
       await doc.ref.update({ accessToken, refreshToken }, { lastUpdateTime: doc.updateTime });
     } catch (error) {
-      if ((error as { code?: unknown }).code === FAILED_PRECONDITION) {
+      if (hasFirestoreCode(error, "FAILED_PRECONDITION")) {
         return { sealedWith, result: "changedMeanwhile" };
       }
       throw error;

@@ -15,6 +15,7 @@ import { ProviderError } from "../providers/errors";
 import type { DiscoveryRuntime } from "../providers/registry";
 import type { Credentials, ProviderErrorInfo, ProviderId } from "../providers/types";
 import { type AlertDeps, sendNotice } from "../scheduler/alerts";
+import { hasFirestoreCode } from "../shared/firestore-errors";
 import type { Logger } from "../shared/logger";
 import { type AccountChanges, applyDiscovery } from "./accounts";
 import { CredentialsError, openCredentials, sealCredentials } from "./credentials";
@@ -44,7 +45,6 @@ export type DiscoveryOutcome =
       reason: "no_integration" | "invalid_integration" | "inactive" | "no_credentials";
     };
 
-const FAILED_PRECONDITION = 9;
 /** Rounds of read-merge-write when the integration changes meanwhile (a job, the endpoint). */
 const WRITE_ROUNDS = 3;
 
@@ -72,7 +72,7 @@ async function storeRefreshed(
     );
     return written.writeTime;
   } catch (error) {
-    if ((error as { code?: unknown }).code !== FAILED_PRECONDITION) {
+    if (!hasFirestoreCode(error, "FAILED_PRECONDITION")) {
       throw error;
     }
     deps.logger.warn("refreshed credentials not stored", { why: "superseded" });
@@ -228,7 +228,7 @@ async function writeDiscovery(
       );
       return changes;
     } catch (error) {
-      if ((error as { code?: unknown }).code !== FAILED_PRECONDITION || round >= WRITE_ROUNDS) {
+      if (!hasFirestoreCode(error, "FAILED_PRECONDITION") || round >= WRITE_ROUNDS) {
         throw error;
       }
       const snapshot = await ref.get();

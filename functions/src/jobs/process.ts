@@ -78,7 +78,7 @@ export interface ProcessDeps extends StoreDeps {
 }
 
 /** An integration is discovered again by its first daily sync this long after the last time. */
-export const REDISCOVER_AFTER_MS = 20 * 3_600_000;
+const REDISCOVER_AFTER_MS = 20 * 3_600_000;
 
 export interface RunOutcome {
   /** `invalid_document`: the job document failed validation and was failed `permanent`. */

@@ -42,6 +42,7 @@ import {
 import type { ProviderErrorCode, ProviderErrorInfo, ProviderId } from "../providers/types";
 import type { Clock } from "../shared/clock";
 import { AppError } from "../shared/errors";
+import { hasFirestoreCode } from "../shared/firestore-errors";
 import { DEFAULT_MAX_ATTEMPTS, nextRetry } from "./backoff";
 import {
   ACTIVE_STATUSES,
@@ -322,8 +323,6 @@ const queuedOutcome = (request: EnqueueRequest, jobId: string): EnqueueOutcome =
 
 /** Rounds of read-decide-write for one integration before the caller is told to come back. */
 const ENQUEUE_ROUNDS = 6;
-const ALREADY_EXISTS = 6;
-const FAILED_PRECONDITION = 9;
 
 /**
  * What an enqueue round decided: an outcome, or a job to create (and the integration's lock).
@@ -405,8 +404,10 @@ export async function enqueueJob(
       await addEnqueue(db.batch(), ref, integrationSnap!, request, now, maxAttempts).commit();
       return queuedOutcome(request, ref.id);
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (code !== ALREADY_EXISTS && code !== FAILED_PRECONDITION && !isContention(error)) {
+      if (
+        !hasFirestoreCode(error, "ALREADY_EXISTS", "FAILED_PRECONDITION") &&
+        !isContention(error)
+      ) {
         throw error;
       }
       if (round >= ENQUEUE_ROUNDS) {

@@ -16,6 +16,7 @@ import type { DocumentSnapshot, Firestore, Timestamp } from "firebase-admin/fire
 import { z } from "zod";
 
 import type { DateRange, ProviderId } from "../providers/types";
+import { hasFirestoreCode } from "../shared/firestore-errors";
 import {
   assembleMonth,
   dayAfter,
@@ -177,8 +178,6 @@ function unreadableOrNew(
 
 const coverageSchema = z.object({ coveredSince: z.iso.date() });
 
-const ALREADY_EXISTS = 6;
-const FAILED_PRECONDITION = 9;
 /** Rounds of read-extend-write before a coverage race is given up (the job then retries). */
 const EXTEND_ROUNDS = 3;
 
@@ -207,8 +206,10 @@ export class Coverage {
         await this.extendOnce(range);
         return;
       } catch (error) {
-        const code = (error as { code?: unknown }).code;
-        if ((code !== ALREADY_EXISTS && code !== FAILED_PRECONDITION) || round >= EXTEND_ROUNDS) {
+        if (
+          !hasFirestoreCode(error, "ALREADY_EXISTS", "FAILED_PRECONDITION") ||
+          round >= EXTEND_ROUNDS
+        ) {
           throw error;
         }
         this.loaded = false;
